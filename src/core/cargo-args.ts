@@ -1,0 +1,60 @@
+/** What cratebox needs to know of the cargo command line it wraps. Pure. */
+
+/** Cargo subcommands that compile (and so run build scripts) or run compiled code. */
+const BUILDING = new Set([
+  "build", "b", "check", "c", "clippy", "doc", "d", "run", "r", "test", "t", "bench",
+  "rustc", "rustdoc", "fix", "install",
+]);
+
+/** Subcommands whose compiled binaries cargo executes (sandboxed by the runner issue, not yet). */
+export const RUNS_BINARIES = new Set(["run", "r", "test", "t", "bench"]);
+
+/** Global options of cargo that take a separate value. */
+const GLOBAL_WITH_VALUE = new Set(["--config", "-Z", "-C", "--color", "--explain"]);
+
+export interface CargoInvocation {
+  /** `+toolchain`, when given first. */
+  toolchain: string | undefined;
+  subcommand: string | undefined;
+  /** True when cratebox must set up the sandbox for this command. */
+  builds: boolean;
+  runsBinaries: boolean;
+  manifestPath: string | undefined;
+  targetDir: string | undefined;
+}
+
+function optionValue(args: readonly string[], name: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") break;
+    if (a === name) found = args[i + 1];
+    else if (a.startsWith(name + "=")) found = a.slice(name.length + 1);
+  }
+  return found;
+}
+
+export function parseCargoInvocation(args: readonly string[]): CargoInvocation {
+  let i = 0;
+  const toolchain = args[0]?.startsWith("+") ? args[0].slice(1) : undefined;
+  if (toolchain !== undefined) i = 1;
+  let subcommand: string | undefined;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (GLOBAL_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) continue;
+    subcommand = a;
+    break;
+  }
+  return {
+    toolchain,
+    subcommand,
+    builds: subcommand !== undefined && BUILDING.has(subcommand),
+    runsBinaries: subcommand !== undefined && RUNS_BINARIES.has(subcommand),
+    manifestPath: optionValue(args, "--manifest-path"),
+    targetDir: optionValue(args, "--target-dir"),
+  };
+}

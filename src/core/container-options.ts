@@ -1,0 +1,53 @@
+/**
+ * SandboxSpec -> Docker Engine API "create container" body. Pure.
+ * Field reference: Docker Engine API, POST /containers/create (HostConfig).
+ */
+import type { ContainerCreateOptions } from "dockerode";
+import type { SandboxSpec } from "./sandbox-spec.ts";
+
+export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCreateOptions {
+  const { limits } = spec;
+  return {
+    ...(name ? { name } : {}),
+    Image: spec.image,
+    Cmd: spec.cmd,
+    Entrypoint: [],
+    WorkingDir: spec.workdir,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    User: spec.user,
+    Labels: spec.labels,
+    AttachStdin: false,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    OpenStdin: false,
+    NetworkDisabled: true,
+    HostConfig: {
+      // Each bind is its own mount; "rprivate" so nothing mounted later on the host leaks in.
+      Mounts: spec.mounts.map((m) => ({
+        Type: "bind" as const,
+        Source: m.source,
+        Target: m.target,
+        ReadOnly: m.readOnly,
+        BindOptions: { Propagation: "rprivate" as const },
+      })),
+      Tmpfs: Object.fromEntries(spec.tmpfs.map((t) => [t.target, t.options])),
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Privileged: false,
+      Init: true,
+      IpcMode: "private",
+      PidsLimit: limits.pids,
+      Memory: limits.memoryBytes,
+      // Equal to Memory: no swap on top of the limit, so a memory bomb ends instead of thrashing.
+      MemorySwap: limits.memoryBytes,
+      ...(limits.cpus !== undefined ? { NanoCpus: Math.round(limits.cpus * 1e9) } : {}),
+      // No core files from a crashing script (they would land in the read-only cwd anyway).
+      Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+      LogConfig: { Type: "none", Config: {} },
+      AutoRemove: false,
+    },
+  };
+}

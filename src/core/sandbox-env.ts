@@ -1,0 +1,88 @@
+/**
+ * Which environment variables a sandboxed build script sees. Pure.
+ *
+ * Deny by default: only the variables cargo documents for build scripts
+ * (https://doc.rust-lang.org/cargo/reference/environment-variables.html#environment-variables-cargo-sets-for-build-scripts)
+ * cross into the container, plus a fixed HOME/PATH/TMPDIR. Everything else the host
+ * environment holds (tokens, SSH_AUTH_SOCK, CARGO_REGISTRY_TOKEN, ...) is withheld.
+ */
+
+/** Exact names cargo sets for build scripts. */
+const CARGO_BUILD_SCRIPT_NAMES = new Set([
+  "CARGO",
+  "CARGO_MANIFEST_DIR",
+  "CARGO_MANIFEST_PATH",
+  "CARGO_MANIFEST_LINKS",
+  "CARGO_ENCODED_RUSTFLAGS",
+  "CARGO_PRIMARY_PACKAGE",
+  "CARGO_CRATE_NAME",
+  "OUT_DIR",
+  "TARGET",
+  "HOST",
+  "NUM_JOBS",
+  "OPT_LEVEL",
+  "DEBUG",
+  "PROFILE",
+  "RUSTC",
+  "RUSTDOC",
+  "RUSTC_LINKER",
+]);
+
+/** Name prefixes cargo sets for build scripts (features, cfgs, package fields, links metadata). */
+const CARGO_BUILD_SCRIPT_PREFIXES = ["CARGO_FEATURE_", "CARGO_CFG_", "CARGO_PKG_", "DEP_"];
+
+/**
+ * Deliberately not passed although cargo sets them:
+ * - RUSTC_WRAPPER / RUSTC_WORKSPACE_WRAPPER: on the host they point at cratebox (or at sccache,
+ *   whose server the sandbox cannot reach); inside, rustc runs unwrapped.
+ * - CARGO_MAKEFLAGS: names jobserver file descriptors that do not cross into a container; tools
+ *   fall back to NUM_JOBS.
+ * - CARGO_HOME, RUSTUP_*: the sandbox gets the toolchain's directory, not the user's homes.
+ * - LD_LIBRARY_PATH: cargo's value points into target/ and the toolchain; the toolchain part is
+ *   kept (see toSandboxEnv), the rest would name directories the sandbox does not have.
+ */
+
+export const SANDBOX_HOME = "/home/cratebox";
+export const SANDBOX_TMP = "/tmp";
+
+export interface SandboxEnvContext {
+  /** The toolchain directory mounted read-only (`rustc --print sysroot`). */
+  sysroot: string;
+  /** Real rustc/rustdoc/cargo paths inside the sysroot, when the host values point elsewhere. */
+  rustc: string;
+  rustdoc: string;
+  cargo: string;
+}
+
+export interface SandboxEnv {
+  env: Record<string, string>;
+  /** Names of host variables the step did not get (values never kept). */
+  withheld: string[];
+}
+
+export function isCargoBuildScriptVariable(name: string): boolean {
+  return CARGO_BUILD_SCRIPT_NAMES.has(name) || CARGO_BUILD_SCRIPT_PREFIXES.some((p) => name.startsWith(p));
+}
+
+export function toSandboxEnv(hostEnv: Readonly<Record<string, string | undefined>>, ctx: SandboxEnvContext): SandboxEnv {
+  const env: Record<string, string> = {};
+  const withheld: string[] = [];
+  for (const [name, value] of Object.entries(hostEnv)) {
+    if (value === undefined) continue;
+    if (isCargoBuildScriptVariable(name)) env[name] = value;
+    else withheld.push(name);
+  }
+  // Toolchain programs: always the real binaries inside the mounted sysroot, never a rustup
+  // proxy in ~/.cargo/bin (not mounted) and never a wrapper that leads back to cratebox.
+  if ("RUSTC" in env) env.RUSTC = ctx.rustc;
+  if ("RUSTDOC" in env) env.RUSTDOC = ctx.rustdoc;
+  if ("CARGO" in env) env.CARGO = ctx.cargo;
+  const libPath = (hostEnv.LD_LIBRARY_PATH ?? "")
+    .split(":")
+    .filter((p) => p === ctx.sysroot || p.startsWith(ctx.sysroot + "/"));
+  if (libPath.length > 0) env.LD_LIBRARY_PATH = libPath.join(":");
+  env.HOME = SANDBOX_HOME;
+  env.TMPDIR = SANDBOX_TMP;
+  env.PATH = `${ctx.sysroot}/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin`;
+  return { env, withheld: withheld.sort() };
+}

@@ -1,0 +1,202 @@
+/**
+ * The container that runs one sandboxed step, decided from the request and host facts. Pure:
+ * every host fact (real paths, uid, toolchain) is handed in, nothing is read here.
+ *
+ * Default (deny): read-only host system directories, the toolchain in use, the crate's own source
+ * and the OUT_DIRs cargo hands over in DEP_* variables; writable OUT_DIR and a private /tmp;
+ * an empty HOME; no network; all capabilities dropped; read-only root filesystem.
+ */
+import path from "node:path";
+import type { Limits } from "./limits.ts";
+import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
+import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
+
+export type Phase = "build-script";
+
+/** What the shim asks the orchestrator to run, as cargo handed it to the shim. */
+export interface StepRequest {
+  phase: Phase;
+  /** Host path of the real (swapped-aside) build-script binary. */
+  program: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** Facts about the host, gathered by the runtime before deciding. */
+export interface HostFacts {
+  image: string;
+  uid: number;
+  gid: number;
+  /** The toolchain directory of the rustc cargo uses (`rustc --print sysroot`), real path. */
+  sysroot: string;
+  /** The invoking user's home directory, real path: never exposed. */
+  home: string;
+  /** Real paths of the directories where cargo writes build-script outputs (target/build dir). */
+  buildRoots: string[];
+  /** Host system paths present on this machine (subset of SYSTEM_PATHS). */
+  systemPaths: string[];
+  /** Host path -> real path (symlinks resolved), or undefined when it does not exist. */
+  realpath: (p: string) => string | undefined;
+  /** Whether a path is an executable file (for rustc/rustdoc/cargo inside the sysroot). */
+  isFile: (p: string) => boolean;
+}
+
+/**
+ * Host paths mounted read-only into every container so host-built binaries and the host C
+ * toolchain work exactly as outside: /usr (compilers, libraries, headers, pkg-config files;
+ * /bin, /lib, /lib64 are symlinks into it on merged-/usr systems and in the image), Debian's
+ * alternatives (`cc` -> gcc) and the dynamic linker's cache.
+ */
+export const SYSTEM_PATHS = [
+  "/usr",
+  "/etc/alternatives",
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+] as const;
+
+export interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface Tmpfs {
+  target: string;
+  options: string;
+}
+
+export interface SandboxSpec {
+  image: string;
+  cmd: string[];
+  workdir: string;
+  env: Record<string, string>;
+  user: string;
+  mounts: Mount[];
+  tmpfs: Tmpfs[];
+  limits: Limits;
+  labels: Record<string, string>;
+  /** Names of host environment variables not passed (diagnostics, report). */
+  withheldEnv: string[];
+  /** Paths the request referred to that were not mounted, and why. */
+  withheldPaths: { path: string; reason: string }[];
+}
+
+/** A request the sandbox refuses outright (never run, never partially exposed). */
+export class SpecError extends Error {
+  readonly code = "SPEC_REFUSED";
+}
+
+/** Seconds beyond the orchestrator's own timeout after which the container ends by itself. */
+export const FALLBACK_TIMEOUT_GRACE_S = 30;
+
+export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits, labels: Record<string, string>): SandboxSpec {
+  const withheldPaths: { path: string; reason: string }[] = [];
+  const mounts: Mount[] = [];
+  const ro = (source: string, target = source) => mounts.push({ source, target, readOnly: true });
+
+  for (const p of host.systemPaths) ro(p);
+  ro(host.sysroot);
+
+  const program = mustResolve(host, req.program, "build-script binary");
+  if (!host.buildRoots.some((root) => isWithin(program, root))) {
+    throw new SpecError(`refusing to run ${req.program}: it is not inside cargo's build directory`);
+  }
+  ro(program, req.program);
+
+  const manifestDir = mustResolve(host, req.env.CARGO_MANIFEST_DIR ?? req.cwd, "crate source directory");
+  if (manifestDir === "/" || isWithin(host.home, manifestDir)) {
+    throw new SpecError(`refusing to mount ${manifestDir} as a crate's source: it contains your home directory`);
+  }
+  ro(manifestDir, req.env.CARGO_MANIFEST_DIR ?? req.cwd);
+
+  const outDirRaw = req.env.OUT_DIR;
+  if (!outDirRaw) throw new SpecError("cargo did not set OUT_DIR for this build script");
+  const outDir = mustResolve(host, outDirRaw, "OUT_DIR");
+  if (!isInsideOutDir(outDir, host.buildRoots)) {
+    throw new SpecError(`refusing OUT_DIR ${outDirRaw}: it is not a build-script output directory of this build`);
+  }
+  mounts.push({ source: outDir, target: outDirRaw, readOnly: false });
+
+  // DEP_<links>_<key> values: other crates' OUT_DIRs are mounted read-only. Anything else is
+  // not: a build script controls what it prints as metadata, so a path there could name ~/.ssh.
+  // The real path is checked, so a symlink left in an OUT_DIR cannot widen the view either.
+  for (const [name, value] of Object.entries(req.env)) {
+    if (!name.startsWith("DEP_")) continue;
+    for (const p of absolutePathsIn(value)) {
+      const real = host.realpath(p);
+      if (real === undefined) continue;
+      if (isInsideOutDir(real, host.buildRoots)) ro(real, p);
+      else if ([...host.systemPaths, host.sysroot].some((s) => isWithin(real, s))) continue;
+      else withheldPaths.push({ path: p, reason: `${name} points outside any crate's OUT_DIR` });
+    }
+  }
+
+  // A workspace member's source directory usually contains target/: hide the rest of target/
+  // behind an empty scratch tmpfs so a script reads no other crate's outputs; the mounts below it
+  // (its binary, OUT_DIR, DEP_* OUT_DIRs) are laid on top.
+  const tmpfs: Tmpfs[] = [
+    { target: SANDBOX_TMP, options: `rw,nosuid,nodev,size=${limits.tmpBytes},mode=1777` },
+    { target: SANDBOX_HOME, options: "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
+  ];
+  for (const root of host.buildRoots) {
+    if (mounts.some((m) => m.readOnly && m.source !== root && isWithin(root, m.source))) {
+      tmpfs.push({ target: root, options: "rw,nosuid,nodev,noexec,size=1m,mode=0755" });
+    }
+  }
+
+  const env = toSandboxEnv(req.env, {
+    sysroot: host.sysroot,
+    rustc: inSysroot(host, "rustc", req.env.RUSTC),
+    rustdoc: inSysroot(host, "rustdoc", req.env.RUSTDOC),
+    cargo: inSysroot(host, "cargo", req.env.CARGO),
+  });
+
+  const fallbackSeconds = Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S;
+  return {
+    image: host.image,
+    // /usr/bin/timeout is a backstop only: the orchestrator enforces the limit and names it;
+    // this makes the step end by itself even if cratebox itself is killed.
+    cmd: ["/usr/bin/timeout", "--kill-after=5", String(fallbackSeconds), req.program, ...req.args],
+    workdir: req.cwd,
+    env: env.env,
+    user: `${host.uid}:${host.gid}`,
+    mounts: dedupeMounts(mounts, tmpfs.map((t) => t.target)),
+    tmpfs,
+    limits,
+    labels,
+    withheldEnv: env.withheld,
+    withheldPaths,
+  };
+}
+
+function mustResolve(host: HostFacts, p: string, what: string): string {
+  if (!path.isAbsolute(p)) throw new SpecError(`${what} ${p} is not an absolute path`);
+  const real = host.realpath(p);
+  if (real === undefined) throw new SpecError(`${what} ${p} does not exist`);
+  return real;
+}
+
+/** The toolchain's own binary when it exists, else what cargo passed (e.g. a system cargo in /usr). */
+function inSysroot(host: HostFacts, tool: string, given: string | undefined): string {
+  const own = `${host.sysroot}/bin/${tool}`;
+  if (host.isFile(own)) return own;
+  return given ?? tool;
+}
+
+/**
+ * Drops read-only mounts that another read-only mount of the same host place already shows,
+ * unless a tmpfs mask lies between the two (then the inner mount is what makes it visible).
+ */
+function dedupeMounts(mounts: Mount[], masks: string[]): Mount[] {
+  const identity = (m: Mount) => m.source === m.target;
+  const covers = (o: Mount, m: Mount) =>
+    o.readOnly && identity(o) && isWithin(m.target, o.target) &&
+    !masks.some((t) => t !== o.target && isWithin(t, o.target) && isWithin(m.target, t));
+  return mounts.filter((m, i) => {
+    if (mounts.findIndex((o) => o.target === m.target) !== i) return false;
+    if (!m.readOnly || !identity(m)) return true;
+    return !mounts.some((o, j) => j !== i && o.target !== m.target && covers(o, m));
+  });
+}

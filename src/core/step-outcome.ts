@@ -1,0 +1,96 @@
+/**
+ * A sandboxed step's outcome as data, the same shape whether it passed or failed, and the one
+ * line that explains a failure. Pure.
+ */
+import { formatDuration, formatSize, type Limits } from "./limits.ts";
+import type { Phase } from "./sandbox-spec.ts";
+
+/** What the engine and the orchestrator observed when the container ended. */
+export interface ContainerExit {
+  exitCode: number;
+  oomKilled: boolean;
+  /** The pids cgroup refused at least one fork (undefined: could not be read). */
+  pidsLimitHit: boolean | undefined;
+  /** Set when the orchestrator ended the container itself. */
+  stoppedBy?: "timeout" | "interrupt" | "client-gone";
+}
+
+export type Cause = "exit" | "signal" | "memory" | "pids" | "timeout" | "interrupted" | "fallback-timeout";
+
+export interface StepOutcome {
+  phase: Phase;
+  crate: string;
+  version: string;
+  containerId: string;
+  ok: boolean;
+  cause: Cause;
+  exitCode: number;
+  /** Signal number when the process died of one (exit code 128+n from the container's init). */
+  signal: number | undefined;
+  durationMs: number;
+  /** Time inside the container process, as the engine measured it. */
+  runMs: number | undefined;
+  limits: Limits;
+}
+
+const SIGNAL_NAMES: Record<number, string> = {
+  1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
+  8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+};
+
+export function signalName(n: number): string {
+  return SIGNAL_NAMES[n] ?? `signal ${n}`;
+}
+
+/** GNU timeout's status when the backstop fired (124, or 137 after --kill-after). */
+const FALLBACK_TIMEOUT_CODE = 124;
+
+export function toCause(exit: ContainerExit): Cause {
+  if (exit.stoppedBy === "timeout") return "timeout";
+  if (exit.stoppedBy === "interrupt" || exit.stoppedBy === "client-gone") return "interrupted";
+  if (exit.oomKilled) return "memory";
+  if (exit.exitCode === 0) return "exit";
+  if (exit.pidsLimitHit) return "pids";
+  if (exit.exitCode === FALLBACK_TIMEOUT_CODE) return "fallback-timeout";
+  if (exit.exitCode > 128 && exit.exitCode < 160) return "signal";
+  return "exit";
+}
+
+export function toSignal(exit: ContainerExit, cause: Cause): number | undefined {
+  if (cause === "memory" || cause === "timeout" || cause === "interrupted") return 9;
+  if (exit.exitCode > 128 && exit.exitCode < 160) return exit.exitCode - 128;
+  return undefined;
+}
+
+const PHASE_TEXT: Record<Phase, string> = { "build-script": "build script" };
+
+/** How to raise a limit, until profiles exist: the CLI flag of the same name. */
+function grantHint(flag: string, value: string): string {
+  return `raise it with \`cratebox --${flag} ${value} cargo ...\``;
+}
+
+/**
+ * The one cratebox line for a failed step: what happened, to which crate, and which limit or
+ * capability was involved. Undefined for a success.
+ */
+export function describeFailure(o: StepOutcome): string | undefined {
+  if (o.ok) return undefined;
+  const who = `${PHASE_TEXT[o.phase]} of ${o.crate} ${o.version}`;
+  const l = o.limits;
+  switch (o.cause) {
+    case "memory":
+      return `${who} was killed: memory limit of ${formatSize(l.memoryBytes)} reached (${grantHint("memory", formatSize(l.memoryBytes * 2).replace(" ", ""))})`;
+    case "timeout":
+      return `${who} was killed: time limit of ${formatDuration(l.timeoutMs)} reached (${grantHint("timeout", formatDuration(l.timeoutMs * 2))})`;
+    case "fallback-timeout":
+      return `${who} was ended by the sandbox's backstop timer after ${formatDuration(l.timeoutMs)}`;
+    case "pids":
+      return `${who} failed with exit code ${o.exitCode} after hitting the process limit of ${l.pids} (${grantHint("pids", String(l.pids * 2))})`;
+    case "interrupted":
+      return `${who} was stopped: the run was interrupted`;
+    case "signal":
+      return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (no network, no home, read-only sources)`;
+    case "exit":
+      return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, see \`cratebox doctor\` and the README's "Capabilities"`;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The user's own RUSTC_WRAPPER (sccache and the like), which cratebox chains behind its own.
+ * Cargo takes it from RUSTC_WRAPPER, CARGO_BUILD_RUSTC_WRAPPER, or `build.rustc-wrapper` in the
+ * nearest config file (https://doc.rust-lang.org/cargo/reference/config.html#buildrustc-wrapper).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { homedir } from "node:os";
+import { parse } from "smol-toml";
+
+function configFiles(cwd: string, env: NodeJS.ProcessEnv): string[] {
+  const files: string[] = [];
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    for (const name of ["config.toml", "config"]) {
+      const f = path.join(dir, ".cargo", name);
+      if (existsSync(f)) {
+        files.push(f);
+        break;
+      }
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+  const cargoHome = env.CARGO_HOME ?? path.join(homedir(), ".cargo");
+  for (const name of ["config.toml", "config"]) {
+    const f = path.join(cargoHome, name);
+    if (existsSync(f) && !files.includes(f)) {
+      files.push(f);
+      break;
+    }
+  }
+  return files;
+}
+
+/** The user's wrapper, or undefined. An empty value (cargo's "no wrapper") is undefined too. */
+export function findUserRustcWrapper(cwd: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const name of ["RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER"]) {
+    const v = env[name];
+    if (v !== undefined) return v === "" ? undefined : v;
+  }
+  for (const file of configFiles(cwd, env)) {
+    let value: unknown;
+    try {
+      value = (parse(readFileSync(file, "utf8")) as { build?: { "rustc-wrapper"?: unknown } }).build?.["rustc-wrapper"];
+    } catch {
+      continue; // cargo itself will report a broken config file
+    }
+    if (typeof value !== "string") continue;
+    if (value === "") return undefined;
+    // A value with a slash is a path relative to the directory that holds `.cargo/`.
+    return value.includes("/") && !path.isAbsolute(value) ? path.resolve(path.dirname(path.dirname(file)), value) : value;
+  }
+  return undefined;
+}

@@ -1,0 +1,32 @@
+/** Where cargo will put build-script outputs for this invocation (`cargo metadata`). */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { CrateboxError } from "../core/errors.ts";
+import type { CargoInvocation } from "../core/cargo-args.ts";
+import { realpathOrUndefined } from "./host-facts.ts";
+
+export interface BuildDirs {
+  workspaceRoot: string;
+  /** Real paths of target_directory and build_directory (the same unless build.build-dir is set). */
+  buildRoots: string[];
+}
+
+export async function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
+  const args = [
+    ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
+    "metadata", "--format-version", "1", "--no-deps", "--offline",
+    ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
+  ];
+  const res = await execa(cargo, args, { cwd, env, reject: false, extendEnv: false, stdin: "ignore" });
+  if (res.exitCode !== 0) {
+    throw new CrateboxError("CARGO_METADATA", `\`cargo metadata\` failed, so cratebox cannot tell where this build writes:\n${res.stderr.trim()}`, undefined, res.exitCode ?? 101);
+  }
+  const meta = JSON.parse(res.stdout) as { workspace_root: string; target_directory: string; build_directory?: string };
+  const dirs = inv.targetDir ? [path.resolve(cwd, inv.targetDir)] : [meta.target_directory, meta.build_directory ?? meta.target_directory];
+  const buildRoots = [...new Set(dirs)].map((d) => {
+    mkdirSync(d, { recursive: true });
+    return realpathOrUndefined(d) ?? d;
+  });
+  return { workspaceRoot: meta.workspace_root, buildRoots: [...new Set(buildRoots)] };
+}

@@ -1,0 +1,126 @@
+/**
+ * Does the engine really enforce the limits cratebox relies on? Some engines (rootless without
+ * cgroup v2, for one) accept a memory or pids limit and silently ignore it. `cratebox doctor`
+ * proves it with real containers and remembers the answer per engine; every run reads that
+ * answer and the engine's own capability flags, and says so loudly when limits are not enforced.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import type Docker from "dockerode";
+import type { ContainerCreateOptions } from "dockerode";
+import { removeContainer, runContainer } from "./containers.ts";
+
+export interface ProbeResult {
+  name: "pids" | "memory" | "network";
+  enforced: boolean;
+  detail: string;
+}
+
+export interface EnforcementRecord {
+  engineId: string;
+  checkedAt: string;
+  probes: ProbeResult[];
+}
+
+function cacheFile(env: NodeJS.ProcessEnv, engineId: string): string {
+  const base = env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache");
+  return path.join(base, "cratebox", `enforcement-${engineId.replace(/[^A-Za-z0-9_-]/g, "_")}.json`);
+}
+
+export function readEnforcementRecord(env: NodeJS.ProcessEnv, engineId: string): EnforcementRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(cacheFile(env, engineId), "utf8")) as EnforcementRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeEnforcementRecord(env: NodeJS.ProcessEnv, record: EnforcementRecord): void {
+  const file = cacheFile(env, record.engineId);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+}
+
+/** Loud warnings for a run, from the engine's flags and the last doctor probe (cheap: one API call). */
+export async function enforcementWarnings(docker: Docker, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const info = (await docker.info()) as { ID?: string; MemoryLimit?: boolean; PidsLimit?: boolean; SwapLimit?: boolean };
+  const warnings: string[] = [];
+  if (info.MemoryLimit === false) warnings.push("the Docker engine does not enforce memory limits: a memory bomb in a build script is not contained");
+  if (info.PidsLimit === false) warnings.push("the Docker engine does not enforce process limits: a fork bomb in a build script is not contained");
+  const record = info.ID ? readEnforcementRecord(env, info.ID) : undefined;
+  for (const p of record?.probes ?? []) {
+    if (!p.enforced) warnings.push(`\`cratebox doctor\` found the ${p.name} limit not enforced by this engine: ${p.detail}`);
+  }
+  return warnings;
+}
+
+interface ProbeRun {
+  exitCode: number;
+  oomKilled: boolean;
+  output: string;
+}
+
+async function probe(docker: Docker, image: string, script: string, host: Partial<NonNullable<ContainerCreateOptions["HostConfig"]>>): Promise<ProbeRun> {
+  let out = "";
+  const options: ContainerCreateOptions = {
+    Image: image,
+    Cmd: ["/bin/sh", "-c", script],
+    Entrypoint: [],
+    Labels: { "cratebox.phase": "doctor" },
+    NetworkDisabled: true,
+    HostConfig: {
+      Mounts: ["/usr", "/etc/alternatives", "/etc/ld.so.cache"].map((p) => ({ Type: "bind" as const, Source: p, Target: p, ReadOnly: true })),
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Init: true,
+      LogConfig: { Type: "none", Config: {} },
+      ...host,
+    },
+  };
+  let id = "";
+  try {
+    const abort = AbortSignal.timeout(30_000);
+    const run = await runContainer(docker, options, { stdout: (c) => (out += c), stderr: (c) => (out += c) }, abort, (cid) => (id = cid));
+    return { exitCode: run.exit.exitCode, oomKilled: run.exit.oomKilled, output: out };
+  } finally {
+    if (id) await removeContainer(docker, id);
+  }
+}
+
+/** Runs the three enforcement probes with real containers. */
+export async function probeEnforcement(docker: Docker, image: string): Promise<ProbeResult[]> {
+  const pidsLimit = 16;
+  const pids = await probe(
+    docker,
+    image,
+    // Try to hold 40 processes at once; report how many the container really has.
+    'i=0; while [ $i -lt 40 ]; do (sleep 3) 2>/dev/null & i=$((i+1)); done 2>/dev/null; ls /proc | grep -c "^[0-9]"',
+    { PidsLimit: pidsLimit },
+  );
+  const count = Number(/(\d+)\s*$/.exec(pids.output)?.[1] ?? NaN);
+  const memoryLimit = 64 * 1024 * 1024;
+  // `tail` keeps a whole line in memory; /dev/zero has no newline: 512 MiB against a 64 MiB limit.
+  const memory = await probe(docker, image, "head -c 536870912 /dev/zero | tail -n 1 | wc -c", { Memory: memoryLimit, MemorySwap: memoryLimit });
+  const net = await probe(docker, image, "ls /sys/class/net", {});
+  const interfaces = net.output.split(/\s+/).filter(Boolean);
+  return [
+    {
+      name: "pids",
+      enforced: Number.isFinite(count) && count <= pidsLimit,
+      detail: Number.isFinite(count) ? `asked for 40 processes under a limit of ${pidsLimit}, the container held ${count}` : `probe output: ${pids.output.trim()}`,
+    },
+    {
+      name: "memory",
+      enforced: memory.oomKilled || memory.exitCode !== 0,
+      detail: memory.oomKilled ? "allocating 512 MiB under a 64 MiB limit was killed for memory" : `allocating 512 MiB under a 64 MiB limit ended with exit code ${memory.exitCode}, not killed`,
+    },
+    {
+      name: "network",
+      enforced: interfaces.length === 1 && interfaces[0] === "lo",
+      detail: `network interfaces inside: ${interfaces.join(", ") || "(none)"}`,
+    },
+  ];
+}

@@ -1,0 +1,176 @@
+/**
+ * The orchestrator: one per cratebox run. It listens on a private Unix socket for the shims
+ * that cargo runs in place of build scripts, runs each request in its own container, relays the
+ * output, returns the exit status, and keeps every step's outcome for the summary and report.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import type Docker from "dockerode";
+import { CrateboxError } from "../core/errors.ts";
+import type { Limits } from "../core/limits.ts";
+import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
+import { toCreateOptions } from "../core/container-options.ts";
+import { SpecError, toSandboxSpec, type StepRequest } from "../core/sandbox-spec.ts";
+import { describeFailure, signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
+import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
+import { SysrootCache, toHostFacts } from "./host-facts.ts";
+
+export interface OrchestratorOptions {
+  docker: Docker;
+  runId: string;
+  owner: string;
+  image: string;
+  buildRoots: string[];
+  limits: Limits;
+  /** cratebox's own lines (stderr of the run). */
+  log: (line: string) => void;
+}
+
+export class Orchestrator implements AsyncDisposable {
+  readonly outcomes: StepOutcome[] = [];
+  /** Engine warnings seen at container creation (unenforceable limits), deduplicated. */
+  readonly engineWarnings = new Set<string>();
+  private readonly live = new Map<symbol, AbortController>();
+  private readonly removals = new Set<Promise<void>>();
+  private readonly sysroots = new SysrootCache();
+  private server: Server | undefined;
+  private interrupted = false;
+
+  constructor(private readonly opts: OrchestratorOptions) {}
+
+  async listen(socketPath: string): Promise<void> {
+    const server = createServer((conn) => void this.serve(conn));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socketPath, () => resolve());
+    });
+    this.server = server;
+  }
+
+  /** Runs one step in a container. Output goes to `io` as it comes; never throws for the step's own failure. */
+  async runStep(request: StepRequest, io: RunIo, clientStartedAt = Date.now(), clientGone?: AbortSignal): Promise<StepOutcome> {
+    const { opts } = this;
+    const crate = request.env.CARGO_PKG_NAME ?? "unknown";
+    const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
+    if (this.interrupted) throw new CrateboxError("INTERRUPTED", "the run is being interrupted");
+    const rustc = request.env.RUSTC ?? "rustc";
+    const spec = toSandboxSpec(request, toHostFacts(opts, this.sysroots.resolve(rustc, request.env)), opts.limits, {
+      [LABEL_RUN]: opts.runId,
+      [LABEL_OWNER]: opts.owner,
+      "cratebox.crate": crate,
+      "cratebox.version": version,
+      "cratebox.phase": request.phase,
+    });
+    const abort = new AbortController();
+    const key = Symbol(crate);
+    this.live.set(key, abort);
+    const timer = setTimeout(() => abort.abort("timeout"), opts.limits.timeoutMs);
+    const onGone = () => abort.abort("client-gone");
+    clientGone?.addEventListener("abort", onGone, { once: true });
+    let containerId = "";
+    try {
+      const run = await runContainer(opts.docker, toCreateOptions(spec), io, abort.signal, (id) => {
+        containerId = id;
+      });
+      for (const w of run.warnings) this.engineWarnings.add(w);
+      const cause = toCause(run.exit);
+      const outcome: StepOutcome = {
+        phase: request.phase,
+        crate,
+        version,
+        containerId: run.id,
+        ok: run.exit.exitCode === 0 && cause === "exit",
+        cause,
+        exitCode: run.exit.exitCode,
+        signal: toSignal(run.exit, cause),
+        durationMs: Date.now() - clientStartedAt,
+        runMs: run.runMs,
+        limits: opts.limits,
+      };
+      this.outcomes.push(outcome);
+      const line = describeFailure(outcome);
+      if (line && cause !== "interrupted") opts.log(line);
+      return outcome;
+    } finally {
+      clearTimeout(timer);
+      clientGone?.removeEventListener("abort", onGone);
+      this.live.delete(key);
+      if (containerId) this.scheduleRemoval(containerId);
+    }
+  }
+
+  private scheduleRemoval(id: string): void {
+    const p = removeContainer(this.opts.docker, id)
+      .catch((err: Error) => this.opts.log(`could not remove container ${id.slice(0, 12)}: ${err.message}`))
+      .finally(() => this.removals.delete(p));
+    this.removals.add(p);
+  }
+
+  private async serve(conn: Socket): Promise<void> {
+    let buffered = "";
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      const nl = buffered.indexOf("\n");
+      if (nl < 0) return;
+      conn.off("data", onData);
+      void this.answer(conn, buffered.slice(0, nl));
+    };
+    conn.on("data", onData);
+    conn.on("error", () => {});
+  }
+
+  private async answer(conn: Socket, line: string): Promise<void> {
+    const send = (type: number, payload: Uint8Array) => {
+      if (!conn.destroyed) conn.write(encodeFrame(type, payload));
+    };
+    const finish = (msg: ExitMessage) => {
+      send(FRAME_EXIT, Buffer.from(JSON.stringify(msg)));
+      conn.end();
+    };
+    let req: RunRequest;
+    try {
+      req = JSON.parse(line) as RunRequest;
+      if (req.v !== PROTOCOL_VERSION) throw new Error(`protocol version ${req.v}, expected ${PROTOCOL_VERSION}`);
+    } catch (err) {
+      send(FRAME_STDERR, Buffer.from(`cratebox: bad request from the shim: ${(err as Error).message}\n`));
+      return finish({ code: 101 });
+    }
+    // The shim went away (cargo killed it, Ctrl-C): the container must not outlive it.
+    const stepAbort = new AbortController();
+    conn.on("close", () => stepAbort.abort());
+    try {
+      const outcome = await this.runStep(
+        { phase: "build-script", program: req.program, args: req.args, cwd: req.cwd, env: req.env },
+        { stdout: (c) => send(FRAME_STDOUT, c), stderr: (c) => send(FRAME_STDERR, c) },
+        req.clientStartedAt,
+        stepAbort.signal,
+      );
+      if (outcome.signal !== undefined) finish({ code: 128 + outcome.signal, signal: signalName(outcome.signal) });
+      else finish({ code: outcome.exitCode });
+    } catch (err) {
+      const known = err instanceof CrateboxError || err instanceof SpecError;
+      const message = known ? (err as Error).message : String((err as Error).stack ?? err);
+      this.opts.log(`${req.env.CARGO_PKG_NAME ?? "a crate"}: the sandbox refused to run its build script: ${message}`);
+      send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n`));
+      finish({ code: 101 });
+    }
+  }
+
+  /** Ctrl-C: stop every running container now; later requests are refused. */
+  interrupt(): void {
+    this.interrupted = true;
+    for (const abort of this.live.values()) abort.abort("interrupt");
+  }
+
+  /** Stops listening, waits for removals, and removes anything of this run that is left. */
+  async close(): Promise<void> {
+    this.server?.close();
+    for (const abort of this.live.values()) abort.abort("interrupt");
+    await Promise.allSettled([...this.removals]);
+    const left = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABEL_RUN}=${this.opts.runId}`] } });
+    await Promise.allSettled(left.map((c) => removeContainer(this.opts.docker, c.Id)));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * `cratebox cargo ...`: the programmatic API behind the CLI. Sets up the run (engine, image,
+ * sweep, swap of existing build scripts, the orchestrator's socket), runs cargo with the
+ * wrapper in place, and returns cargo's own exit code (130 when interrupted).
+ */
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { dir as tmpDir } from "tmp-promise";
+import { parseCargoInvocation } from "../core/cargo-args.ts";
+import { EXIT_INTERRUPTED } from "../core/errors.ts";
+import type { Limits } from "../core/limits.ts";
+import { toReport, toSummaryLine } from "../core/summary.ts";
+import { findUserRustcWrapper } from "./cargo-config.ts";
+import { readBuildDirs } from "./cargo-metadata.ts";
+import { enforcementWarnings } from "./enforcement.ts";
+import { connectEngine } from "./engine.ts";
+import { DEFAULT_IMAGE, ensureImage, PACKAGE_ROOT } from "./image.ts";
+import { Orchestrator } from "./orchestrator.ts";
+import { swapExisting } from "./swap.ts";
+import { ownerLabel, sweepOrphans } from "./sweep.ts";
+
+export interface CargoRunOptions {
+  cargoArgs: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  limits: Limits;
+  image?: string;
+  reportFile?: string;
+  quiet?: boolean;
+  /** The cargo program; defaults to $CARGO (when run as a cargo subcommand) or `cargo`. */
+  cargo?: string;
+  /** cratebox's own lines; they go to stderr, prefixed. */
+  log: (line: string) => void;
+}
+
+export const SHIMS = {
+  wrapper: path.join(PACKAGE_ROOT, "src/shims/rustc-wrapper.sh"),
+  client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
+  swap: path.join(PACKAGE_ROOT, "dist/shims/swap-main.js"),
+};
+
+export async function runCargo(opts: CargoRunOptions): Promise<number> {
+  const cargo = opts.cargo ?? opts.env.CARGO ?? "cargo";
+  const inv = parseCargoInvocation(opts.cargoArgs);
+  if (!inv.builds) {
+    // Nothing of a crate's code runs (version, metadata, tree, new, ...): plain cargo.
+    const res = await execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env, extendEnv: false, stdio: "inherit", reject: false });
+    return res.exitCode ?? 101;
+  }
+  const docker = await connectEngine(opts.env);
+  const [image, dirs, swept, warnings] = await Promise.all([
+    ensureImage(docker, opts.image ?? DEFAULT_IMAGE, opts.log),
+    readBuildDirs(cargo, inv, opts.cwd, opts.env),
+    sweepOrphans(docker),
+    enforcementWarnings(docker, opts.env),
+  ]);
+  if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);
+  for (const w of warnings) opts.log(`WARNING: ${w}`);
+  const swapped = swapExisting(dirs.buildRoots);
+  if (swapped > 0 && !opts.quiet) opts.log(`put ${swapped} build script(s) compiled outside cratebox behind the sandbox`);
+  if (inv.runsBinaries) {
+    opts.log(`WARNING: \`cargo ${inv.subcommand}\` runs compiled binaries (tests, benches, your program); this version sandboxes build scripts only, those binaries run with your full rights`);
+  }
+
+  const runId = randomUUID();
+  const tmp = await tmpDir({ prefix: "cratebox-", mode: 0o700, unsafeCleanup: true });
+  const orchestrator = new Orchestrator({ docker, runId, owner: ownerLabel(), image, buildRoots: dirs.buildRoots, limits: opts.limits, log: opts.log });
+  let interrupted = false;
+  try {
+    const socket = path.join(tmp.path, "run.sock");
+    await orchestrator.listen(socket);
+    const userWrapper = findUserRustcWrapper(opts.cwd, opts.env);
+    const env: NodeJS.ProcessEnv = {
+      ...opts.env,
+      RUSTC_WRAPPER: SHIMS.wrapper,
+      CRATEBOX_SOCKET: socket,
+      CRATEBOX_NODE: process.execPath,
+      CRATEBOX_CLIENT: SHIMS.client,
+      CRATEBOX_SWAP: SHIMS.swap,
+      CRATEBOX_RUN_ID: runId,
+    };
+    delete env.CARGO_BUILD_RUSTC_WRAPPER;
+    if (userWrapper) env.CRATEBOX_USER_RUSTC_WRAPPER = userWrapper;
+    else delete env.CRATEBOX_USER_RUSTC_WRAPPER;
+
+    const child = execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env, extendEnv: false, stdio: "inherit", reject: false });
+    const onSignal = (sig: NodeJS.Signals) => {
+      interrupted = true;
+      orchestrator.interrupt();
+      child.kill(sig);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", onSignal);
+    let code: number;
+    try {
+      const res = await child;
+      code = res.exitCode ?? (res.signal ? 128 + (res.signal === "SIGINT" ? 2 : 15) : 101);
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.off("SIGHUP", onSignal);
+    }
+    await orchestrator.close();
+    if (interrupted) code = EXIT_INTERRUPTED;
+    for (const w of orchestrator.engineWarnings) opts.log(`WARNING: the engine said: ${w}`);
+    if (!opts.quiet || orchestrator.outcomes.some((o) => !o.ok)) opts.log(toSummaryLine(orchestrator.outcomes));
+    if (opts.reportFile) {
+      const report = toReport(runId, ["cargo", ...opts.cargoArgs], code, orchestrator.outcomes, [...warnings, ...orchestrator.engineWarnings]);
+      writeFileSync(opts.reportFile, JSON.stringify(report, null, 2) + "\n");
+    }
+    return code;
+  } finally {
+    await orchestrator.close().catch(() => {});
+    await tmp.cleanup().catch(() => {});
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The build-script shim's client: `node client.js <real-binary> [args...]`, with cargo's
+ * build-script environment. Sends the request to the orchestrator (CRATEBOX_SOCKET), relays the
+ * container's stdout and stderr, and exits as the build script did. Only node: imports, so
+ * start-up stays small.
+ */
+import { connect } from "node:net";
+import { FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, FrameDecoder, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
+
+const clientStartedAt = Date.now();
+const [program, ...args] = process.argv.slice(2);
+const socketPath = process.env.CRATEBOX_SOCKET;
+if (!program || !socketPath) {
+  process.stderr.write("cratebox: the sandbox shim was started without a program or outside a cratebox run\n");
+  process.exit(101);
+}
+
+const env: Record<string, string> = {};
+for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+const request: RunRequest = { v: PROTOCOL_VERSION, program, args, cwd: process.cwd(), env, clientStartedAt };
+
+let exited = false;
+const decoder = new FrameDecoder();
+const sock = connect(socketPath);
+sock.on("connect", () => sock.write(JSON.stringify(request) + "\n"));
+sock.on("data", (chunk: Buffer) => {
+  for (const frame of decoder.push(chunk)) {
+    if (frame.type === FRAME_STDOUT) process.stdout.write(frame.payload);
+    else if (frame.type === FRAME_STDERR) process.stderr.write(frame.payload);
+    else if (frame.type === FRAME_EXIT) finish(JSON.parse(Buffer.from(frame.payload).toString("utf8")) as ExitMessage);
+  }
+});
+sock.on("error", (err) => {
+  if (exited) return;
+  process.stderr.write(`cratebox: lost the connection to the cratebox run (${err.message})\n`);
+  process.exit(101);
+});
+sock.on("close", () => {
+  if (exited) return;
+  process.stderr.write("cratebox: the cratebox run ended before the sandboxed build script finished\n");
+  process.exit(101);
+});
+
+function finish(msg: ExitMessage): void {
+  exited = true;
+  sock.destroy();
+  // Let stdout/stderr drain (they are pipes to cargo) before leaving.
+  const done = () => {
+    if (msg.signal) {
+      process.removeAllListeners(msg.signal as NodeJS.Signals);
+      process.kill(process.pid, msg.signal as NodeJS.Signals);
+    }
+    process.exit(msg.code);
+  };
+  process.stdout.write("", () => process.stderr.write("", done));
+}
