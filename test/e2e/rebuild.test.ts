@@ -1,0 +1,173 @@
+/**
+ * Cargo stays in charge: fingerprints, no-op rebuilds, rerun-if-* triggers, a user's own
+ * RUSTC_WRAPPER, and a target/ shared with plain cargo in both directions.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
+import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
+
+// Reports where it ran (HOME inside the sandbox is /home/cratebox) and what FOO it saw.
+const BUILD_RS = `
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=input.txt");
+    println!("cargo:rerun-if-env-changed=FOO");
+    let home = std::env::var("HOME").unwrap_or_default();
+    let foo = std::env::var("FOO").unwrap_or_else(|_| "<unset>".into());
+    let input = std::fs::read_to_string("input.txt").unwrap_or_default();
+    let out = std::env::var("OUT_DIR").unwrap();
+    std::fs::write(format!("{out}/gen.rs"), format!("pub const RAN_IN: &str = {home:?}; pub const FOO: &str = {foo:?}; pub const INPUT: &str = {:?};", input.trim())).unwrap();
+}
+`;
+const MAIN_RS = `include!(concat!(env!("OUT_DIR"), "/gen.rs"));
+fn main() { println!("ran_in={RAN_IN} foo={FOO} input={INPUT}"); }
+`;
+
+interface Report {
+  steps: { crate: string; ok: boolean }[];
+}
+
+describe("rebuilds under cratebox behave as under cargo", () => {
+  const registry = makeRegistry();
+  const fake = makeFakeHome();
+  let ws: string;
+  let reportFile: string;
+  const env = (extra: Record<string, string> = {}) => testEnv(fake, extra);
+  const boxed = async (extra: Record<string, string> = {}) => {
+    const res = await cratebox(["build"], ws, env(extra), ["--report", reportFile]);
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
+    return { ...res, steps: report.steps };
+  };
+  // The built program, run directly (`cargo run` would itself rebuild when the env differs).
+  const program = async () => ({ stdout: execFileSync(path.join(ws, "target/debug/app"), { encoding: "utf8" }) });
+
+  beforeAll(() => {
+    ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, "input.txt": "one\n" } });
+    reportFile = path.join(tempDir(), "report.json");
+  });
+
+  it("runs the build script in the sandbox, then a no-op rebuild starts no container", async () => {
+    const first = await boxed();
+    expect(first.code, first.output).toBe(0);
+    expect(first.steps.map((s) => s.crate)).toEqual(["app"]);
+    expect((await program()).stdout).toContain("ran_in=/home/cratebox");
+
+    const again = await boxed();
+    expect(again.code).toBe(0);
+    expect(again.steps).toEqual([]);
+    expect(again.stderr).not.toMatch(/Compiling/);
+    expect(again.stderr).toContain("no build script needed to run");
+  });
+
+  it("reruns the build script in the sandbox when build.rs changes", async () => {
+    writeFileSync(path.join(ws, "build.rs"), BUILD_RS + "\n// edited\n");
+    const res = await boxed();
+    expect(res.code, res.output).toBe(0);
+    expect(res.steps.map((s) => s.crate)).toEqual(["app"]);
+  });
+
+  it("honours rerun-if-changed and rerun-if-env-changed (the variable itself stays withheld)", async () => {
+    writeFileSync(path.join(ws, "input.txt"), "two\n");
+    const changedFile = await boxed();
+    expect(changedFile.steps).toHaveLength(1);
+    expect((await program()).stdout).toContain("input=two");
+
+    const changedEnv = await boxed({ FOO: "bar" });
+    expect(changedEnv.steps).toHaveLength(1);
+    // cargo reran it because FOO changed, but FOO is not granted: the sandbox does not pass it.
+    expect((await program()).stdout).toContain("foo=<unset>");
+
+    const same = await boxed({ FOO: "bar" });
+    expect(same.steps).toHaveLength(0);
+  });
+
+  it("plain cargo on the same target/ stays fresh, and refuses to run a sandboxed script unsandboxed", async () => {
+    const fresh = await plainCargo(["build"], ws, env({ FOO: "bar" }));
+    expect(fresh.code).toBe(0);
+    expect(fresh.stderr).not.toMatch(/Compiling/);
+
+    const rerun = await plainCargo(["build"], ws, env({ FOO: "baz" }));
+    expect(rerun.code).toBe(101);
+    expect(rerun.stderr).toContain("was compiled under cratebox and runs only in its sandbox");
+
+    const optOut = await plainCargo(["build"], ws, env({ FOO: "baz", CRATEBOX_ALLOW_UNSANDBOXED: "1" }));
+    expect(optOut.code).toBe(0);
+    expect((await program()).stdout).toContain("foo=baz");
+    expect((await program()).stdout).not.toContain("/home/cratebox");
+  });
+});
+
+describe("a target/ built by plain cargo first", () => {
+  it("never runs the plain-built script unsandboxed under cratebox", async () => {
+    const registry = makeRegistry();
+    const fake = makeFakeHome();
+    const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, "input.txt": "one\n" } });
+    const reportFile = path.join(tempDir(), "report.json");
+    const plain = await plainCargo(["build"], ws, testEnv(fake));
+    expect(plain.code).toBe(0);
+
+    // Fresh: nothing to run, but the plain binary is put behind the sandbox before cargo starts.
+    const fresh = await cratebox(["build"], ws, testEnv(fake), ["--report", reportFile]);
+    expect(fresh.code, fresh.output).toBe(0);
+    expect(fresh.stderr).toContain("put 1 build script(s) compiled outside cratebox behind the sandbox");
+    expect(fresh.stderr).not.toMatch(/Compiling/);
+
+    // A rerun trigger now runs the script in the container, not on the host.
+    const rerun = await cratebox(["build"], ws, testEnv(fake, { FOO: "x" }), ["--report", reportFile]);
+    expect(rerun.code, rerun.output).toBe(0);
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
+    expect(report.steps.map((s) => s.crate)).toEqual(["app"]);
+    expect(execFileSync(path.join(ws, "target/debug/app"), { encoding: "utf8" })).toContain("ran_in=/home/cratebox");
+  });
+});
+
+describe("a user's own RUSTC_WRAPPER", () => {
+  const LOGGER = (log: string) => `#!/bin/sh\necho "$@" >> ${log}\nexec "$@"\n`;
+
+  it.each(["env", "config"])("is chained for every compilation (set through %s)", async (how) => {
+    const registry = makeRegistry();
+    const fake = makeFakeHome();
+    const dir = tempDir();
+    const log = path.join(dir, "wrapper.log");
+    const wrapper = path.join(dir, "wrapper.sh");
+    writeFileSync(wrapper, LOGGER(log), { mode: 0o755 });
+    const ws = makeWorkspace({
+      registry: registry.dir,
+      dependencies: ['libc = "0.2"'],
+      files: { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, "input.txt": "one\n" },
+    });
+    if (how === "config") {
+      const cfg = path.join(ws, ".cargo/config.toml");
+      writeFileSync(cfg, readFileSync(cfg, "utf8") + `[build]\nrustc-wrapper = "${wrapper}"\n`);
+    }
+    const res = await cratebox(["build"], ws, testEnv(fake, how === "env" ? { RUSTC_WRAPPER: wrapper } : {}));
+    expect(res.code, res.output).toBe(0);
+    const calls = readFileSync(log, "utf8");
+    expect(calls).toMatch(/--crate-name build_script_build/);
+    expect(calls).toMatch(/--crate-name libc/);
+    expect(calls).toMatch(/--crate-name app/);
+    // the build scripts themselves still ran in the sandbox (libc's and ours)
+    expect(res.stderr).toContain("2 build scripts sandboxed, all passed");
+  });
+});
+
+describe("timestamps", () => {
+  it("a swapped build script keeps the compiled binary's mtime (cargo sees no change)", async () => {
+    const registry = makeRegistry();
+    const fake = makeFakeHome();
+    const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, "input.txt": "one\n" } });
+    expect((await plainCargo(["build"], ws, testEnv(fake))).code).toBe(0);
+    const old = new Date("2020-01-01T00:00:00Z");
+    const { readdirSync, statSync } = await import("node:fs");
+    const buildDir = path.join(ws, "target/debug/build");
+    const scriptDir = readdirSync(buildDir).map((d) => path.join(buildDir, d)).find((d) => readdirSync(d).some((f) => f.startsWith("build_script_build-")))!;
+    const bin = path.join(scriptDir, readdirSync(scriptDir).find((f) => /^build_script_build-[0-9a-f]{16}$/.test(f))!);
+    utimesSync(bin, old, old);
+    expect((await cratebox(["build"], ws, testEnv(fake))).code).toBe(0);
+    expect(statSync(bin).mtime.getTime()).toBe(old.getTime());
+    expect(readFileSync(bin, "utf8")).toContain("cratebox-build-script-shim");
+  });
+});

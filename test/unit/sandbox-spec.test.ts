@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
+import { SpecError, toSandboxSpec, type HostFacts, type StepRequest } from "../../src/core/sandbox-spec.ts";
+import { toCreateOptions } from "../../src/core/container-options.ts";
+
+const sysroot = "/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu";
+const target = "/work/app/target";
+const existing = new Map<string, string>([
+  [`${target}/debug/build/foo-aaaaaaaaaaaaaaaa/build_script_build-aaaaaaaaaaaaaaaa.cratebox-real`, ""],
+  [`${target}/debug/build/foo-bbbbbbbbbbbbbbbb/out`, ""],
+  [`${target}/debug/build/libz-sys-cccccccccccccccc/out/include`, ""],
+  ["/reg/foo-1.0.0", ""],
+  ["/work/app", ""],
+  ["/usr/include", ""],
+  ["/home/u/.ssh", ""],
+  ["/usr", ""],
+  ["/usr/bin/true", ""],
+]);
+
+function host(overrides: Partial<HostFacts> = {}): HostFacts {
+  return {
+    image: "cratebox/sandbox:test",
+    uid: 1000,
+    gid: 1000,
+    sysroot,
+    home: "/home/u",
+    buildRoots: [target],
+    systemPaths: ["/usr", "/etc/alternatives"],
+    realpath: (p) => (existing.has(p) ? (existing.get(p) || p) : undefined),
+    isFile: (p) => p.startsWith(sysroot + "/bin/"),
+    ...overrides,
+  };
+}
+
+function request(env: Record<string, string> = {}, cwd = "/reg/foo-1.0.0"): StepRequest {
+  return {
+    phase: "build-script",
+    program: `${target}/debug/build/foo-aaaaaaaaaaaaaaaa/build_script_build-aaaaaaaaaaaaaaaa.cratebox-real`,
+    args: [],
+    cwd,
+    env: {
+      CARGO_PKG_NAME: "foo",
+      CARGO_PKG_VERSION: "1.0.0",
+      CARGO_MANIFEST_DIR: cwd,
+      OUT_DIR: `${target}/debug/build/foo-bbbbbbbbbbbbbbbb/out`,
+      RUSTC: "/home/u/.cargo/bin/rustc",
+      ...env,
+    },
+  };
+}
+
+const spec = (env?: Record<string, string>, h?: Partial<HostFacts>, cwd?: string) => toSandboxSpec(request(env, cwd), host(h), DEFAULT_LIMITS, { "cratebox.run": "r1" });
+
+describe("toSandboxSpec (deny by default)", () => {
+  it("mounts system dirs, the toolchain, the program and the crate source read-only; OUT_DIR writable", () => {
+    const s = spec();
+    const byTarget = Object.fromEntries(s.mounts.map((m) => [m.target, m.readOnly]));
+    expect(byTarget).toEqual({
+      "/usr": true,
+      "/etc/alternatives": true,
+      [sysroot]: true,
+      [request().program]: true,
+      "/reg/foo-1.0.0": true,
+      [`${target}/debug/build/foo-bbbbbbbbbbbbbbbb/out`]: false,
+    });
+    expect(s.workdir).toBe("/reg/foo-1.0.0");
+    expect(s.user).toBe("1000:1000");
+    expect(s.env.HOME).toBe("/home/cratebox");
+    expect(s.env.RUSTC).toBe(`${sysroot}/bin/rustc`);
+    expect(s.tmpfs.map((t) => t.target)).toEqual(["/tmp", "/home/cratebox"]);
+  });
+
+  it("never mounts the home directory or ~/.rustup as a whole", () => {
+    const s = spec();
+    for (const m of s.mounts) {
+      expect(["/home/u", "/home/u/.rustup", "/home/u/.cargo"]).not.toContain(m.source);
+    }
+  });
+
+  it("runs the real binary under the backstop timer", () => {
+    const s = spec();
+    expect(s.cmd.slice(0, 3)).toEqual(["/usr/bin/timeout", "--kill-after=5", String(DEFAULT_LIMITS.timeoutMs / 1000 + 30)]);
+    expect(s.cmd[3]).toBe(request().program);
+  });
+
+  it("mounts another crate's OUT_DIR named in DEP_* read-only", () => {
+    const s = spec({ DEP_Z_INCLUDE: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include` });
+    expect(s.mounts).toContainEqual({ source: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include`, target: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include`, readOnly: true });
+  });
+
+  it("does not mount a DEP_* path outside every OUT_DIR (a script controls its metadata)", () => {
+    const s = spec({ DEP_EVIL_ROOT: "/home/u/.ssh" });
+    expect(s.mounts.some((m) => m.source === "/home/u/.ssh")).toBe(false);
+    expect(s.withheldPaths).toEqual([{ path: "/home/u/.ssh", reason: "DEP_EVIL_ROOT points outside any crate's OUT_DIR" }]);
+  });
+
+  it("checks the real path of DEP_* values: a symlink in an OUT_DIR to ~/.ssh is not followed", () => {
+    const link = `${target}/debug/build/libz-sys-cccccccccccccccc/out/sneaky`;
+    const s = spec({ DEP_Z_SNEAKY: link }, { realpath: (p) => (p === link ? "/home/u/.ssh" : existing.has(p) ? p : undefined) });
+    expect(s.mounts.some((m) => m.source === "/home/u/.ssh")).toBe(false);
+    expect(s.withheldPaths[0]?.path).toBe(link);
+  });
+
+  it("ignores DEP_* values already visible (system headers) and non-paths", () => {
+    const s = spec({ DEP_OPENSSL_INCLUDE: "/usr/include", DEP_OPENSSL_VERSION_NUMBER: "30000000" });
+    expect(s.withheldPaths).toEqual([]);
+    expect(s.mounts.filter((m) => m.source === "/usr/include")).toEqual([]);
+  });
+
+  it("hides the rest of target/ when the crate source contains it (workspace member)", () => {
+    const s = spec({}, {}, "/work/app");
+    expect(s.tmpfs.map((t) => t.target)).toContain(target);
+    // what must stay visible on top of the mask
+    expect(s.mounts.map((m) => m.target)).toEqual(expect.arrayContaining([request().program, `${target}/debug/build/foo-bbbbbbbbbbbbbbbb/out`]));
+  });
+
+  it("refuses an OUT_DIR that is not a build-script output directory", () => {
+    expect(() => spec({ OUT_DIR: "/work/app" })).toThrowError(SpecError);
+  });
+
+  it("refuses a program outside the build directory", () => {
+    const r = { ...request(), program: "/usr/bin/true" };
+    expect(() => toSandboxSpec(r, host(), DEFAULT_LIMITS, {})).toThrow(/not inside cargo's build directory/);
+  });
+
+  it("refuses to mount a crate source that contains the home directory", () => {
+    existing.set("/home", "");
+    expect(() => spec({}, {}, "/home")).toThrow(/contains your home directory/);
+  });
+});
+
+describe("toCreateOptions", () => {
+  const o = toCreateOptions(spec());
+  it("is deny-by-default at the engine level", () => {
+    const h = o.HostConfig!;
+    expect(h.NetworkMode).toBe("none");
+    expect(o.NetworkDisabled).toBe(true);
+    expect(h.CapDrop).toEqual(["ALL"]);
+    expect(h.SecurityOpt).toEqual(["no-new-privileges"]);
+    expect(h.ReadonlyRootfs).toBe(true);
+    expect(h.Privileged).toBe(false);
+    expect(h.Init).toBe(true);
+    expect(h.PidsLimit).toBe(DEFAULT_LIMITS.pids);
+    expect(h.Memory).toBe(DEFAULT_LIMITS.memoryBytes);
+    expect(h.MemorySwap).toBe(DEFAULT_LIMITS.memoryBytes);
+    expect(o.User).toBe("1000:1000");
+    expect(o.Labels).toEqual({ "cratebox.run": "r1" });
+  });
+  it("mounts no socket and no docker socket", () => {
+    expect(JSON.stringify(o)).not.toMatch(/docker\.sock|ssh-agent|\/run\//);
+  });
+});

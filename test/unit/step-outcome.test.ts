@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
+import { describeFailure, toCause, toSignal, type StepOutcome } from "../../src/core/step-outcome.ts";
+import { toSummaryLine } from "../../src/core/summary.ts";
+
+const base = { exitCode: 0, oomKilled: false, pidsLimitHit: false };
+
+describe("toCause", () => {
+  it.each([
+    [{ ...base }, "exit"],
+    [{ ...base, exitCode: 1 }, "exit"],
+    [{ ...base, exitCode: 137, oomKilled: true }, "memory"],
+    [{ ...base, exitCode: 137, stoppedBy: "timeout" as const }, "timeout"],
+    [{ ...base, exitCode: 137, stoppedBy: "interrupt" as const }, "interrupted"],
+    [{ ...base, exitCode: 101, pidsLimitHit: true }, "pids"],
+    [{ ...base, exitCode: 139 }, "signal"],
+    [{ ...base, exitCode: 124 }, "fallback-timeout"],
+  ])("%j -> %s", (exit, cause) => expect(toCause(exit)).toBe(cause));
+
+  it("reports signals as cargo would see them", () => {
+    expect(toSignal({ ...base, exitCode: 139 }, "signal")).toBe(11);
+    expect(toSignal({ ...base, exitCode: 137, oomKilled: true }, "memory")).toBe(9);
+    expect(toSignal({ ...base, exitCode: 1 }, "exit")).toBeUndefined();
+  });
+});
+
+const outcome = (o: Partial<StepOutcome>): StepOutcome => ({
+  phase: "build-script", crate: "foo", version: "1.2.3", containerId: "c", ok: false, cause: "exit",
+  exitCode: 1, signal: undefined, durationMs: 10, runMs: 5, limits: { ...DEFAULT_LIMITS, memoryBytes: 512 * 1024 ** 2, timeoutMs: 2000, pids: 64 }, ...o,
+});
+
+describe("describeFailure", () => {
+  it("names the crate, what ended it and the limit with how to raise it", () => {
+    expect(describeFailure(outcome({ cause: "memory" }))).toBe("build script of foo 1.2.3 was killed: memory limit of 512 MiB reached (raise it with `cratebox --memory 1GiB cargo ...`)");
+    expect(describeFailure(outcome({ cause: "timeout" }))).toBe("build script of foo 1.2.3 was killed: time limit of 2s reached (raise it with `cratebox --timeout 4s cargo ...`)");
+    expect(describeFailure(outcome({ cause: "pids" }))).toMatch(/^build script of foo 1\.2\.3 failed with exit code 1 after hitting the process limit of 64/);
+    expect(describeFailure(outcome({ cause: "exit", exitCode: 3 }))).toMatch(/^build script of foo 1\.2\.3 failed with exit code 3 in the sandbox/);
+    expect(describeFailure(outcome({ cause: "signal", exitCode: 139, signal: 11 }))).toMatch(/killed by SIGSEGV/);
+    expect(describeFailure(outcome({ ok: true }))).toBeUndefined();
+  });
+});
+
+describe("toSummaryLine", () => {
+  it("counts and names failures", () => {
+    expect(toSummaryLine([])).toBe("no build script needed to run (nothing sandboxed)");
+    expect(toSummaryLine([outcome({ ok: true }), outcome({ ok: true })])).toBe("2 build scripts sandboxed, all passed");
+    expect(toSummaryLine([outcome({ ok: true }), outcome({ cause: "memory" })])).toBe("2 build scripts sandboxed, 1 failed (1 memory): foo 1.2.3");
+  });
+});
