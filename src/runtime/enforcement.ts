@@ -96,11 +96,13 @@ export async function probeEnforcement(docker: Docker, image: string): Promise<P
   const pids = await probe(
     docker,
     image,
-    // Try to hold 40 processes at once; report how many the container really has.
-    'i=0; while [ $i -lt 40 ]; do (sleep 3) 2>/dev/null & i=$((i+1)); done 2>/dev/null; ls /proc | grep -c "^[0-9]"',
+    // Try to hold 40 processes at once, then count them with shell built-ins only. Under an
+    // enforced limit the shell itself dies with "Cannot fork" before it gets to count.
+    'i=0; while [ $i -lt 40 ]; do sleep 3 & i=$((i+1)); done; set -- /proc/[0-9]*; echo "held $#"',
     { PidsLimit: pidsLimit },
   );
-  const count = Number(/(\d+)\s*$/.exec(pids.output)?.[1] ?? NaN);
+  const count = Number(/held (\d+)/.exec(pids.output)?.[1] ?? NaN);
+  const forkRefused = /fork/i.test(pids.output) && pids.exitCode !== 0;
   const memoryLimit = 64 * 1024 * 1024;
   // `tail` keeps a whole line in memory; /dev/zero has no newline: 512 MiB against a 64 MiB limit.
   const memory = await probe(docker, image, "head -c 536870912 /dev/zero | tail -n 1 | wc -c", { Memory: memoryLimit, MemorySwap: memoryLimit });
@@ -109,8 +111,12 @@ export async function probeEnforcement(docker: Docker, image: string): Promise<P
   return [
     {
       name: "pids",
-      enforced: Number.isFinite(count) && count <= pidsLimit,
-      detail: Number.isFinite(count) ? `asked for 40 processes under a limit of ${pidsLimit}, the container held ${count}` : `probe output: ${pids.output.trim()}`,
+      enforced: forkRefused || (Number.isFinite(count) && count <= pidsLimit),
+      detail: forkRefused
+        ? `asked for 40 processes under a limit of ${pidsLimit}, the engine refused to fork past it`
+        : Number.isFinite(count)
+          ? `asked for 40 processes under a limit of ${pidsLimit}, the container held ${count}`
+          : `probe output: ${pids.output.trim()}`,
     },
     {
       name: "memory",

@@ -1,0 +1,165 @@
+/**
+ * Failures explain themselves and leave nothing behind: exit codes as cargo's, one cratebox line
+ * naming the crate and the cause, Ctrl-C, a killed run swept at the next start, clear errors.
+ */
+import { execa } from "execa";
+import { hostname } from "node:os";
+import path from "node:path";
+import Docker from "dockerode";
+import { describe, expect, it } from "vitest";
+import { writeEnforcementRecord } from "../../src/runtime/enforcement.ts";
+import { imageTag } from "../../src/runtime/image.ts";
+import { CRATEBOX, cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
+import { makeRegistry, makeWorkspace, ROOT } from "../helpers/workspace.ts";
+
+const docker = new Docker();
+const registry = makeRegistry();
+
+function workspaceWithBuildRs(buildRs: string): string {
+  return makeWorkspace({ registry: registry.dir, files: { "build.rs": buildRs } });
+}
+
+async function containersOf(label: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [label] } });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("a failing build script", () => {
+  it.each([
+    ["exits with an error", 'fn main() { eprintln!("no luck"); std::process::exit(3); }', /build script of app 0\.1\.0 failed with exit code 3 in the sandbox/],
+    ["panics", 'fn main() { panic!("boom"); }', /build script of app 0\.1\.0 failed with exit code 101 in the sandbox/],
+  ])("fails the build exactly as cargo does when it %s, plus one cratebox line", async (_what, buildRs, line) => {
+    const fake = makeFakeHome();
+    const ws = workspaceWithBuildRs(buildRs);
+    const plain = await plainCargo(["build", "--target-dir", "target/plain"], ws, testEnv(fake));
+    const boxed = await cratebox(["build", "--target-dir", "target/boxed"], ws, testEnv(fake));
+    expect(plain.code).toBe(101);
+    expect(boxed.code).toBe(plain.code);
+    expect(boxed.stderr).toMatch(line);
+    expect(boxed.stderr).toContain("failed to run custom build command for `app v0.1.0");
+    const cargoStderrOf = (s: string) => s.split("\n").filter((l) => /no luck|boom/.test(l)).map((l) => l.trim());
+    expect(cargoStderrOf(boxed.stderr)).toEqual(cargoStderrOf(plain.stderr));
+  });
+});
+
+const SLEEPER = 'fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }';
+
+describe("interruption", () => {
+  it("Ctrl-C stops the running containers, exits 130 and leaves nothing behind", async () => {
+    const fake = makeFakeHome();
+    const ws = workspaceWithBuildRs(SLEEPER);
+    const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake), extendEnv: false, reject: false, detached: true, all: true });
+    const running = await until("the build script's container", async () => (await containersOf("cratebox.crate=app")).find((c) => c.State === "running" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)));
+    // Every container carries the run id, the crate, its version and the phase.
+    expect(running.Labels).toMatchObject({ "cratebox.crate": "app", "cratebox.version": "0.1.0", "cratebox.phase": "build-script" });
+    const runId = running.Labels["cratebox.run"]!;
+    expect(runId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const t0 = Date.now();
+    process.kill(-child.pid!, "SIGINT"); // as a terminal does: the whole process group
+    const res = await child;
+    expect(res.exitCode).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(await containersOf(`cratebox.run=${runId}`)).toEqual([]);
+  });
+
+  it("containers of a run that was killed outright are swept at the next start", async () => {
+    const fake = makeFakeHome();
+    const ws = workspaceWithBuildRs(SLEEPER);
+    const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake), extendEnv: false, reject: false, detached: true });
+    const running = await until("the build script's container", async () => (await containersOf("cratebox.crate=app")).find((c) => c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)));
+    const runId = running.Labels["cratebox.run"]!;
+    // SIGKILL the whole group: cratebox gets no chance to clean up.
+    process.kill(-child.pid!, "SIGKILL");
+    await child;
+    expect(await containersOf(`cratebox.run=${runId}`)).toHaveLength(1);
+
+    const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake));
+    expect(next.code, next.output).toBe(0);
+    expect(next.stderr).toMatch(/removed [1-9]\d* container\(s\) left behind by an earlier run/);
+    expect(await containersOf(`cratebox.run=${runId}`)).toEqual([]);
+  });
+
+  it("the sweep spares containers whose owner is alive", async () => {
+    const { tag } = imageTag();
+    const alive = await docker.createContainer({ Image: tag, Cmd: ["/x"], Labels: { "cratebox.owner": `${hostname()}:1:${(await import("node:fs")).readFileSync("/proc/1/stat", "utf8").split(") ")[1]!.split(" ")[19]}`, "cratebox.run": "alive-test" } });
+    try {
+      const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()));
+      expect(res.code).toBe(0);
+      expect(await containersOf("cratebox.run=alive-test")).toHaveLength(1);
+    } finally {
+      await alive.remove({ force: true });
+    }
+  });
+});
+
+describe("limits the engine does not enforce", () => {
+  it("make every run warn loudly, from what `cratebox doctor` found", async () => {
+    const fake = makeFakeHome();
+    const { ID } = (await docker.info()) as { ID: string };
+    writeEnforcementRecord(testEnv(fake), { engineId: ID, checkedAt: new Date().toISOString(), probes: [{ name: "pids", enforced: false, detail: "held 40 of 16" }] });
+    const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake));
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("cratebox: WARNING: `cratebox doctor` found the pids limit not enforced by this engine: held 40 of 16");
+    const clean = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()));
+    expect(clean.stderr).not.toContain("WARNING");
+  });
+});
+
+describe("errors with a fix, exit code 2", () => {
+  const ws = makeWorkspace({ registry: registry.dir });
+  it("no Docker engine", async () => {
+    const res = await cratebox(["build"], ws, testEnv(makeFakeHome(), { DOCKER_HOST: "unix:///tmp/cratebox-no-such-engine.sock" }));
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("no Docker engine answers at unix:///tmp/cratebox-no-such-engine.sock");
+    expect(res.stderr).toContain("Start one:");
+    expect(res.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+  it.each([
+    [["--memory", "lots", "cargo", "build"], /invalid value "lots": expected a size such as/],
+    [["--timeout", "soon", "cargo", "build"], /invalid value "soon": expected a duration/],
+    [[], /no command given/],
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["cargo"], /no cargo arguments given/],
+    [["--bogus", "cargo", "build"], /Unknown argument: bogus/],
+  ])("bad arguments %j", async (args, message) => {
+    const res = await execa(CRATEBOX, args, { cwd: ws, env: testEnv(makeFakeHome()), extendEnv: false, reject: false });
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toMatch(message);
+  });
+});
+
+describe("entry points", () => {
+  it("`cargo cratebox build` runs through the cargo-cratebox binary", async () => {
+    const fake = makeFakeHome();
+    const ws = workspaceWithBuildRs('fn main() { println!("cargo:rustc-env=WHERE={}", std::env::var("HOME").unwrap()); }');
+    const env = testEnv(fake);
+    env.PATH = `${path.join(ROOT, "bin")}:${env.PATH}`;
+    const res = await execa("cargo", ["cratebox", "build"], { cwd: ws, env, extendEnv: false, reject: false, all: true });
+    expect(res.exitCode, res.all).toBe(0);
+    expect(res.stderr).toContain("1 build script sandboxed, all passed");
+  });
+
+  it("cargo commands that run no crate code pass straight through", async () => {
+    const res = await cratebox(["--version"], ROOT, testEnv(makeFakeHome()));
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^cargo \d+\.\d+/);
+  });
+
+  it("`cratebox doctor` proves the limits are enforced", async () => {
+    const res = await execa(CRATEBOX, ["doctor"], { env: testEnv(makeFakeHome()), extendEnv: false, reject: false });
+    expect(res.exitCode, res.stdout).toBe(0);
+    expect(res.stdout).toMatch(/^ok {3}pids limit: asked for 40 processes under a limit of 16, the engine refused to fork past it$/m);
+    expect(res.stdout).toMatch(/^ok {3}memory limit: allocating 512 MiB under a 64 MiB limit was killed for memory$/m);
+    expect(res.stdout).toMatch(/^ok {3}network limit: network interfaces inside: lo$/m);
+  });
+});
