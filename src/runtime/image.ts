@@ -31,8 +31,8 @@ export function readContext(dir: string): ContextEntry[] {
   return out;
 }
 
-export function imageTag(name = DEFAULT_IMAGE): { tag: string; dir: string; entries: ContextEntry[] } {
-  const dir = path.join(IMAGES_DIR, name);
+export function imageTag(name = DEFAULT_IMAGE, imagesDir = IMAGES_DIR): { tag: string; dir: string; entries: ContextEntry[] } {
+  const dir = path.join(imagesDir, name);
   let entries: ContextEntry[];
   try {
     entries = readContext(dir);
@@ -53,8 +53,8 @@ export async function imageExists(docker: Docker, tag: string): Promise<boolean>
 }
 
 /** Makes sure the image exists, building it from images/<name>/ when it does not. */
-export async function ensureImage(docker: Docker, name = DEFAULT_IMAGE, log: (line: string) => void = () => {}): Promise<string> {
-  const { tag, dir, entries } = imageTag(name);
+export async function ensureImage(docker: Docker, name = DEFAULT_IMAGE, log: (line: string) => void = () => {}, imagesDir = IMAGES_DIR): Promise<string> {
+  const { tag, dir, entries } = imageTag(name, imagesDir);
   if (await imageExists(docker, tag)) return tag;
   log(`building sandbox image ${tag} from ${path.relative(process.cwd(), dir) || dir} (first use)`);
   const stream = await docker.buildImage(
