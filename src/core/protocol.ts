@@ -11,7 +11,9 @@ export const PROTOCOL_VERSION = 1;
 
 export interface RunRequest {
   v: number;
-  /** The real build-script binary (host path) and its arguments. */
+  /** Who asks: the build-script shim, or cargo's runner hook (tests, benches, `cargo run`). */
+  kind: "build-script" | "runner";
+  /** The program (host path: the real build-script binary, or the binary cargo runs) and its arguments. */
   program: string;
   args: string[];
   cwd: string;

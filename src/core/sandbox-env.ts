@@ -32,6 +32,34 @@ const CARGO_BUILD_SCRIPT_NAMES = new Set([
 const CARGO_BUILD_SCRIPT_PREFIXES = ["CARGO_FEATURE_", "CARGO_CFG_", "CARGO_PKG_", "DEP_"];
 
 /**
+ * What cargo sets when it runs a test, bench or `cargo run` binary
+ * (https://doc.rust-lang.org/cargo/reference/environment-variables.html#environment-variables-cargo-sets-for-crates),
+ * plus the variables the test harness and the standard library read, so that filters,
+ * backtraces, thread counts and colours behave as without cratebox. None of them carries a secret.
+ */
+const CARGO_RUNNER_NAMES = new Set([
+  "CARGO",
+  "CARGO_MANIFEST_DIR",
+  "CARGO_MANIFEST_PATH",
+  "CARGO_CRATE_NAME",
+  "CARGO_BIN_NAME",
+  "CARGO_PRIMARY_PACKAGE",
+  "CARGO_TARGET_TMPDIR",
+  "OUT_DIR",
+  "RUST_BACKTRACE",
+  "RUST_LIB_BACKTRACE",
+  "RUST_MIN_STACK",
+  "RUST_LOG",
+  "NO_COLOR",
+  "CLICOLOR",
+  "CLICOLOR_FORCE",
+  "TERM",
+  "LANG",
+  "TZ",
+]);
+const CARGO_RUNNER_PREFIXES = ["CARGO_PKG_", "RUST_TEST_", "LC_"];
+
+/**
  * Deliberately not passed although cargo sets them:
  * - RUSTC_WRAPPER / RUSTC_WORKSPACE_WRAPPER: on the host they point at cratebox (or at sccache,
  *   whose server the sandbox cannot reach); inside, rustc runs unwrapped.
@@ -64,12 +92,18 @@ export function isCargoBuildScriptVariable(name: string): boolean {
   return CARGO_BUILD_SCRIPT_NAMES.has(name) || CARGO_BUILD_SCRIPT_PREFIXES.some((p) => name.startsWith(p));
 }
 
-export function toSandboxEnv(hostEnv: Readonly<Record<string, string | undefined>>, ctx: SandboxEnvContext): SandboxEnv {
+export function isCargoRunnerVariable(name: string): boolean {
+  return CARGO_RUNNER_NAMES.has(name) || CARGO_RUNNER_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/** @param buildScript true for a build script, false for a binary run through cargo's runner */
+export function toSandboxEnv(hostEnv: Readonly<Record<string, string | undefined>>, ctx: SandboxEnvContext, buildScript = true): SandboxEnv {
   const env: Record<string, string> = {};
   const withheld: string[] = [];
+  const passes = buildScript ? isCargoBuildScriptVariable : isCargoRunnerVariable;
   for (const [name, value] of Object.entries(hostEnv)) {
     if (value === undefined) continue;
-    if (isCargoBuildScriptVariable(name)) env[name] = value;
+    if (passes(name)) env[name] = value;
     else withheld.push(name);
   }
   // Toolchain programs: always the real binaries inside the mounted sysroot, never a rustup

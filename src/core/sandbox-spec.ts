@@ -11,12 +11,13 @@ import type { Limits } from "./limits.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
 import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
 
-export type Phase = "build-script";
+/** A build script, or a binary cargo runs through its runner hook (tests, benches, `cargo run`). */
+export type Phase = "build-script" | "test" | "bench" | "run";
 
-/** What the shim asks the orchestrator to run, as cargo handed it to the shim. */
+/** What a shim asks the orchestrator to run, as cargo handed it to the shim. */
 export interface StepRequest {
   phase: Phase;
-  /** Host path of the real (swapped-aside) build-script binary. */
+  /** Host path of the program: the real (swapped-aside) build script, or the binary cargo runs. */
   program: string;
   args: string[];
   cwd: string;
@@ -40,6 +41,13 @@ export interface HostFacts {
   realpath: (p: string) => string | undefined;
   /** Whether a path is an executable file (for rustc/rustdoc/cargo inside the sysroot). */
   isFile: (p: string) => boolean;
+  /**
+   * Runner phases: the directory test binaries may write (`<target>/tmp`, compiled into them
+   * as CARGO_TARGET_TMPDIR) and the package binaries integration tests run
+   * (CARGO_BIN_EXE_<name>, the executables at the top of the profile directory).
+   */
+  targetTmpDir?: string;
+  binExecutables?: string[];
 }
 
 /**
@@ -99,8 +107,9 @@ export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits,
   for (const p of host.systemPaths) ro(p);
   ro(host.sysroot);
 
-  const program = mustResolve(host, req.program, "build-script binary");
-  if (!host.buildRoots.some((root) => isWithin(program, root))) {
+  const buildScript = req.phase === "build-script";
+  const program = mustResolve(host, req.program, buildScript ? "build-script binary" : "program");
+  if (buildScript && !host.buildRoots.some((root) => isWithin(program, root))) {
     throw new SpecError(`refusing to run ${req.program}: it is not inside cargo's build directory`);
   }
   ro(program, req.program);
@@ -111,26 +120,31 @@ export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits,
   }
   ro(manifestDir, req.env.CARGO_MANIFEST_DIR ?? req.cwd);
 
-  const outDirRaw = req.env.OUT_DIR;
-  if (!outDirRaw) throw new SpecError("cargo did not set OUT_DIR for this build script");
-  const outDir = mustResolve(host, outDirRaw, "OUT_DIR");
-  if (!isInsideOutDir(outDir, host.buildRoots)) {
-    throw new SpecError(`refusing OUT_DIR ${outDirRaw}: it is not a build-script output directory of this build`);
-  }
-  mounts.push({ source: outDir, target: outDirRaw, readOnly: false });
-
-  // DEP_<links>_<key> values: other crates' OUT_DIRs are mounted read-only. Anything else is
-  // not: a build script controls what it prints as metadata, so a path there could name ~/.ssh.
-  // The real path is checked, so a symlink left in an OUT_DIR cannot widen the view either.
-  for (const [name, value] of Object.entries(req.env)) {
-    if (!name.startsWith("DEP_")) continue;
-    for (const p of absolutePathsIn(value)) {
-      const real = host.realpath(p);
-      if (real === undefined) continue;
-      if (isInsideOutDir(real, host.buildRoots)) ro(real, p);
-      else if ([...host.systemPaths, host.sysroot].some((s) => isWithin(real, s))) continue;
-      else withheldPaths.push({ path: p, reason: `${name} points outside any crate's OUT_DIR` });
+  if (buildScript) {
+    const outDirRaw = req.env.OUT_DIR;
+    if (!outDirRaw) throw new SpecError("cargo did not set OUT_DIR for this build script");
+    const outDir = mustResolve(host, outDirRaw, "OUT_DIR");
+    if (!isInsideOutDir(outDir, host.buildRoots)) {
+      throw new SpecError(`refusing OUT_DIR ${outDirRaw}: it is not a build-script output directory of this build`);
     }
+    mounts.push({ source: outDir, target: outDirRaw, readOnly: false });
+
+    // DEP_<links>_<key> values: other crates' OUT_DIRs are mounted read-only. Anything else is
+    // not: a build script controls what it prints as metadata, so a path there could name ~/.ssh.
+    // The real path is checked, so a symlink left in an OUT_DIR cannot widen the view either.
+    for (const [name, value] of Object.entries(req.env)) {
+      if (!name.startsWith("DEP_")) continue;
+      for (const p of absolutePathsIn(value)) {
+        const real = host.realpath(p);
+        if (real === undefined) continue;
+        if (isInsideOutDir(real, host.buildRoots)) ro(real, p);
+        else if ([...host.systemPaths, host.sysroot].some((s) => isWithin(real, s))) continue;
+        else withheldPaths.push({ path: p, reason: `${name} points outside any crate's OUT_DIR` });
+      }
+    }
+  } else {
+    if (host.targetTmpDir) mounts.push({ source: host.targetTmpDir, target: host.targetTmpDir, readOnly: false });
+    for (const exe of host.binExecutables ?? []) ro(exe);
   }
 
   // A workspace member's source directory usually contains target/: hide the rest of target/
@@ -146,12 +160,16 @@ export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits,
     }
   }
 
-  const env = toSandboxEnv(req.env, {
-    sysroot: host.sysroot,
-    rustc: inSysroot(host, "rustc", req.env.RUSTC),
-    rustdoc: inSysroot(host, "rustdoc", req.env.RUSTDOC),
-    cargo: inSysroot(host, "cargo", req.env.CARGO),
-  });
+  const env = toSandboxEnv(
+    req.env,
+    {
+      sysroot: host.sysroot,
+      rustc: inSysroot(host, "rustc", req.env.RUSTC),
+      rustdoc: inSysroot(host, "rustdoc", req.env.RUSTDOC),
+      cargo: inSysroot(host, "cargo", req.env.CARGO),
+    },
+    buildScript,
+  );
 
   const fallbackSeconds = Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S;
   return {

@@ -21,6 +21,8 @@ export interface StepOutcome {
   phase: Phase;
   crate: string;
   version: string;
+  /** File name of the program that ran (a test binary's name tells which test target). */
+  program: string;
   containerId: string;
   ok: boolean;
   cause: Cause;
@@ -62,7 +64,7 @@ export function toSignal(exit: ContainerExit, cause: Cause): number | undefined 
   return undefined;
 }
 
-const PHASE_TEXT: Record<Phase, string> = { "build-script": "build script" };
+export const PHASE_TEXT: Record<Phase, string> = { "build-script": "build script", test: "test binary", bench: "bench binary", run: "program" };
 
 /** How to raise a limit, until profiles exist: the CLI flag of the same name. */
 function grantHint(flag: string, value: string): string {
@@ -75,7 +77,10 @@ function grantHint(flag: string, value: string): string {
  */
 export function describeFailure(o: StepOutcome): string | undefined {
   if (o.ok) return undefined;
-  const who = `${PHASE_TEXT[o.phase]} of ${o.crate} ${o.version}`;
+  // A test that fails is cargo's and the harness's to report; cratebox speaks up only when the
+  // sandbox had a hand in it (a limit, a signal).
+  if (o.phase !== "build-script" && o.cause === "exit") return undefined;
+  const who = o.phase === "build-script" ? `build script of ${o.crate} ${o.version}` : `${PHASE_TEXT[o.phase]} ${o.program} of ${o.crate} ${o.version}`;
   const l = o.limits;
   switch (o.cause) {
     case "memory":

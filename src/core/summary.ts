@@ -1,16 +1,28 @@
 /** The one summary line at the end of a run, and the JSON report. Pure. */
+import type { Phase } from "./sandbox-spec.ts";
 import type { StepOutcome } from "./step-outcome.ts";
+
+const NOUNS: Record<Phase, [string, string]> = {
+  "build-script": ["build script", "build scripts"],
+  test: ["test binary", "test binaries"],
+  bench: ["bench binary", "bench binaries"],
+  run: ["program", "programs"],
+};
 
 export function toSummaryLine(outcomes: readonly StepOutcome[]): string {
   const failed = outcomes.filter((o) => !o.ok);
-  const n = outcomes.length;
-  const noun = n === 1 ? "build script" : "build scripts";
-  if (n === 0) return "no build script needed to run (nothing sandboxed)";
-  if (failed.length === 0) return `${n} ${noun} sandboxed, all passed`;
+  if (outcomes.length === 0) return "no build script needed to run (nothing sandboxed)";
+  const counts = (Object.keys(NOUNS) as Phase[])
+    .map((phase) => [phase, outcomes.filter((o) => o.phase === phase).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([phase, n]) => `${n} ${NOUNS[phase][n === 1 ? 0 : 1]}`);
+  const what = counts.length > 1 ? `${counts.slice(0, -1).join(", ")} and ${counts.at(-1)}` : counts[0];
+  if (failed.length === 0) return `${what} sandboxed, all passed`;
   const causes = new Map<string, number>();
   for (const o of failed) causes.set(o.cause, (causes.get(o.cause) ?? 0) + 1);
   const why = [...causes].map(([c, k]) => `${k} ${c === "exit" ? "exit code" : c}`).join(", ");
-  return `${n} ${noun} sandboxed, ${failed.length} failed (${why}): ${failed.map((o) => `${o.crate} ${o.version}`).join(", ")}`;
+  const names = failed.map((o) => (o.phase === "build-script" ? `${o.crate} ${o.version}` : `${o.crate} ${o.version} (${o.program})`));
+  return `${what} sandboxed, ${failed.length} failed (${why}): ${names.join(", ")}`;
 }
 
 export const REPORT_VERSION = 1;

@@ -2,11 +2,13 @@
  * Gathers the host facts the deciding code needs (core/sandbox-spec.ts HostFacts). Everything
  * that touches the file system or runs a program for that purpose lives here.
  */
-import { accessSync, constants, existsSync, realpathSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
+import path from "node:path";
 import { homedir } from "node:os";
 import { execFileSync } from "node:child_process";
 import { CrateboxError } from "../core/errors.ts";
-import { SYSTEM_PATHS, type HostFacts } from "../core/sandbox-spec.ts";
+import { isWithin } from "../core/paths.ts";
+import { SYSTEM_PATHS, type HostFacts, type Phase } from "../core/sandbox-spec.ts";
 
 export function realpathOrUndefined(p: string): string | undefined {
   try {
@@ -53,9 +55,32 @@ export interface RunHostFacts {
   buildRoots: string[];
 }
 
-/** The host facts for one step; `sysroot` comes from the step's own RUSTC. */
-export function toHostFacts(run: RunHostFacts, sysroot: string): HostFacts {
+/**
+ * For a binary cargo runs: `<target>/tmp` (created, as cargo does for integration tests) and the
+ * executables at the top of the binary's profile directory (what CARGO_BIN_EXE_<name> names).
+ */
+function runnerFacts(run: RunHostFacts, program: string): Pick<HostFacts, "targetTmpDir" | "binExecutables"> {
+  const targetTmpDir = path.join(run.buildRoots[0]!, "tmp");
+  mkdirSync(targetTmpDir, { recursive: true });
+  const real = realpathOrUndefined(program);
+  if (!real || !run.buildRoots.some((root) => isWithin(real, root))) return { targetTmpDir, binExecutables: [] };
+  const parent = path.dirname(real);
+  const profileDir = path.basename(parent) === "deps" ? path.dirname(parent) : parent;
+  let binExecutables: string[] = [];
+  try {
+    binExecutables = readdirSync(profileDir, { withFileTypes: true })
+      .filter((e) => e.isFile() && isExecutableFile(path.join(profileDir, e.name)))
+      .map((e) => path.join(profileDir, e.name));
+  } catch {
+    /* no profile directory: nothing to add */
+  }
+  return { targetTmpDir, binExecutables };
+}
+
+/** The host facts for one step; `sysroot` comes from the step's own RUSTC (or the run's rustc). */
+export function toHostFacts(run: RunHostFacts, sysroot: string, phase: Phase = "build-script", program = ""): HostFacts {
   return {
+    ...(phase === "build-script" ? {} : runnerFacts(run, program)),
     image: run.image,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,

@@ -4,6 +4,7 @@
  * output, returns the exit status, and keeps every step's outcome for the summary and report.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import path from "node:path";
 import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
@@ -21,6 +22,10 @@ export interface OrchestratorOptions {
   image: string;
   buildRoots: string[];
   limits: Limits;
+  /** What a binary coming through cargo's runner hook is, from the cargo subcommand. */
+  runnerPhase: "test" | "bench" | "run";
+  /** The rustc of this run, for steps whose environment names none (runner phases). */
+  rustc: string;
   /** cratebox's own lines (stderr of the run). */
   log: (line: string) => void;
 }
@@ -52,8 +57,9 @@ export class Orchestrator implements AsyncDisposable {
     const crate = request.env.CARGO_PKG_NAME ?? "unknown";
     const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
     if (this.interrupted) throw new CrateboxError("INTERRUPTED", "the run is being interrupted");
-    const rustc = request.env.RUSTC ?? "rustc";
-    const spec = toSandboxSpec(request, toHostFacts(opts, this.sysroots.resolve(rustc, request.env)), opts.limits, {
+    const rustc = request.env.RUSTC ?? opts.rustc;
+    const facts = toHostFacts(opts, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
+    const spec = toSandboxSpec(request, facts, opts.limits, {
       [LABEL_RUN]: opts.runId,
       [LABEL_OWNER]: opts.owner,
       "cratebox.crate": crate,
@@ -77,6 +83,7 @@ export class Orchestrator implements AsyncDisposable {
         phase: request.phase,
         crate,
         version,
+        program: path.basename(request.program).replace(/\.cratebox-real$/, ""),
         containerId: run.id,
         ok: run.exit.exitCode === 0 && cause === "exit",
         cause,
@@ -139,7 +146,7 @@ export class Orchestrator implements AsyncDisposable {
     conn.on("close", () => stepAbort.abort());
     try {
       const outcome = await this.runStep(
-        { phase: "build-script", program: req.program, args: req.args, cwd: req.cwd, env: req.env },
+        { phase: req.kind === "runner" ? this.opts.runnerPhase : "build-script", program: req.program, args: req.args, cwd: req.cwd, env: req.env },
         { stdout: (c) => send(FRAME_STDOUT, c), stderr: (c) => send(FRAME_STDERR, c) },
         req.clientStartedAt,
         stepAbort.signal,
@@ -149,7 +156,7 @@ export class Orchestrator implements AsyncDisposable {
     } catch (err) {
       const known = err instanceof CrateboxError || err instanceof SpecError;
       const message = known ? (err as Error).message : String((err as Error).stack ?? err);
-      this.opts.log(`${req.env.CARGO_PKG_NAME ?? "a crate"}: the sandbox refused to run its build script: ${message}`);
+      this.opts.log(`${req.env.CARGO_PKG_NAME ?? "a crate"}: the sandbox refused to run ${path.basename(req.program)}: ${message}`);
       send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n`));
       finish({ code: 101 });
     }

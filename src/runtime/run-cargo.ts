@@ -9,7 +9,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation } from "../core/cargo-args.ts";
-import { EXIT_INTERRUPTED } from "../core/errors.ts";
+import { CrateboxError, EXIT_INTERRUPTED } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { toReport, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
@@ -37,9 +37,25 @@ export interface CargoRunOptions {
 
 export const SHIMS = {
   wrapper: path.join(PACKAGE_ROOT, "src/shims/rustc-wrapper.sh"),
+  runner: path.join(PACKAGE_ROOT, "src/shims/runner.sh"),
   client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
   swap: path.join(PACKAGE_ROOT, "dist/shims/swap-main.js"),
 };
+
+function toRunnerPhase(subcommand: string | undefined): "test" | "bench" | "run" {
+  if (subcommand === "bench") return "bench";
+  if (subcommand === "run" || subcommand === "r") return "run";
+  return "test";
+}
+
+/** The host triple of the rustc cargo will use (`rustc -vV`). */
+async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const rustc = env.RUSTC ?? "rustc";
+  const res = await execa(rustc, [...(toolchain && !env.RUSTC ? [`+${toolchain}`] : []), "-vV"], { cwd, env, extendEnv: false, reject: false });
+  const host = /^host: (\S+)$/m.exec(res.stdout)?.[1];
+  if (!host) throw new CrateboxError("TOOLCHAIN", `could not learn the host triple from \`${rustc} -vV\`: ${res.stderr.trim() || res.stdout.trim()}`, "is the Rust toolchain installed (`rustup show`)?");
+  return host;
+}
 
 export async function runCargo(opts: CargoRunOptions): Promise<number> {
   const cargo = opts.cargo ?? opts.env.CARGO ?? "cargo";
@@ -60,13 +76,21 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   for (const w of warnings) opts.log(`WARNING: ${w}`);
   const swapped = swapExisting(dirs.buildRoots);
   if (swapped > 0 && !opts.quiet) opts.log(`put ${swapped} build script(s) compiled outside cratebox behind the sandbox`);
-  if (inv.runsBinaries) {
-    opts.log(`WARNING: \`cargo ${inv.subcommand}\` runs compiled binaries (tests, benches, your program); this version sandboxes build scripts only, those binaries run with your full rights`);
-  }
+  const host = inv.runsBinaries ? await hostTriple(inv.toolchain, opts.cwd, opts.env) : undefined;
 
   const runId = randomUUID();
   const tmp = await tmpDir({ prefix: "cratebox-", mode: 0o700, unsafeCleanup: true });
-  const orchestrator = new Orchestrator({ docker, runId, owner: ownerLabel(), image, buildRoots: dirs.buildRoots, limits: opts.limits, log: opts.log });
+  const orchestrator = new Orchestrator({
+    docker,
+    runId,
+    owner: ownerLabel(),
+    image,
+    buildRoots: dirs.buildRoots,
+    limits: opts.limits,
+    runnerPhase: toRunnerPhase(inv.subcommand),
+    rustc: opts.env.RUSTC ?? "rustc",
+    log: opts.log,
+  });
   let interrupted = false;
   try {
     const socket = path.join(tmp.path, "run.sock");
@@ -82,6 +106,13 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       CRATEBOX_RUN_ID: runId,
     };
     delete env.CARGO_BUILD_RUSTC_WRAPPER;
+    if (host) {
+      // Every binary cargo executes for this host (tests, benches, doctests, `cargo run`) goes
+      // through cargo's runner hook into a container. A runner of the user's own is replaced.
+      const runnerVar = `CARGO_TARGET_${host.toUpperCase().replace(/[-.]/g, "_")}_RUNNER`;
+      if (opts.env[runnerVar]) opts.log(`WARNING: ${runnerVar} (${opts.env[runnerVar]}) is replaced by cratebox's sandboxing runner for this run`);
+      env[runnerVar] = SHIMS.runner;
+    }
     if (userWrapper) env.CRATEBOX_USER_RUSTC_WRAPPER = userWrapper;
     else delete env.CRATEBOX_USER_RUSTC_WRAPPER;
 

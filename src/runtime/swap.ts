@@ -5,7 +5,7 @@
  *   cargo, or an older target/): cargo's fingerprints do not change when a RUSTC_WRAPPER
  *   appears, so such a binary would be "Fresh" and, if re-run, would run unsandboxed.
  */
-import { closeSync, linkSync, openSync, readSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, linkSync, openSync, readSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { isBuildScriptBinaryName, isShim, REAL_SUFFIX, toBuildScriptShim } from "../core/shim.ts";
 
@@ -76,7 +76,10 @@ function* buildScriptDirs(root: string): Generator<string> {
       return [];
     }
   };
+  // `<root>/<a>/build` (a = profile) and `<root>/<a>/<b>/build` (a = target triple), but not
+  // another target directory nested inside this one (cargo marks each with CACHEDIR.TAG).
   for (const a of list(root)) {
+    if (existsSync(path.join(a, "CACHEDIR.TAG"))) continue;
     for (const b of [a, ...list(a)]) {
       for (const pkg of list(path.join(b, "build"))) yield pkg;
     }

@@ -1,14 +1,17 @@
 /**
- * The build-script shim's client: `node client.js <real-binary> [args...]`, with cargo's
- * build-script environment. Sends the request to the orchestrator (CRATEBOX_SOCKET), relays the
- * container's stdout and stderr, and exits as the build script did. Only node: imports, so
- * start-up stays small.
+ * The shims' client: `node client.js [--runner] <program> [args...]`, with the environment cargo
+ * gave the shim. The build-script shim calls it with the real build-script binary; cargo's runner
+ * hook (runner.sh) with `--runner` and the test, bench or `cargo run` binary. Sends the request
+ * to the orchestrator (CRATEBOX_SOCKET), relays the container's stdout and stderr, and exits as
+ * the program did. Only node: imports, so start-up stays small.
  */
 import { connect } from "node:net";
 import { FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, FrameDecoder, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 
 const clientStartedAt = Date.now();
-const [program, ...args] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const kind = argv[0] === "--runner" ? "runner" : "build-script";
+const [program, ...args] = kind === "runner" ? argv.slice(1) : argv;
 const socketPath = process.env.CRATEBOX_SOCKET;
 if (!program || !socketPath) {
   process.stderr.write("cratebox: the sandbox shim was started without a program or outside a cratebox run\n");
@@ -17,7 +20,7 @@ if (!program || !socketPath) {
 
 const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-const request: RunRequest = { v: PROTOCOL_VERSION, program, args, cwd: process.cwd(), env, clientStartedAt };
+const request: RunRequest = { v: PROTOCOL_VERSION, kind, program, args, cwd: process.cwd(), env, clientStartedAt };
 
 let exited = false;
 const decoder = new FrameDecoder();
@@ -37,7 +40,7 @@ sock.on("error", (err) => {
 });
 sock.on("close", () => {
   if (exited) return;
-  process.stderr.write("cratebox: the cratebox run ended before the sandboxed build script finished\n");
+  process.stderr.write("cratebox: the cratebox run ended before the sandboxed program finished\n");
   process.exit(101);
 });
 

@@ -85,3 +85,17 @@ export function makeWorkspace(spec: WorkspaceSpec): string {
   }
   return dir;
 }
+
+export const FIXTURE_WORKSPACES = path.join(ROOT, "test/fixtures/workspaces");
+
+/** A copy of test/fixtures/workspaces/<name>, wired to `registry` like makeWorkspace. */
+export function copyWorkspace(name: string, registry: string): string {
+  const dir = tempDir(`cratebox-${name}-`);
+  cpSync(path.join(FIXTURE_WORKSPACES, name), dir, { recursive: true });
+  mkdirSync(path.join(dir, ".cargo"), { recursive: true });
+  writeFileSync(
+    path.join(dir, ".cargo/config.toml"),
+    `[source.crates-io]\nreplace-with = "test-registry"\n[source.test-registry]\ndirectory = "${registry}"\n[net]\noffline = true\n`,
+  );
+  return dir;
+}

@@ -150,3 +150,46 @@ describe("toCreateOptions", () => {
     expect(JSON.stringify(o)).not.toMatch(/docker\.sock|ssh-agent|\/run\//);
   });
 });
+
+describe("toSandboxSpec for binaries cargo runs (tests, benches, cargo run)", () => {
+  const testBin = `${target}/debug/deps/harness-dddddddddddddddd`;
+  existing.set(testBin, "");
+  existing.set("/tmp/rustdoctestAbc/rust_out", "");
+  const runner = (program: string) =>
+    toSandboxSpec(
+      {
+        phase: "test",
+        program,
+        args: ["--nocapture"],
+        cwd: "/work/app",
+        env: { CARGO_PKG_NAME: "harness", CARGO_MANIFEST_DIR: "/work/app", RUST_BACKTRACE: "1", GITHUB_TOKEN: "x", OUT_DIR: "/w", RUST_TEST_THREADS: "1" },
+      },
+      host({ targetTmpDir: `${target}/tmp`, binExecutables: [`${target}/debug/app`] }),
+      DEFAULT_LIMITS,
+      {},
+    );
+
+  it("mounts the package read-only, target/tmp writable, the package's binaries read-only", () => {
+    const s = runner(testBin);
+    const byTarget = Object.fromEntries(s.mounts.map((m) => [m.target, m.readOnly]));
+    expect(byTarget[testBin]).toBe(true);
+    expect(byTarget["/work/app"]).toBe(true);
+    expect(byTarget[`${target}/tmp`]).toBe(false);
+    expect(byTarget[`${target}/debug/app`]).toBe(true);
+    expect(s.tmpfs.map((t) => t.target)).toContain(target); // the rest of target/ stays hidden
+    expect(s.cmd.slice(3)).toEqual([testBin, "--nocapture"]);
+  });
+
+  it("passes the harness's variables and withholds the rest", () => {
+    const s = runner(testBin);
+    expect(s.env.RUST_BACKTRACE).toBe("1");
+    expect(s.env.RUST_TEST_THREADS).toBe("1");
+    expect(s.env.CARGO_PKG_NAME).toBe("harness");
+    expect(s.env).not.toHaveProperty("GITHUB_TOKEN");
+  });
+
+  it("runs a doctest binary that rustdoc built outside target/", () => {
+    const s = runner("/tmp/rustdoctestAbc/rust_out");
+    expect(s.mounts).toContainEqual({ source: "/tmp/rustdoctestAbc/rust_out", target: "/tmp/rustdoctestAbc/rust_out", readOnly: true });
+  });
+});

@@ -25,7 +25,7 @@ describe("toCause", () => {
 });
 
 const outcome = (o: Partial<StepOutcome>): StepOutcome => ({
-  phase: "build-script", crate: "foo", version: "1.2.3", containerId: "c", ok: false, cause: "exit",
+  phase: "build-script", crate: "foo", version: "1.2.3", program: "build-script-build", containerId: "c", ok: false, cause: "exit",
   exitCode: 1, signal: undefined, durationMs: 10, runMs: 5, limits: { ...DEFAULT_LIMITS, memoryBytes: 512 * 1024 ** 2, timeoutMs: 2000, pids: 64 }, ...o,
 });
 
@@ -45,5 +45,17 @@ describe("toSummaryLine", () => {
     expect(toSummaryLine([])).toBe("no build script needed to run (nothing sandboxed)");
     expect(toSummaryLine([outcome({ ok: true }), outcome({ ok: true })])).toBe("2 build scripts sandboxed, all passed");
     expect(toSummaryLine([outcome({ ok: true }), outcome({ cause: "memory" })])).toBe("2 build scripts sandboxed, 1 failed (1 memory): foo 1.2.3");
+  });
+});
+
+describe("binaries cargo runs", () => {
+  it("a failing test is the harness's to report; a limit or signal is named", () => {
+    expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "exit", exitCode: 101 }))).toBeUndefined();
+    expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "timeout" }))).toBe("test binary it-0123 of foo 1.2.3 was killed: time limit of 2s reached (raise it with `cratebox --timeout 4s cargo ...`)");
+  });
+  it("the summary counts each kind", () => {
+    expect(toSummaryLine([outcome({ ok: true }), outcome({ ok: true, phase: "test" }), outcome({ phase: "test", program: "it-0123" })])).toBe(
+      "1 build script and 2 test binaries sandboxed, 1 failed (1 exit code): foo 1.2.3 (it-0123)",
+    );
   });
 });
