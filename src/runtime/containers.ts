@@ -61,9 +61,9 @@ function sink(fn: (chunk: Buffer) => void): Writable {
 }
 
 /**
- * Runs a container created from `options` until it exits or `signal` aborts (then it is killed
- * and `stoppedBy` records signal.reason). `onCreated` learns the id first, so that a caller
- * can account for the container while it lives.
+ * Runs a container created from `options` until it exits, `timeoutMs` passes after its start,
+ * or `signal` aborts (then it is killed and `stoppedBy` records "timeout" or signal.reason).
+ * `onCreated` learns the id first, so that a caller can account for the container while it lives.
  */
 export async function runContainer(
   docker: Docker,
@@ -71,6 +71,7 @@ export async function runContainer(
   io: RunIo,
   signal: AbortSignal,
   onCreated: (id: string) => void = () => {},
+  timeoutMs?: number,
 ): Promise<ContainerRun> {
   const created = await docker.createContainer(options);
   const container = docker.getContainer(created.id);
@@ -79,10 +80,12 @@ export async function runContainer(
   let stoppedBy: ContainerExit["stoppedBy"];
   let pidsMax: number | undefined;
   let poll: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    stoppedBy = (signal.reason as ContainerExit["stoppedBy"]) ?? "interrupt";
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (why: ContainerExit["stoppedBy"]) => {
+    stoppedBy ??= why;
     container.kill({ signal: "SIGKILL" }).catch(() => {});
   };
+  const onAbort = () => stop((signal.reason as ContainerExit["stoppedBy"]) ?? "interrupt");
   try {
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const drained = new Promise<void>((resolve) => {
@@ -96,6 +99,8 @@ export async function runContainer(
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
     await container.start();
+    // The time limit counts from the start of the container, not from its creation.
+    if (timeoutMs !== undefined) timer = setTimeout(() => stop("timeout"), timeoutMs);
     const paths = pidsEventsPaths(created.id);
     const sample = () => {
       const v = readPidsMax(paths);
@@ -122,6 +127,7 @@ export async function runContainer(
     };
   } finally {
     clearInterval(poll);
+    clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
   }
 }

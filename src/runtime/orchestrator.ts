@@ -69,14 +69,20 @@ export class Orchestrator implements AsyncDisposable {
     const abort = new AbortController();
     const key = Symbol(crate);
     this.live.set(key, abort);
-    const timer = setTimeout(() => abort.abort("timeout"), opts.limits.timeoutMs);
     const onGone = () => abort.abort("client-gone");
     clientGone?.addEventListener("abort", onGone, { once: true });
     let containerId = "";
     try {
-      const run = await runContainer(opts.docker, toCreateOptions(spec), io, abort.signal, (id) => {
-        containerId = id;
-      });
+      const run = await runContainer(
+        opts.docker,
+        toCreateOptions(spec),
+        io,
+        abort.signal,
+        (id) => {
+          containerId = id;
+        },
+        opts.limits.timeoutMs,
+      );
       for (const w of run.warnings) this.engineWarnings.add(w);
       const cause = toCause(run.exit);
       const outcome: StepOutcome = {
@@ -98,7 +104,6 @@ export class Orchestrator implements AsyncDisposable {
       if (line && cause !== "interrupted") opts.log(line);
       return outcome;
     } finally {
-      clearTimeout(timer);
       clientGone?.removeEventListener("abort", onGone);
       this.live.delete(key);
       if (containerId) this.scheduleRemoval(containerId);
