@@ -23,6 +23,9 @@ export interface StepOutcome {
   version: string;
   /** File name of the program that ran (a test binary's name tells which test target). */
   program: string;
+  /** The crate's source directory (CARGO_MANIFEST_DIR). */
+  manifestDir: string;
+  image: string;
   containerId: string;
   ok: boolean;
   cause: Cause;
@@ -33,6 +36,9 @@ export interface StepOutcome {
   /** Time inside the container process, as the engine measured it. */
   runMs: number | undefined;
   limits: Limits;
+  /** What the step asked for or was handed that the sandbox withheld (names only, never values). */
+  withheldEnv: string[];
+  withheldPaths: { path: string; reason: string }[];
 }
 
 const SIGNAL_NAMES: Record<number, string> = {

@@ -1,4 +1,4 @@
-/** The one summary line at the end of a run, and the JSON report. Pure. */
+/** The one summary line at the end of a run. Pure. */
 import type { Phase } from "./sandbox-spec.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
@@ -25,24 +25,3 @@ export function toSummaryLine(outcomes: readonly StepOutcome[]): string {
   return `${what} sandboxed, ${failed.length} failed (${why}): ${names.join(", ")}`;
 }
 
-export const REPORT_VERSION = 1;
-
-export interface Report {
-  version: number;
-  runId: string;
-  command: string[];
-  exitCode: number;
-  engineWarnings: string[];
-  steps: (Omit<StepOutcome, "limits"> & { limits: StepOutcome["limits"]; overheadMs: number | undefined })[];
-}
-
-export function toReport(runId: string, command: string[], exitCode: number, outcomes: readonly StepOutcome[], engineWarnings: string[]): Report {
-  return {
-    version: REPORT_VERSION,
-    runId,
-    command,
-    exitCode,
-    engineWarnings,
-    steps: outcomes.map((o) => ({ ...o, overheadMs: o.runMs === undefined ? undefined : Math.max(0, o.durationMs - o.runMs) })),
-  };
-}

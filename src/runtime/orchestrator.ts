@@ -90,6 +90,8 @@ export class Orchestrator implements AsyncDisposable {
         crate,
         version,
         program: path.basename(request.program).replace(/\.cratebox-real$/, ""),
+        manifestDir: request.env.CARGO_MANIFEST_DIR ?? request.cwd,
+        image: spec.image,
         containerId: run.id,
         ok: run.exit.exitCode === 0 && cause === "exit",
         cause,
@@ -98,6 +100,8 @@ export class Orchestrator implements AsyncDisposable {
         durationMs: Date.now() - clientStartedAt,
         runMs: run.runMs,
         limits: opts.limits,
+        withheldEnv: spec.withheldEnv,
+        withheldPaths: spec.withheldPaths,
       };
       this.outcomes.push(outcome);
       const line = describeFailure(outcome);

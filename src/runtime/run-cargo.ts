@@ -11,7 +11,8 @@ import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError, EXIT_INTERRUPTED } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
-import { toReport, toSummaryLine } from "../core/summary.ts";
+import { toReport } from "../core/report.ts";
+import { toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
@@ -58,6 +59,7 @@ async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJ
 }
 
 export async function runCargo(opts: CargoRunOptions): Promise<number> {
+  const startedAt = new Date();
   const cargo = opts.cargo ?? opts.env.CARGO ?? "cargo";
   const inv = parseCargoInvocation(opts.cargoArgs);
   if (!inv.builds) {
@@ -137,9 +139,19 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     await orchestrator.close();
     if (interrupted) code = EXIT_INTERRUPTED;
     for (const w of orchestrator.engineWarnings) opts.log(`WARNING: the engine said: ${w}`);
-    if (!opts.quiet || orchestrator.outcomes.some((o) => !o.ok)) opts.log(toSummaryLine(orchestrator.outcomes));
+    const summary = toSummaryLine(orchestrator.outcomes);
+    if (!opts.quiet || orchestrator.outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {
-      const report = toReport(runId, ["cargo", ...opts.cargoArgs], code, orchestrator.outcomes, [...warnings, ...orchestrator.engineWarnings]);
+      const report = toReport({
+        runId,
+        command: ["cargo", ...opts.cargoArgs],
+        exitCode: code,
+        startedAt,
+        finishedAt: new Date(),
+        summary,
+        engineWarnings: [...warnings, ...orchestrator.engineWarnings],
+        outcomes: orchestrator.outcomes,
+      });
       writeFileSync(opts.reportFile, JSON.stringify(report, null, 2) + "\n");
     }
     return code;

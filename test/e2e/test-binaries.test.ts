@@ -6,11 +6,12 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reportSchema } from "../../src/core/report.ts";
 import { cratebox, makeFakeHome, plainCargo, testEnv, type RunResult } from "../helpers/run.ts";
 import { copyWorkspace, makeRegistry, tempDir } from "../helpers/workspace.ts";
 
 interface Report {
-  steps: { phase: string; crate: string; program: string; ok: boolean; cause: string; signal?: number }[];
+  steps: { phase: string; crate: string; program: string; ok: boolean; cause: string; signal: number | null }[];
 }
 
 const registry = makeRegistry(["evil-dev-0.1.0"]);
@@ -20,7 +21,8 @@ const env = testEnv(fake);
 const reportFile = path.join(tempDir(), "report.json");
 /** The report's test steps (evil-dev's build script reruns every time: its plan file may be missing). */
 const report = () => {
-  const r = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
+  // Every report is checked against the published schema (docs/report.schema.json's source).
+  const r = reportSchema.parse(JSON.parse(readFileSync(reportFile, "utf8"))) as Report;
   return { steps: r.steps.filter((s) => s.phase !== "build-script") };
 };
 const boxedTest = (args: string[], crateboxArgs: string[] = []) => cratebox(["test", ...args], ws, env, ["--report", reportFile, ...crateboxArgs]);

@@ -1,0 +1,105 @@
+/**
+ * The run report (`--report FILE`): versioned JSON of every sandboxed execution, for CI and for
+ * audits. The zod schema is the single definition: the types come from it, docs/report.schema.json
+ * is generated from it (scripts/gen-report-schema.ts), and the tests validate real reports with it.
+ * Pure. A change that removes or renames a field bumps REPORT_VERSION.
+ */
+import { z } from "zod";
+import type { StepOutcome } from "./step-outcome.ts";
+
+export const REPORT_VERSION = 1;
+
+const limitsSchema = z.strictObject({
+  memoryBytes: z.number().int().positive().describe("Memory limit of the container, bytes (no swap on top)."),
+  pids: z.number().int().positive().describe("Process and thread limit."),
+  timeoutMs: z.number().int().positive().describe("Wall-time limit, milliseconds."),
+  cpus: z.number().positive().nullable().describe("CPU limit; null = all of the host's."),
+  tmpBytes: z.number().int().positive().describe("Size of the private /tmp, bytes."),
+});
+
+export const stepSchema = z.strictObject({
+  phase: z.enum(["build-script", "test", "bench", "run"]).describe("What ran: a build script, or a binary cargo ran through its runner hook."),
+  crate: z.string().describe("Package name, as cargo resolved it."),
+  version: z.string().describe("Package version."),
+  program: z.string().describe("File name of the program (a test binary's name tells the test target; rust_out is a doctest)."),
+  manifestDir: z.string().describe("The package's source directory."),
+  image: z.string().describe("The sandbox image (content-addressed tag)."),
+  containerId: z.string().describe("The container's id (removed after the step)."),
+  ok: z.boolean().describe("True when the program exited 0 and no limit was hit."),
+  cause: z.enum(["exit", "signal", "memory", "pids", "timeout", "interrupted", "fallback-timeout"]).describe("How the container ended."),
+  exitCode: z.number().int().describe("Exit code of the container's process (128+n for signal n)."),
+  signal: z.number().int().nullable().describe("Signal number when the process died of one."),
+  limitHit: z.enum(["memory", "pids", "timeout"]).nullable().describe("The limit that ended or broke the step, if any."),
+  durationMs: z.number().int().nonnegative().describe("Wall time from the shim's start to the exit, milliseconds."),
+  runMs: z.number().int().nonnegative().nullable().describe("Time the program ran inside the container, as the engine measured it."),
+  overheadMs: z.number().int().nonnegative().nullable().describe("durationMs - runMs: what the sandbox cost this step."),
+  limits: limitsSchema,
+  withheld: z.strictObject({
+    env: z.array(z.string()).describe("Names (never values) of variables in the environment cargo gave the step that did not cross into the container."),
+    paths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).describe("Paths the step was handed (DEP_* values) that were not mounted, and why."),
+  }),
+});
+
+export const reportSchema = z.strictObject({
+  version: z.literal(REPORT_VERSION).describe("Report format version."),
+  runId: z.string().describe("The run's id; every container of the run carries it as label cratebox.run."),
+  command: z.array(z.string()).describe("The cargo command line, starting with cargo."),
+  exitCode: z.number().int().describe("cratebox's exit code (cargo's own, 2 for configuration/environment errors, 130 interrupted)."),
+  startedAt: z.string().describe("ISO 8601 start time."),
+  finishedAt: z.string().describe("ISO 8601 end time."),
+  summary: z.string().describe("The summary line printed at the end of the run."),
+  engineWarnings: z.array(z.string()).describe("Warnings about limits the engine does not enforce."),
+  steps: z.array(stepSchema).describe("Every sandboxed execution, in the order they finished."),
+});
+
+export type Report = z.infer<typeof reportSchema>;
+export type ReportStep = z.infer<typeof stepSchema>;
+
+const LIMIT_CAUSES = new Set(["memory", "pids", "timeout"]);
+
+export function toReportStep(o: StepOutcome): ReportStep {
+  return {
+    phase: o.phase,
+    crate: o.crate,
+    version: o.version,
+    program: o.program,
+    manifestDir: o.manifestDir,
+    image: o.image,
+    containerId: o.containerId,
+    ok: o.ok,
+    cause: o.cause,
+    exitCode: o.exitCode,
+    signal: o.signal ?? null,
+    limitHit: LIMIT_CAUSES.has(o.cause) ? (o.cause as "memory" | "pids" | "timeout") : null,
+    durationMs: Math.max(0, Math.round(o.durationMs)),
+    runMs: o.runMs === undefined ? null : Math.round(o.runMs),
+    overheadMs: o.runMs === undefined ? null : Math.max(0, Math.round(o.durationMs - o.runMs)),
+    limits: { ...o.limits, cpus: o.limits.cpus ?? null },
+    withheld: { env: o.withheldEnv, paths: o.withheldPaths },
+  };
+}
+
+export interface ReportInput {
+  runId: string;
+  command: string[];
+  exitCode: number;
+  startedAt: Date;
+  finishedAt: Date;
+  summary: string;
+  engineWarnings: string[];
+  outcomes: readonly StepOutcome[];
+}
+
+export function toReport(r: ReportInput): Report {
+  return {
+    version: REPORT_VERSION,
+    runId: r.runId,
+    command: r.command,
+    exitCode: r.exitCode,
+    startedAt: r.startedAt.toISOString(),
+    finishedAt: r.finishedAt.toISOString(),
+    summary: r.summary,
+    engineWarnings: r.engineWarnings,
+    steps: r.outcomes.map(toReportStep),
+  };
+}
