@@ -9,9 +9,9 @@ import { CrateboxError, EXIT_USAGE } from "../core/errors.ts";
 import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type Limits } from "../core/limits.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
+import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
-const log = (line: string) => process.stderr.write(`cratebox: ${line}\n`);
 
 function parser(argv: string[]) {
   return yargs(argv)
@@ -61,15 +61,28 @@ export async function main(argv: string[]): Promise<number> {
     throw new CrateboxError("USAGE", command ? `unknown command "${command}"` : "no command given", "usage: cratebox [options] cargo <cargo arguments...> | cratebox doctor");
   }
   if (cargoArgs.length === 0) throw new CrateboxError("USAGE", "no cargo arguments given", "for example: cratebox cargo build --release");
-  return runCargo({
-    cargoArgs,
-    cwd: process.cwd(),
-    env: process.env,
-    limits: toLimits(args),
-    ...(args.report ? { reportFile: args.report } : {}),
-    quiet: Boolean(args.quiet),
-    log,
-  });
+  // Quiet in CI; a live progress line only on an interactive terminal.
+  const quiet = Boolean(args.quiet);
+  const tty = process.stderr.isTTY && !process.env.CI && !quiet && process.stderr.rows >= 5;
+  const progress = tty ? new ProgressLine((s) => process.stderr.write(s), () => process.stderr.rows) : undefined;
+  const onResize = () => progress?.resized();
+  process.stderr.on("resize", onResize);
+  const log = (line: string) => process.stderr.write(`cratebox: ${line}\n`);
+  try {
+    return await runCargo({
+      cargoArgs,
+      cwd: process.cwd(),
+      env: process.env,
+      limits: toLimits(args),
+      ...(args.report ? { reportFile: args.report } : {}),
+      quiet,
+      log,
+      ...(progress ? { onStepStart: () => progress.started(), onStepEnd: (o) => progress.finished(o) } : {}),
+    });
+  } finally {
+    process.stderr.off("resize", onResize);
+    progress?.stop();
+  }
 }
 
 /** `cargo cratebox build ...`: cargo runs `cargo-cratebox cratebox build ...`. */

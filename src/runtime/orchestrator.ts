@@ -10,8 +10,8 @@ import { CrateboxError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
-import { SpecError, toSandboxSpec, type StepRequest } from "../core/sandbox-spec.ts";
-import { describeFailure, signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
+import { SpecError, toSandboxSpec, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
+import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
 import { SysrootCache, toHostFacts } from "./host-facts.ts";
 
@@ -28,6 +28,9 @@ export interface OrchestratorOptions {
   rustc: string;
   /** cratebox's own lines (stderr of the run). */
   log: (line: string) => void;
+  /** Told when a container starts and when a step ends (progress line, failure lines, annotations). */
+  onStepStart?: (phase: Phase, crate: string) => void;
+  onStepEnd?: (outcome: StepOutcome) => void;
 }
 
 export class Orchestrator implements AsyncDisposable {
@@ -80,6 +83,7 @@ export class Orchestrator implements AsyncDisposable {
         abort.signal,
         (id) => {
           containerId = id;
+          opts.onStepStart?.(request.phase, crate);
         },
         opts.limits.timeoutMs,
       );
@@ -104,8 +108,7 @@ export class Orchestrator implements AsyncDisposable {
         withheldPaths: spec.withheldPaths,
       };
       this.outcomes.push(outcome);
-      const line = describeFailure(outcome);
-      if (line && cause !== "interrupted") opts.log(line);
+      opts.onStepEnd?.(outcome);
       return outcome;
     } finally {
       clientGone?.removeEventListener("abort", onGone);

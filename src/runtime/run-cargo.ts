@@ -11,7 +11,9 @@ import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError, EXIT_INTERRUPTED } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
+import { toGithubAnnotation } from "../core/annotations.ts";
 import { toReport } from "../core/report.ts";
+import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
 import { toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
@@ -34,6 +36,11 @@ export interface CargoRunOptions {
   cargo?: string;
   /** cratebox's own lines; they go to stderr, prefixed. */
   log: (line: string) => void;
+  /** Raw lines for stdout (GitHub Actions workflow commands). */
+  stdout?: (line: string) => void;
+  /** Live progress (a terminal's progress line); the CLI decides whether there is one. */
+  onStepStart?: () => void;
+  onStepEnd?: (outcome: StepOutcome) => void;
 }
 
 export const SHIMS = {
@@ -92,6 +99,17 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     runnerPhase: toRunnerPhase(inv.subcommand),
     rustc: opts.env.RUSTC ?? "rustc",
     log: opts.log,
+    onStepStart: () => opts.onStepStart?.(),
+    onStepEnd: (outcome) => {
+      opts.onStepEnd?.(outcome);
+      if (outcome.cause === "interrupted") return;
+      const line = describeFailure(outcome);
+      if (line) opts.log(line);
+      if (opts.env.GITHUB_ACTIONS === "true") {
+        const annotation = toGithubAnnotation(outcome, opts.env.GITHUB_WORKSPACE ?? dirs.workspaceRoot);
+        if (annotation) (opts.stdout ?? ((l: string) => process.stdout.write(l + "\n")))(annotation);
+      }
+    },
   });
   let interrupted = false;
   try {

@@ -53,6 +53,15 @@ describe("a failing build script", () => {
 
 const SLEEPER = 'fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }';
 
+describe("in GitHub Actions", () => {
+  it("a failure is also printed as a workflow annotation on stdout", async () => {
+    const ws = workspaceWithBuildRs('fn main() { std::process::exit(3); }');
+    const res = await cratebox(["build"], ws, testEnv(makeFakeHome(), { GITHUB_ACTIONS: "true", CI: "true" }));
+    expect(res.code).toBe(101);
+    expect(res.stdout).toMatch(/^::error file=build\.rs,title=cratebox%3A app 0\.1\.0::build script of app 0\.1\.0 failed with exit code 3 in the sandbox/m);
+  });
+});
+
 describe("interruption", () => {
   it("Ctrl-C stops the running containers, exits 130 and leaves nothing behind", async () => {
     const fake = makeFakeHome();
