@@ -122,7 +122,10 @@ export async function runContainer(
         pidsLimitHit: pidsMax === undefined ? undefined : pidsMax > 0,
         ...(stoppedBy ? { stoppedBy } : {}),
       },
-      runMs: Number.isFinite(started) && Number.isFinite(finished) && finished >= started ? finished - started : undefined,
+      // Docker 20.10 can report FinishedAt a fraction of a millisecond before StartedAt for a
+      // process that exits at once: that is a run of ~0 ms, not an unknown one. Unset times
+      // read as year 1 (negative epoch), which stays unknown.
+      runMs: started > 0 && finished > 0 ? Math.max(0, finished - started) : undefined,
       warnings,
     };
   } finally {
