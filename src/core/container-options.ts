@@ -21,7 +21,7 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
     AttachStderr: true,
     Tty: false,
     OpenStdin: false,
-    NetworkDisabled: true,
+    NetworkDisabled: !spec.network,
     HostConfig: {
       // Each bind is its own mount; "rprivate" so nothing mounted later on the host leaks in.
       Mounts: spec.mounts.map((m) => ({
@@ -32,7 +32,9 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
         BindOptions: { Propagation: "rprivate" as const },
       })),
       Tmpfs: Object.fromEntries(spec.tmpfs.map((t) => [t.target, t.options])),
-      NetworkMode: "none",
+      // A `network = true` grant gets the engine's default bridge: full access, warned about.
+      NetworkMode: spec.network ? "bridge" : "none",
+      ...(spec.runtime !== "runc" ? { Runtime: spec.runtime } : {}),
       ReadonlyRootfs: true,
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],

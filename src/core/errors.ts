@@ -8,13 +8,15 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 export class CrateboxError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-    readonly exitCode: number = EXIT_USAGE,
-  ) {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(code: string, message: string, hint?: string, exitCode: number = EXIT_USAGE) {
     super(message);
     this.name = "CrateboxError";
+    this.code = code;
+    this.hint = hint;
+    this.exitCode = exitCode;
   }
 }

@@ -34,8 +34,13 @@ const SIZE_UNITS: Record<string, number> = {
 
 /** Thrown by the parse functions; `accepted` says what would have been fine. */
 export class LimitSyntaxError extends Error {
-  constructor(readonly input: string, readonly accepted: string) {
+  readonly input: string;
+  readonly accepted: string;
+
+  constructor(input: string, accepted: string) {
     super(`invalid value ${JSON.stringify(input)}: expected ${accepted}`);
+    this.input = input;
+    this.accepted = accepted;
   }
 }
 

@@ -96,14 +96,22 @@ export function isCargoRunnerVariable(name: string): boolean {
   return CARGO_RUNNER_NAMES.has(name) || CARGO_RUNNER_PREFIXES.some((p) => name.startsWith(p));
 }
 
-/** @param buildScript true for a build script, false for a binary run through cargo's runner */
-export function toSandboxEnv(hostEnv: Readonly<Record<string, string | undefined>>, ctx: SandboxEnvContext, buildScript = true): SandboxEnv {
+/**
+ * @param buildScript true for a build script, false for a binary run through cargo's runner
+ * @param granted variables a grant passes through by name or pattern (cratebox.toml `env`)
+ */
+export function toSandboxEnv(
+  hostEnv: Readonly<Record<string, string | undefined>>,
+  ctx: SandboxEnvContext,
+  buildScript = true,
+  granted: (name: string) => boolean = () => false,
+): SandboxEnv {
   const env: Record<string, string> = {};
   const withheld: string[] = [];
   const passes = buildScript ? isCargoBuildScriptVariable : isCargoRunnerVariable;
   for (const [name, value] of Object.entries(hostEnv)) {
     if (value === undefined) continue;
-    if (passes(name)) env[name] = value;
+    if (passes(name) || (granted(name) && !name.startsWith("CRATEBOX_"))) env[name] = value;
     else withheld.push(name);
   }
   // Toolchain programs: always the real binaries inside the mounted sysroot, never a rustup

@@ -8,6 +8,7 @@
  */
 import path from "node:path";
 import type { Limits } from "./limits.ts";
+import { matchesEnvPattern, type EnvPattern } from "./profile/values.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
 import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
 
@@ -64,6 +65,23 @@ export const SYSTEM_PATHS = [
   "/etc/ld.so.conf.d",
 ] as const;
 
+/**
+ * What a grant adds to the default, in host terms (paths already resolved and checked by the
+ * runtime). The default grant is DENY_ALL.
+ */
+export interface SandboxGrant {
+  /** Host variables passed through (cratebox.toml `env`). */
+  env: EnvPattern[];
+  /** Extra host paths, read-only and writable (real paths). */
+  read: string[];
+  write: string[];
+  /** Full network access (a host list is refused before this point until the egress proxy exists). */
+  network: boolean;
+  runtime: "runc" | "runsc";
+}
+
+export const DENY_ALL: Readonly<SandboxGrant> = Object.freeze({ env: [], read: [], write: [], network: false, runtime: "runc" });
+
 export interface Mount {
   source: string;
   target: string;
@@ -84,6 +102,8 @@ export interface SandboxSpec {
   mounts: Mount[];
   tmpfs: Tmpfs[];
   limits: Limits;
+  network: boolean;
+  runtime: "runc" | "runsc";
   labels: Record<string, string>;
   /** Names of host environment variables not passed (diagnostics, report). */
   withheldEnv: string[];
@@ -99,7 +119,13 @@ export class SpecError extends Error {
 /** Seconds beyond the orchestrator's own timeout after which the container ends by itself. */
 export const FALLBACK_TIMEOUT_GRACE_S = 30;
 
-export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits, labels: Record<string, string>): SandboxSpec {
+export function toSandboxSpec(
+  req: StepRequest,
+  host: HostFacts,
+  limits: Limits,
+  labels: Record<string, string>,
+  grant: Readonly<SandboxGrant> = DENY_ALL,
+): SandboxSpec {
   const withheldPaths: { path: string; reason: string }[] = [];
   const mounts: Mount[] = [];
   const ro = (source: string, target = source) => mounts.push({ source, target, readOnly: true });
@@ -147,6 +173,10 @@ export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits,
     for (const exe of host.binExecutables ?? []) ro(exe);
   }
 
+  // Granted paths: read-only first, then writable (a writable grant wins where both name a path).
+  for (const p of grant.read) ro(p);
+  for (const p of grant.write) mounts.push({ source: p, target: p, readOnly: false });
+
   // A workspace member's source directory usually contains target/: hide the rest of target/
   // behind an empty scratch tmpfs so a script reads no other crate's outputs; the mounts below it
   // (its binary, OUT_DIR, DEP_* OUT_DIRs) are laid on top.
@@ -169,6 +199,7 @@ export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits,
       cargo: inSysroot(host, "cargo", req.env.CARGO),
     },
     buildScript,
+    (name) => grant.env.some((p) => matchesEnvPattern(p, name)),
   );
 
   const fallbackSeconds = Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S;
@@ -183,6 +214,8 @@ export function toSandboxSpec(req: StepRequest, host: HostFacts, limits: Limits,
     mounts: dedupeMounts(mounts, tmpfs.map((t) => t.target)),
     tmpfs,
     limits,
+    network: grant.network,
+    runtime: grant.runtime,
     labels,
     withheldEnv: env.withheld,
     withheldPaths,

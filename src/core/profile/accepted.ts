@@ -1,0 +1,38 @@
+/**
+ * What each key of cratebox.toml accepts, in words, for error messages ("accepted: ..."). Keys
+ * with the same name mean the same in every table. Pure text; the rules are in schema.ts.
+ */
+import { DURATION_ACCEPTED, SIZE_ACCEPTED } from "../limits.ts";
+import { BUILTIN_PROFILE_NAMES } from "./builtin-names.ts";
+import { CHECKSUM_ACCEPTED, ENV_ACCEPTED, IMAGE_ACCEPTED, PATH_ACCEPTED } from "./values.ts";
+import { VERSION_REQ_ACCEPTED } from "./version-req.ts";
+
+export const NETWORK_ACCEPTED = "false (no network, the default) or true (unrestricted network)";
+
+export const ACCEPTED: Readonly<Record<string, string>> = {
+  memory: SIZE_ACCEPTED,
+  tmp: SIZE_ACCEPTED,
+  timeout: DURATION_ACCEPTED,
+  pids: "a positive whole number such as 512",
+  cpus: "a positive number of CPUs such as 2 or 0.5",
+  image: IMAGE_ACCEPTED,
+  runtime: '"runc" (the default) or "runsc" (gVisor, where the engine has it)',
+  use: `a list of built-in profile names: ${BUILTIN_PROFILE_NAMES.map((n) => `"${n}"`).join(", ")}`,
+  env: `a list of variable names or patterns: ${ENV_ACCEPTED}`,
+  read: `a list of paths: ${PATH_ACCEPTED}`,
+  write: `a list of paths: ${PATH_ACCEPTED}`,
+  network: NETWORK_ACCEPTED,
+  version: VERSION_REQ_ACCEPTED,
+  source: '"registry", "path" or "git"',
+  checksum: CHECKSUM_ACCEPTED,
+  reviewed: "true or false",
+  strict: "true or false",
+  description: "a sentence saying what the profile is for",
+};
+
+export const ROOT_ACCEPTED: Readonly<Record<string, string>> = {
+  version: "1 (the only version of cratebox.toml this cratebox reads)",
+  defaults: "a table [defaults] of limits, image and runtime",
+  build: "tables [build.<crate>], one per crate whose build script gets a grant",
+  test: "tables [test.<package>], one per package whose test, bench and run binaries get a grant",
+};

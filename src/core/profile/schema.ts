@@ -1,0 +1,254 @@
+/**
+ * The schema of `cratebox.toml` (version 1) and of the built-in profiles in `profiles/`. Pure.
+ *
+ * Every table is a `z.strictObject`, so a misspelt key is an error, never a silently ignored
+ * grant. Each key carries its description (editor tooltips through the generated JSON Schema,
+ * profiles/schema.json); accepted.ts holds the texts error messages use for "what is accepted".
+ * Values are normalised while validated: sizes to bytes, durations to milliseconds, paths
+ * without `./` or a trailing `/`, checksums to `sha256:<lowercase hex>`.
+ *
+ * Shape decisions (beyond the sketch in ARCHITECTURE.md):
+ * - `[defaults]` takes limits, `image` and `runtime` only. Capabilities (env, paths, network,
+ *   built-in profiles) are granted per crate, so that a grant always names who gets it; adding
+ *   keys to `[defaults]` later stays compatible, taking them away would not.
+ * - `source` defaults to "registry" under `[build.*]` (dependencies come from a registry) and to
+ *   "path" under `[test.*]` (test binaries belong to workspace members). A grant never matches
+ *   a crate of another source, so a `[patch]` to a git fork does not inherit the registry grant.
+ * - An entry that grants nothing must say `reviewed = true`: an empty table is more likely a
+ *   leftover than a decision, and strict mode counts only decisions.
+ * - `network` accepts a list of hosts in the schema (so editors know the future shape) but the
+ *   list is refused with its own message until egress filtering enforces it; it never means true.
+ */
+import * as z from "zod";
+import { DURATION_ACCEPTED, SIZE_ACCEPTED, parseCount, parseCpus, parseDuration, parseSize } from "../limits.ts";
+import { ACCEPTED, NETWORK_ACCEPTED } from "./accepted.ts";
+import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
+import {
+  ENV_ACCEPTED, parseChecksum, parseCrateName, parseEnvPattern, parseHostPath, parseHostPort, parseImageRef, type ValueResult,
+} from "./values.ts";
+import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
+
+export { BUILTIN_PROFILE_NAMES, type BuiltinProfileName };
+
+export const SOURCES = ["registry", "path", "git"] as const;
+export type CrateSource = (typeof SOURCES)[number];
+export const RUNTIMES = ["runc", "runsc"] as const;
+export type ContainerRuntime = (typeof RUNTIMES)[number];
+
+// ---- value schemas ----------------------------------------------------------------------------
+
+/** Runs a `parse*` from values.ts inside zod: the normalised value, or an issue carrying `accepted`. */
+function checked<S extends z.ZodType, T>(input: S, parse: (v: z.output<S>) => ValueResult<T>) {
+  return input.transform((v, ctx): T => {
+    const r = parse(v);
+    if (r.ok) return r.value;
+    ctx.issues.push({ code: "custom", message: r.message, input: v, params: { accepted: r.accepted } });
+    return z.NEVER;
+  });
+}
+
+/** A limit given as text or number, parsed by limits.ts (the same syntax as the command line). */
+function limit(what: string, parse: (raw: string | number) => number, accepted: string) {
+  return checked(z.union([z.string(), z.number()]), (v): ValueResult<number> => {
+    try {
+      return { ok: true, value: parse(v) };
+    } catch {
+      return { ok: false, message: `${JSON.stringify(v)} is not ${what}`, accepted };
+    }
+  });
+}
+
+const sizeValue = limit("a size", parseSize, SIZE_ACCEPTED);
+const durationValue = limit("a duration", parseDuration, DURATION_ACCEPTED);
+
+/** A list in which each (normalised) item may appear once: a repeat is a slip a reviewer should not have to read past. */
+function uniqueList<S extends z.ZodType>(item: S, keyOf: (v: z.output<S>) => string = (v) => String(v)) {
+  return z.array(item).check((ctx) => {
+    const seen = new Set<string>();
+    ctx.value.forEach((v, i) => {
+      const key = keyOf(v);
+      if (seen.has(key)) ctx.issues.push({ code: "custom", message: `${JSON.stringify(key)} is listed twice`, input: v, path: [i] });
+      seen.add(key);
+    });
+  });
+}
+
+const network = z
+  .union([z.boolean(), z.array(checked(z.string(), parseHostPort))])
+  .transform((v, ctx): boolean => {
+    if (typeof v === "boolean") return v;
+    ctx.issues.push({
+      code: "custom",
+      input: v,
+      params: { accepted: NETWORK_ACCEPTED },
+      message:
+        `a list of hosts (${v.join(", ") || "empty"}) is not enforced yet: cratebox cannot limit egress to ` +
+        "named hosts until egress filtering lands, and never treats a list as true; write network = true to grant all network access",
+    });
+    return z.NEVER;
+  });
+
+// ---- keys -------------------------------------------------------------------------------------
+
+const sandboxKeys = {
+  memory: sizeValue.optional().describe(
+    `Memory of the whole container; swap is not granted on top. Default 4GiB. Accepts ${SIZE_ACCEPTED}.`,
+  ),
+  pids: limit("a positive whole number", parseCount, ACCEPTED.pids!).optional().describe(
+    "Processes and threads the container may hold at once (a fork bomb ends here). Default 512.",
+  ),
+  timeout: durationValue.optional().describe(
+    `Wall-clock time from start to exit; the step is stopped and the cause named after it. Default 15m. Accepts ${DURATION_ACCEPTED}.`,
+  ),
+  cpus: limit("a positive number of CPUs", parseCpus, ACCEPTED.cpus!).optional().describe(
+    "CPUs the container may use, fractions allowed (0.5). Default: all of the host's.",
+  ),
+  tmp: sizeValue.optional().describe(
+    `Size of the private /tmp (a tmpfs: it counts towards memory too). Default 1GiB. Accepts ${SIZE_ACCEPTED}.`,
+  ),
+  image: checked(z.string(), parseImageRef).optional().describe(
+    "Image the step runs in instead of cratebox's own sandbox image (which mounts the host's /usr read-only). It must exist locally: cratebox never pulls.",
+  ),
+  runtime: z.enum(RUNTIMES).optional().describe(
+    'OCI runtime of the container: "runc" (default) or "runsc" (gVisor, a user-space kernel) where the engine has it.',
+  ),
+};
+
+const capabilityKeys = {
+  use: uniqueList(z.enum(BUILTIN_PROFILE_NAMES)).optional().describe(
+    "Built-in profiles (profiles/<name>.toml) applied in order before this table's own keys; lists accumulate, later single values win.",
+  ),
+  env: uniqueList(checked(z.string(), parseEnvPattern), (p) => p.text).optional().describe(
+    `Host environment variables passed into the sandbox, by name or pattern: ${ENV_ACCEPTED}. Patterns that would also match a well-known credential (CARGO_REGISTRY_TOKEN, GITHUB_TOKEN, ...) are refused.`,
+  ),
+  read: uniqueList(checked(z.string(), (p) => parseHostPath(p, "read"))).optional().describe(
+    "Extra host paths mounted read-only at the same place. Relative paths are from the workspace root and may not leave it (write an absolute path for that); symlinks are resolved and checked when the step runs.",
+  ),
+  write: uniqueList(checked(z.string(), (p) => parseHostPath(p, "write"))).optional().describe(
+    "Extra host paths mounted WRITABLE at the same place: the step can change or plant files there, so cratebox warns on every use. Same path rules as read; the workspace root itself, .git and target/ are refused.",
+  ),
+  network: network.optional().describe(
+    "Network access: false (default, no network at all) or true (unrestricted). A list of \"host:port\" entries is the planned allowlist; until egress filtering enforces it, a list is refused.",
+  ),
+  ...sandboxKeys,
+};
+
+export type GrantScope = "build" | "test";
+
+/** One `[build.<crate>]` / `[[test.<package>]]` table: which crate it selects, and what it grants. */
+function grantEntry(scope: GrantScope) {
+  const defaultSource: CrateSource = scope === "build" ? "registry" : "path";
+  return z
+    .strictObject({
+      version: checked(z.string(), (r) => {
+        const req = parseCargoVersionReq(r);
+        return req.ok ? { ok: true, value: r.trim() } : req;
+      }).optional().describe(
+        `Cargo version requirement the grant is limited to, checked against the version cargo resolved (Cargo.lock); another version gets no grant and stops the run. Accepts ${VERSION_REQ_ACCEPTED}.`,
+      ),
+      source: z.enum(SOURCES).default(defaultSource).describe(
+        `Where the crate must come from, as cargo resolved it: "registry", "path" or "git". Default "${defaultSource}". A grant never applies to a crate of the same name from another source.`,
+      ),
+      checksum: checked(z.string(), parseChecksum).optional().describe(
+        "Pins the grant to the reviewed package: its checksum from Cargo.lock (\"sha256:<64 hex>\"). Registry crates only. Another checksum gets no grant and stops the run.",
+      ),
+      reviewed: z.boolean().optional().describe(
+        "true: someone reviewed this build script and it runs with the defaults (an entry that grants nothing must say so). false: listed but not reviewed yet; strict mode stops on it.",
+      ),
+      ...capabilityKeys,
+    })
+    // These run even when a key of the entry failed (`when`), so that every problem shows at
+    // once; they only read what they can trust on unvalidated data.
+    .superRefine(
+      (e, ctx) => {
+        if (typeof e.checksum === "string" && (e.source === "path" || e.source === "git")) {
+          ctx.addIssue({
+            code: "custom", input: e.checksum, path: ["checksum"],
+            message: `a checksum pins a registry package, but this entry selects ${e.source} crates (Cargo.lock has no checksum for them)`,
+            params: { accepted: 'a version pin instead, or source = "registry"' },
+          });
+        }
+      },
+      { when: (payload) => isTable(payload.value) },
+    )
+    .superRefine(
+      (e, ctx) => {
+        if (e.reviewed === undefined && !grantsSomething(e)) {
+          ctx.addIssue({
+            code: "custom", input: e, path: [],
+            message: "this entry grants nothing and is not marked reviewed",
+            params: { accepted: "reviewed = true (runs with the defaults on purpose), or a capability such as env, read or use" },
+          });
+        }
+      },
+      // Not when the table has a misspelt key: that key was probably meant as the grant.
+      { when: (payload) => isTable(payload.value) && !payload.issues.some((i) => i.code === "unrecognized_keys" && (i.path ?? []).length === 0) },
+    )
+    // A named definition in the JSON Schema (it is used twice: as a table and in an array).
+    .meta({
+      id: scope === "build" ? "BuildGrant" : "TestGrant",
+      description: scope === "build"
+        ? "Grant for the build script of this crate (as cargo resolved it). Several pinned versions: write [[build.<crate>]] once per version."
+        : "Grant for the test, bench and run binaries of this package. Several pinned versions: write [[test.<package>]] once per version.",
+    });
+}
+
+const crateName = z.string().check((ctx) => {
+  const r = parseCrateName(ctx.value);
+  if (!r.ok) ctx.issues.push({ code: "custom", message: r.message, input: ctx.value, params: { accepted: r.accepted } });
+});
+
+const buildGrant = grantEntry("build");
+const testGrant = grantEntry("test");
+
+function scopeTable(entry: typeof buildGrant) {
+  return z.record(crateName, z.union([entry, z.array(entry).min(1)])).optional();
+}
+
+export const defaultsSchema = z.strictObject(sandboxKeys).describe(
+  "Limits, image and runtime for every sandboxed step (build scripts and test binaries) unless a crate's table says otherwise.",
+);
+
+export const profileSchema = z
+  .strictObject({
+    version: z.literal(1).describe("Version of this file's format. Always 1."),
+    strict: z.boolean().default(false).describe(
+      "Strict mode (also --strict): every crate with a build script must be listed in [build.*], granted or marked reviewed = true; a new build script entering the graph stops the run until someone reviews it.",
+    ),
+    defaults: defaultsSchema.optional(),
+    build: scopeTable(buildGrant).describe("Grants for build scripts, one table per crate: [build.<crate>]."),
+    test: scopeTable(testGrant).describe("Grants for the test, bench and run binaries of workspace packages: [test.<package>]."),
+  })
+  .describe("cratebox.toml: what each sandboxed build script and test binary may do beyond the deny-by-default sandbox.");
+
+export const builtinProfileSchema = z.strictObject({
+  description: z.string().min(1).describe("What the profile is for, in one sentence (shown by `cratebox profiles explain`)."),
+  ...capabilityKeys,
+});
+
+/** The validated, normalised content of cratebox.toml. */
+export type Profile = z.output<typeof profileSchema>;
+export type DefaultsTable = z.output<typeof defaultsSchema>;
+/** One crate's table (selection and grant). */
+export type GrantEntry = z.output<typeof buildGrant>;
+/** The granting keys shared by crate tables and built-in profiles. */
+export type Capabilities = Pick<GrantEntry, keyof typeof capabilityKeys>;
+export type BuiltinProfileData = z.output<typeof builtinProfileSchema>;
+
+export const CAPABILITY_KEYS = Object.keys(capabilityKeys) as (keyof Capabilities)[];
+export const SANDBOX_KEYS = Object.keys(sandboxKeys) as (keyof DefaultsTable)[];
+/** The keys valid in each kind of table (unknown-key messages list them). */
+export const TABLE_KEYS = {
+  root: Object.keys(profileSchema.shape),
+  defaults: SANDBOX_KEYS as string[],
+  entry: Object.keys(buildGrant.shape),
+  builtin: Object.keys(builtinProfileSchema.shape),
+} as const;
+
+function grantsSomething(e: Partial<Capabilities>): boolean {
+  return CAPABILITY_KEYS.some((k) => e[k] !== undefined);
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}

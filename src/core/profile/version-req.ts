@@ -1,0 +1,67 @@
+/**
+ * Cargo's version requirements ("0.9", "^1.2.3", "~1", "=0.9.103", ">=1, <2", "1.*") checked
+ * against a resolved version. Pure.
+ *
+ * Cargo's syntax (the `semver` crate, https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html)
+ * is parsed here and translated into an npm `semver` range, whose matching rules are the same
+ * once the syntax is translated: a bare version means caret, a bare wildcard is an x-range,
+ * comparators are separated by commas, and a pre-release only matches a comparator of the same
+ * major.minor.patch that has a pre-release itself. npm syntax that cargo does not know
+ * ("1 - 2", "||", "v1", "1.2.3+build") is refused rather than silently accepted.
+ */
+import semver from "semver";
+import type { ValueResult } from "./values.ts";
+
+export const VERSION_REQ_ACCEPTED =
+  'a cargo version requirement such as "0.9", "^1.2.3", "~1.4", "=0.9.103", ">=1.2, <2" or "1.*"';
+
+const NUM = "(?:0|[1-9]\\d*)";
+const WILD = "(?:\\*|x|X)";
+const PRE = "[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*";
+const COMPARATOR = new RegExp(
+  `^(=|>=|>|<=|<|~|\\^)?\\s*(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`,
+);
+
+/** The npm range for a cargo requirement, or why it is not one. */
+export function parseCargoVersionReq(raw: string): ValueResult<string> {
+  const fail = (why: string): ValueResult<string> => ({
+    ok: false,
+    message: `${JSON.stringify(raw)} is not a cargo version requirement: ${why}`,
+    accepted: VERSION_REQ_ACCEPTED,
+  });
+  const text = raw.trim();
+  if (text === "") return fail("it is empty");
+  if (/^[*xX]$/.test(text)) return { ok: true, value: "*" };
+  const parts: string[] = [];
+  for (const piece of text.split(",")) {
+    const c = piece.trim();
+    if (c === "") return fail("an empty comparator between commas");
+    const m = COMPARATOR.exec(c);
+    if (!m) return fail(`${JSON.stringify(c)} is not a comparator such as "1.2.3", "^1.2" or ">=1, <2"`);
+    const [, op, major, minor, patch, pre] = m;
+    const minorWild = minor !== undefined && /^[*xX]$/.test(minor);
+    const patchWild = patch !== undefined && /^[*xX]$/.test(patch);
+    if (minorWild && patch !== undefined && !patchWild) return fail(`${JSON.stringify(c)} has a number after a wildcard`);
+    if (pre !== undefined && pre.split(".").some((id) => /^\d+$/.test(id) && id.length > 1 && id.startsWith("0"))) {
+      return fail(`${JSON.stringify(c)} has a numeric pre-release identifier with a leading zero`);
+    }
+    const version = [major, minor === undefined ? undefined : minorWild ? "x" : minor, patch === undefined ? undefined : patchWild ? "x" : patch]
+      .filter((v) => v !== undefined)
+      .join(".") + (pre === undefined ? "" : `-${pre}`);
+    // No operator: caret for a version, an x-range for a wildcard (cargo's `1.*` is not `^1`).
+    const npmOp = op ?? (minorWild || patchWild ? "" : "^");
+    parts.push(`${npmOp}${version}`);
+  }
+  const range = parts.join(" ");
+  return semver.validRange(range) === null ? fail("it is not a range") : { ok: true, value: range };
+}
+
+/**
+ * Does the resolved `version` (as `cargo metadata` reports it) satisfy the requirement?
+ * An unparsable requirement or version never matches: a pin that cannot be checked does not hold.
+ */
+export function matchesCargoVersionReq(req: string, version: string): boolean {
+  const range = parseCargoVersionReq(req);
+  const v = semver.parse(version);
+  return range.ok && v !== null && semver.satisfies(v, range.value);
+}
