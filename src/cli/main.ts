@@ -9,6 +9,7 @@ import { CrateboxError, EXIT_USAGE } from "../core/errors.ts";
 import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type Limits } from "../core/limits.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
+import { approve, profilesCheck, profilesDiff, profilesExplain, profilesLs, profilesPrune, type CommandContext } from "../runtime/profile-commands.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
@@ -16,15 +17,26 @@ import { renderError } from "./render-error.ts";
 function parser(argv: string[]) {
   return yargs(argv)
     .scriptName("cratebox")
-    .usage("$0 [options] cargo <cargo arguments...>\n$0 doctor")
-    .command("cargo", "run cargo with every build script sandboxed (all further arguments go to cargo)")
+    .usage("$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]")
+    .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
     .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
+    .command("profiles", "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin")
+    .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
+    .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
+    .option("env", { type: "string", array: true, describe: "approve: variables (or NAME_* patterns) to pass" })
+    .option("read", { type: "string", array: true, describe: "approve: host paths to mount read-only" })
+    .option("write", { type: "string", array: true, describe: "approve: host paths to mount writable" })
+    .option("use", { type: "string", array: true, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" })
+    .option("network", { type: "boolean", describe: "approve: full network access" })
+    .option("test", { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" })
+    .option("crate-version", { type: "string", describe: "approve/deny: which version, when the graph has several" })
     .option("memory", { type: "string", describe: `memory limit per sandboxed step (default ${DEFAULT_LIMITS.memoryBytes / 1024 ** 3}GiB)` })
     .option("pids", { type: "string", describe: `process limit per step (default ${DEFAULT_LIMITS.pids})` })
     .option("timeout", { type: "string", describe: `wall-time limit per step (default ${DEFAULT_LIMITS.timeoutMs / 60000}m)` })
     .option("cpus", { type: "string", describe: "CPUs per step (default: all)" })
     .option("tmp-size", { type: "string", describe: "size of the private /tmp (default 1GiB)" })
     .option("report", { type: "string", describe: "write a JSON report of every sandboxed step to this file" })
+    .option("strict", { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" })
     .option("quiet", { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" })
     .strictOptions()
     .help()
@@ -35,13 +47,14 @@ function parser(argv: string[]) {
     });
 }
 
-function toLimits(a: { memory?: string; pids?: string; timeout?: string; cpus?: string; "tmp-size"?: string }): Limits {
+/** Limits given on the command line (the highest layer; unset ones come from the profiles). */
+function toLimitOverrides(a: { memory?: string; pids?: string; timeout?: string; cpus?: string; "tmp-size"?: string }): Partial<Limits> {
   return {
-    memoryBytes: a.memory !== undefined ? parseSize(a.memory) : DEFAULT_LIMITS.memoryBytes,
-    pids: a.pids !== undefined ? parseCount(a.pids) : DEFAULT_LIMITS.pids,
-    timeoutMs: a.timeout !== undefined ? parseDuration(a.timeout) : DEFAULT_LIMITS.timeoutMs,
-    cpus: a.cpus !== undefined ? parseCpus(a.cpus) : DEFAULT_LIMITS.cpus,
-    tmpBytes: a["tmp-size"] !== undefined ? parseSize(a["tmp-size"]) : DEFAULT_LIMITS.tmpBytes,
+    ...(a.memory !== undefined ? { memoryBytes: parseSize(a.memory) } : {}),
+    ...(a.pids !== undefined ? { pids: parseCount(a.pids) } : {}),
+    ...(a.timeout !== undefined ? { timeoutMs: parseDuration(a.timeout) } : {}),
+    ...(a.cpus !== undefined ? { cpus: parseCpus(a.cpus) } : {}),
+    ...(a["tmp-size"] !== undefined ? { tmpBytes: parseSize(a["tmp-size"]) } : {}),
   };
 }
 
@@ -53,6 +66,38 @@ export async function main(argv: string[]): Promise<number> {
   const args = await parser(own).parseAsync();
   const [command] = args._.map(String);
   if (args.help) return 0;
+  const ctx: CommandContext = { cwd: process.cwd(), env: process.env, cargo: process.env.CARGO ?? "cargo", print: (l) => process.stdout.write(l + "\n") };
+  const positional = args._.map(String).slice(1);
+  if (command === "profiles") {
+    const [sub, name] = positional;
+    const needName = (what: string) => {
+      if (!name) throw new CrateboxError("USAGE", `\`cratebox profiles ${what}\` needs a crate name`, `for example: cratebox profiles ${what} openssl-sys`);
+      return name;
+    };
+    switch (sub) {
+      case "ls": return profilesLs(ctx);
+      case "explain": return profilesExplain(ctx, needName("explain"));
+      case "check": return profilesCheck(ctx, Boolean(args.strict));
+      case "prune": return profilesPrune(ctx);
+      case "diff": return profilesDiff(ctx, needName("diff"));
+      default: throw new CrateboxError("USAGE", sub ? `unknown profiles command "${sub}"` : "which profiles command?", "cratebox profiles ls|explain <crate>|check|prune|diff <crate>");
+    }
+  }
+  if (command === "approve" || command === "deny") {
+    const [crate] = positional;
+    if (!crate) throw new CrateboxError("USAGE", `\`cratebox ${command}\` needs a crate name`, `for example: cratebox ${command} openssl-sys`);
+    return approve(ctx, {
+      crate,
+      phase: args.test ? "test" : "build",
+      deny: command === "deny",
+      ...(args["crate-version"] ? { version: args["crate-version"] } : {}),
+      ...(args.env ? { env: args.env } : {}),
+      ...(args.read ? { read: args.read } : {}),
+      ...(args.write ? { write: args.write } : {}),
+      ...(args.use ? { use: args.use } : {}),
+      ...(args.network !== undefined ? { network: args.network } : {}),
+    });
+  }
   if (command === "doctor") {
     const checks = await runDoctor(process.env, process.cwd(), (l) => process.stdout.write(l + "\n"));
     return checks.every((c) => c.ok) ? 0 : 1;
@@ -73,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
       cargoArgs,
       cwd: process.cwd(),
       env: process.env,
-      limits: toLimits(args),
+      limitOverrides: toLimitOverrides(args),
+      strict: Boolean(args.strict),
       ...(args.report ? { reportFile: args.report } : {}),
       quiet,
       log,

@@ -34,6 +34,10 @@ export const stepSchema = z.strictObject({
   runMs: z.number().int().nonnegative().nullable().describe("Time the program ran inside the container, as the engine measured it."),
   overheadMs: z.number().int().nonnegative().nullable().describe("durationMs - runMs: what the sandbox cost this step."),
   limits: limitsSchema,
+  grant: z.strictObject({
+    table: z.string().nullable().describe("The cratebox.toml table that selected the crate; null: none, the default (deny) applied."),
+    items: z.array(z.strictObject({ key: z.string(), value: z.string(), from: z.string() })).describe("Every capability and limit of the step, with where it came from (cratebox default, [defaults], the crate's table, a built-in profile, the command line)."),
+  }).describe("The grant applied."),
   withheld: z.strictObject({
     env: z.array(z.string()).describe("Names (never values) of variables in the environment cargo gave the step that did not cross into the container."),
     paths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).describe("Paths the step was handed (DEP_* values) that were not mounted, and why."),
@@ -75,6 +79,7 @@ export function toReportStep(o: StepOutcome): ReportStep {
     runMs: o.runMs === undefined ? null : Math.round(o.runMs),
     overheadMs: o.runMs === undefined ? null : Math.max(0, Math.round(o.durationMs - o.runMs)),
     limits: { ...o.limits, cpus: o.limits.cpus ?? null },
+    grant: o.grant,
     withheld: { env: o.withheldEnv, paths: o.withheldPaths },
   };
 }

@@ -2,6 +2,7 @@
  * A sandboxed step's outcome as data, the same shape whether it passed or failed, and the one
  * line that explains a failure. Pure.
  */
+import type { GrantSummary } from "./grant-summary.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
 import type { Phase } from "./sandbox-spec.ts";
 
@@ -36,6 +37,8 @@ export interface StepOutcome {
   /** Time inside the container process, as the engine measured it. */
   runMs: number | undefined;
   limits: Limits;
+  /** The grant applied and where each part came from. */
+  grant: GrantSummary;
   /** What the step asked for or was handed that the sandbox withheld (names only, never values). */
   withheldEnv: string[];
   withheldPaths: { path: string; reason: string }[];
@@ -72,9 +75,11 @@ export function toSignal(exit: ContainerExit, cause: Cause): number | undefined 
 
 export const PHASE_TEXT: Record<Phase, string> = { "build-script": "build script", test: "test binary", bench: "bench binary", run: "program" };
 
-/** How to raise a limit, until profiles exist: the CLI flag of the same name. */
-function grantHint(flag: string, value: string): string {
-  return `raise it with \`cratebox --${flag} ${value} cargo ...\``;
+/** How to raise a limit: the grant for this crate in cratebox.toml, or the flag for one run. */
+function grantHint(o: StepOutcome, key: string, flag: string, value: string): string {
+  const scope = o.phase === "build-script" ? "build" : "test";
+  const toml = /^\d+$/.test(value) ? value : JSON.stringify(value);
+  return `raise it in cratebox.toml: [${scope}.${o.crate}] ${key} = ${toml}, or for one run: \`cratebox --${flag} ${value} cargo ...\``;
 }
 
 /**
@@ -90,18 +95,18 @@ export function describeFailure(o: StepOutcome): string | undefined {
   const l = o.limits;
   switch (o.cause) {
     case "memory":
-      return `${who} was killed: memory limit of ${formatSize(l.memoryBytes)} reached (${grantHint("memory", formatSize(l.memoryBytes * 2).replace(" ", ""))})`;
+      return `${who} was killed: memory limit of ${formatSize(l.memoryBytes)} reached (${grantHint(o, "memory", "memory", formatSize(l.memoryBytes * 2).replace(" ", ""))})`;
     case "timeout":
-      return `${who} was killed: time limit of ${formatDuration(l.timeoutMs)} reached (${grantHint("timeout", formatDuration(l.timeoutMs * 2))})`;
+      return `${who} was killed: time limit of ${formatDuration(l.timeoutMs)} reached (${grantHint(o, "timeout", "timeout", formatDuration(l.timeoutMs * 2))})`;
     case "fallback-timeout":
       return `${who} was ended by the sandbox's backstop timer after ${formatDuration(l.timeoutMs)}`;
     case "pids":
-      return `${who} failed with exit code ${o.exitCode} after hitting the process limit of ${l.pids} (${grantHint("pids", String(l.pids * 2))})`;
+      return `${who} failed with exit code ${o.exitCode} after hitting the process limit of ${l.pids} (${grantHint(o, "pids", "pids", String(l.pids * 2))})`;
     case "interrupted":
       return `${who} was stopped: the run was interrupted`;
     case "signal":
       return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (no network, no home, read-only sources)`;
     case "exit":
-      return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, see \`cratebox doctor\` and the README's "Capabilities"`;
+      return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, grant it in cratebox.toml: \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
 }

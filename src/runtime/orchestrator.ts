@@ -7,13 +7,14 @@ import { createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
-import type { Limits } from "../core/limits.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
 import { SpecError, toSandboxSpec, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
+import type { StepDecision } from "./grants.ts";
 import { SysrootCache, toHostFacts } from "./host-facts.ts";
+import { imageExists } from "./image.ts";
 
 export interface OrchestratorOptions {
   docker: Docker;
@@ -21,7 +22,8 @@ export interface OrchestratorOptions {
   owner: string;
   image: string;
   buildRoots: string[];
-  limits: Limits;
+  /** The grant, limits and image of a step (runtime/grants.ts GrantBook.decide). */
+  decide: (manifestDir: string, phase: Phase) => StepDecision;
   /** What a binary coming through cargo's runner hook is, from the cargo subcommand. */
   runnerPhase: "test" | "bench" | "run";
   /** The rustc of this run, for steps whose environment names none (runner phases). */
@@ -43,7 +45,24 @@ export class Orchestrator implements AsyncDisposable {
   private server: Server | undefined;
   private interrupted = false;
 
-  constructor(private readonly opts: OrchestratorOptions) {}
+  private readonly opts: OrchestratorOptions;
+  private readonly images = new Map<string, Promise<void>>();
+
+  constructor(opts: OrchestratorOptions) {
+    this.opts = opts;
+  }
+
+  /** A custom image named by a grant must exist locally: nothing can be pulled. */
+  private ensureCustomImage(ref: string): Promise<void> {
+    let p = this.images.get(ref);
+    if (!p) {
+      p = imageExists(this.opts.docker, ref).then((exists) => {
+        if (!exists) throw new CrateboxError("IMAGE_MISSING", `the image ${ref} named in a grant is not in the engine, and cratebox does not pull images`, `build or load it first (docker build / docker load / docker import)`);
+      });
+      this.images.set(ref, p);
+    }
+    return p;
+  }
 
   async listen(socketPath: string): Promise<void> {
     const server = createServer((conn) => void this.serve(conn));
@@ -60,15 +79,20 @@ export class Orchestrator implements AsyncDisposable {
     const crate = request.env.CARGO_PKG_NAME ?? "unknown";
     const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
     if (this.interrupted) throw new CrateboxError("INTERRUPTED", "the run is being interrupted");
+    const manifestDir = request.env.CARGO_MANIFEST_DIR ?? request.cwd;
+    const decision = opts.decide(manifestDir, request.phase);
+    if (decision.image) await this.ensureCustomImage(decision.image);
     const rustc = request.env.RUSTC ?? opts.rustc;
-    const facts = toHostFacts(opts, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
-    const spec = toSandboxSpec(request, facts, opts.limits, {
+    const facts = toHostFacts({ ...opts, image: decision.image ?? opts.image }, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
+    // An image of its own brings its own userland: the host's /usr is not laid over it.
+    if (decision.image) facts.systemPaths = [];
+    const spec = toSandboxSpec(request, facts, decision.limits, {
       [LABEL_RUN]: opts.runId,
       [LABEL_OWNER]: opts.owner,
       "cratebox.crate": crate,
       "cratebox.version": version,
       "cratebox.phase": request.phase,
-    });
+    }, decision.grant);
     const abort = new AbortController();
     const key = Symbol(crate);
     this.live.set(key, abort);
@@ -85,7 +109,7 @@ export class Orchestrator implements AsyncDisposable {
           containerId = id;
           opts.onStepStart?.(request.phase, crate);
         },
-        opts.limits.timeoutMs,
+        decision.limits.timeoutMs,
       );
       for (const w of run.warnings) this.engineWarnings.add(w);
       const cause = toCause(run.exit);
@@ -94,7 +118,7 @@ export class Orchestrator implements AsyncDisposable {
         crate,
         version,
         program: path.basename(request.program).replace(/\.cratebox-real$/, ""),
-        manifestDir: request.env.CARGO_MANIFEST_DIR ?? request.cwd,
+        manifestDir,
         image: spec.image,
         containerId: run.id,
         ok: run.exit.exitCode === 0 && cause === "exit",
@@ -103,7 +127,8 @@ export class Orchestrator implements AsyncDisposable {
         signal: toSignal(run.exit, cause),
         durationMs: Date.now() - clientStartedAt,
         runMs: run.runMs,
-        limits: opts.limits,
+        limits: decision.limits,
+        grant: decision.summary,
         withheldEnv: spec.withheldEnv,
         withheldPaths: spec.withheldPaths,
       };

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
-import { parseCargoInvocation } from "../core/cargo-args.ts";
+import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError, EXIT_INTERRUPTED } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { toGithubAnnotation } from "../core/annotations.ts";
@@ -16,6 +16,8 @@ import { toReport } from "../core/report.ts";
 import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
 import { toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
+import { readCrateGraph } from "./crate-graph.ts";
+import { GrantBook, loadBuiltins, loadProfile } from "./grants.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
@@ -28,7 +30,10 @@ export interface CargoRunOptions {
   cargoArgs: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
-  limits: Limits;
+  /** Limits given on the command line: they win over every profile layer. */
+  limitOverrides: Partial<Limits>;
+  /** Every crate with a build script must be listed in cratebox.toml (also `strict = true` there). */
+  strict?: boolean;
   image?: string;
   reportFile?: string;
   quiet?: boolean;
@@ -49,6 +54,18 @@ export const SHIMS = {
   client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
   swap: path.join(PACKAGE_ROOT, "dist/shims/swap-main.js"),
 };
+
+/**
+ * The grants of this run. Without cratebox.toml (and without --strict) every step gets the
+ * default, and the crate graph is not even read: nothing to match, nothing to pay for.
+ */
+async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, workspaceRoot: string): Promise<GrantBook> {
+  const profile = loadProfile(workspaceRoot);
+  const builtins = loadBuiltins();
+  const needGraph = profile.exists || opts.strict;
+  const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
+  return new GrantBook(profile, builtins, graph, opts.limitOverrides);
+}
 
 function toRunnerPhase(subcommand: string | undefined): "test" | "bench" | "run" {
   if (subcommand === "bench") return "bench";
@@ -81,6 +98,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     sweepOrphans(docker),
     enforcementWarnings(docker, opts.env),
   ]);
+  const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot);
+  for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
+  grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true);
   if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);
   for (const w of warnings) opts.log(`WARNING: ${w}`);
   const swapped = swapExisting(dirs.buildRoots);
@@ -95,7 +115,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     owner: ownerLabel(),
     image,
     buildRoots: dirs.buildRoots,
-    limits: opts.limits,
+    decide: (dir, phase) => grants.decide(dir, phase),
     runnerPhase: toRunnerPhase(inv.subcommand),
     rustc: opts.env.RUSTC ?? "rustc",
     log: opts.log,

@@ -7,13 +7,13 @@ import { ProgressLine } from "../../src/cli/progress.ts";
 const o = (x: Partial<StepOutcome>): StepOutcome => ({
   phase: "build-script", crate: "foo", version: "1.0.0", program: "build-script-build", manifestDir: "/ws/crates/foo",
   image: "i", containerId: "c", ok: false, cause: "exit", exitCode: 3, signal: undefined, durationMs: 1, runMs: 1,
-  limits: DEFAULT_LIMITS, withheldEnv: [], withheldPaths: [], ...x,
+  limits: DEFAULT_LIMITS, grant: { table: null, items: [] }, withheldEnv: [], withheldPaths: [], ...x,
 });
 
 describe("toGithubAnnotation", () => {
   it("points at build.rs inside the workspace and escapes the message", () => {
     expect(toGithubAnnotation(o({}), "/ws")).toBe(
-      "::error file=crates/foo/build.rs,title=cratebox%3A foo 1.0.0::build script of foo 1.0.0 failed with exit code 3 in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, see `cratebox doctor` and the README's \"Capabilities\"",
+      "::error file=crates/foo/build.rs,title=cratebox%3A foo 1.0.0::build script of foo 1.0.0 failed with exit code 3 in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, grant it in cratebox.toml: `cratebox profiles explain foo` shows what it has",
     );
   });
   it("names a failing test binary at its manifest, and leaves out files outside the workspace", () => {

@@ -1,0 +1,42 @@
+/**
+ * An effective grant as flat data: what a step got beyond the default and where each item came
+ * from. Used by the run report and `cratebox profiles explain`. Pure.
+ */
+import { formatDuration, formatSize, type Limits } from "./limits.ts";
+import { describeOrigin, type EffectiveGrant } from "./profile/resolve.ts";
+
+export interface GrantItem {
+  key: string;
+  value: string;
+  from: string;
+}
+
+export interface GrantSummary {
+  /** The table that selected the crate, e.g. `[build.openssl-sys] (cratebox.toml:12)`; null: none (default deny). */
+  table: string | null;
+  items: GrantItem[];
+}
+
+const LIMIT_TEXT: { [K in keyof Limits]: [string, (v: Limits[K]) => string] } = {
+  memoryBytes: ["memory", (v) => formatSize(v)],
+  pids: ["pids", (v) => String(v)],
+  timeoutMs: ["timeout", (v) => formatDuration(v)],
+  cpus: ["cpus", (v) => (v === undefined ? "all" : String(v))],
+  tmpBytes: ["tmp", (v) => formatSize(v)],
+};
+
+export function toGrantSummary(g: EffectiveGrant): GrantSummary {
+  const items: GrantItem[] = [];
+  for (const p of g.profiles) items.push({ key: "use", value: p.value, from: describeOrigin(p.origin) });
+  for (const e of g.env) items.push({ key: "env", value: e.value.text, from: describeOrigin(e.origin) });
+  for (const r of g.read) items.push({ key: "read", value: r.value, from: describeOrigin(r.origin) });
+  for (const w of g.write) items.push({ key: "write", value: w.value, from: describeOrigin(w.origin) });
+  items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
+  for (const [field, [key, show]] of Object.entries(LIMIT_TEXT) as [keyof Limits, [string, (v: never) => string]][]) {
+    items.push({ key, value: show(g.limits[field] as never), from: describeOrigin(g.limitOrigins[field]) });
+  }
+  if (g.image) items.push({ key: "image", value: g.image.value, from: describeOrigin(g.image.origin) });
+  items.push({ key: "runtime", value: g.runtime.value, from: describeOrigin(g.runtime.origin) });
+  const table = g.entry ? `[${g.entry.table}] (${g.entry.file}${g.entry.line === undefined ? "" : `:${g.entry.line}`})` : null;
+  return { table, items };
+}

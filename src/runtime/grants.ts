@@ -1,0 +1,180 @@
+/**
+ * Grants at run time: reads cratebox.toml (only the workspace root's: a dependency cannot grant
+ * itself anything) and the built-in profiles, resolves each step's grant against the crate graph,
+ * checks granted paths on the real file system, and stops the run before cargo starts when a pin
+ * no longer holds, a table is ambiguous, or strict mode finds an unreviewed build script.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { CrateboxError } from "../core/errors.ts";
+import type { Limits } from "../core/limits.ts";
+import { isWithin } from "../core/paths.ts";
+import { parseBuiltinProfiles, type BuiltinProfiles } from "../core/profile/builtins.ts";
+import { formatProfileIssue, parseProfile, ProfileInvalidError, type ParsedProfile } from "../core/profile/parse.ts";
+import { describeAmbiguity, describePinMismatch, resolveGrant, strictViolations, type EffectiveGrant, type GrantPhase } from "../core/profile/resolve.ts";
+import type { CrateIdentity } from "../core/profile/select.ts";
+import { toGrantSummary, type GrantSummary } from "../core/grant-summary.ts";
+import type { Phase, SandboxGrant } from "../core/sandbox-spec.ts";
+import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
+import { realpathOrUndefined } from "./host-facts.ts";
+import { PACKAGE_ROOT } from "./image.ts";
+
+export const PROFILE_FILE = "cratebox.toml";
+export const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
+
+/** The empty profile: what a workspace without cratebox.toml gets (everything default-deny). */
+const EMPTY = parseProfile("version = 1\n", "(no cratebox.toml)");
+
+export interface LoadedProfile {
+  parsed: ParsedProfile;
+  /** False when the workspace has no cratebox.toml. */
+  exists: boolean;
+  warnings: string[];
+}
+
+/** Reads and validates <workspace root>/cratebox.toml; every problem at once, exit 2. */
+export function loadProfile(workspaceRoot: string): LoadedProfile {
+  const file = path.join(workspaceRoot, PROFILE_FILE);
+  if (!existsSync(file)) {
+    if (!EMPTY.ok) throw new Error("the empty profile does not parse");
+    return { parsed: EMPTY.value, exists: false, warnings: [] };
+  }
+  const result = parseProfile(readFileSync(file, "utf8"), file);
+  if (!result.ok) throw new ProfileInvalidError(result.issues);
+  return { parsed: result.value, exists: true, warnings: result.warnings.map(formatProfileIssue) };
+}
+
+export function loadBuiltins(dir = BUILTINS_DIR): BuiltinProfiles {
+  const sources = readdirSync(dir)
+    .filter((f) => f.endsWith(".toml"))
+    .map((f) => ({ name: f.slice(0, -".toml".length), file: path.join(dir, f), text: readFileSync(path.join(dir, f), "utf8") }));
+  const result = parseBuiltinProfiles(sources);
+  if (!result.ok) throw new ProfileInvalidError(result.issues);
+  return result.value;
+}
+
+export const toGrantPhase = (phase: Phase): GrantPhase => (phase === "build-script" ? "build" : "test");
+
+/**
+ * A crate the graph does not know (it should not happen): it is matched by no table, so it runs
+ * with the defaults only. Its name is one no table can have.
+ */
+const UNKNOWN_CRATE: CrateIdentity = { name: "", version: "0.0.0", source: "path" };
+
+export interface StepDecision {
+  grant: SandboxGrant;
+  limits: Limits;
+  /** A custom image reference from the grant; undefined: cratebox's own sandbox image. */
+  image: string | undefined;
+  /** What was granted beyond the default and where each came from (report, explain). */
+  summary: GrantSummary;
+}
+
+export class GrantBook {
+  readonly profile: LoadedProfile;
+  readonly builtins: BuiltinProfiles;
+  readonly graph: CrateGraph | undefined;
+  readonly overrides: Partial<Limits>;
+
+  constructor(profile: LoadedProfile, builtins: BuiltinProfiles, graph: CrateGraph | undefined, overrides: Partial<Limits>) {
+    this.profile = profile;
+    this.builtins = builtins;
+    this.graph = graph;
+    this.overrides = overrides;
+  }
+
+  crateAt(manifestDir: string): GraphCrate | undefined {
+    return this.graph?.byDir.get(realpathOrUndefined(manifestDir) ?? manifestDir);
+  }
+
+  resolve(crate: CrateIdentity, phase: GrantPhase): EffectiveGrant {
+    const r = resolveGrant(this.profile.parsed, this.builtins, crate, phase, { overrides: this.overrides });
+    // Checked before cargo starts (preflight); a step that still meets one runs with no grant.
+    return r.kind === "granted" ? r.grant : r.withoutEntry;
+  }
+
+  /** The decision for one sandboxed step. */
+  decide(manifestDir: string, phase: Phase): StepDecision {
+    const crate = this.crateAt(manifestDir) ?? UNKNOWN_CRATE;
+    const effective = this.resolve(crate, toGrantPhase(phase));
+    return { limits: effective.limits, grant: this.toSandboxGrant(effective), image: effective.image?.value, summary: toGrantSummary(effective) };
+  }
+
+  /** Granted paths on the real file system: they must exist, and relative ones stay in the workspace. */
+  toSandboxGrant(g: EffectiveGrant): SandboxGrant {
+    const root = this.graph?.workspaceRoot ?? path.dirname(this.profile.parsed.file);
+    const realRoot = realpathOrUndefined(root) ?? root;
+    const check = (p: string, key: "read" | "write", where: string): string => {
+      const abs = path.resolve(root, p);
+      const real = realpathOrUndefined(abs);
+      if (real === undefined) throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} does not exist (${abs})`, "create it, or remove it from the grant");
+      if (!path.isAbsolute(p) && !isWithin(real, realRoot)) {
+        throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} leads out of the workspace through a symbolic link (to ${real})`, "write the path absolute if that is really meant");
+      }
+      const home = realpathOrUndefined(homedir());
+      if (home && isWithin(home, real)) throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} would expose your whole home directory (${real})`, "grant the one directory the crate needs");
+      return real;
+    };
+    const label = (o: EffectiveGrant["read"][number]) => (o.origin.kind === "entry" ? `${o.origin.file}${o.origin.line ? `:${o.origin.line}` : ""}` : "grant");
+    return {
+      env: g.env.map((e) => e.value),
+      read: g.read.map((r) => check(r.value, "read", label(r))),
+      write: g.write.map((w) => check(w.value, "write", label(w))),
+      network: g.network.value,
+      runtime: g.runtime.value,
+    };
+  }
+
+  /**
+   * Before cargo starts: every stale pin and ambiguous table, and in strict mode every build
+   * script nobody reviewed, stops the run with all the reasons at once.
+   */
+  preflight(strict: boolean): void {
+    if (!this.graph) return;
+    const problems: string[] = [];
+    for (const crate of this.graph.crates) {
+      const phases: GrantPhase[] = [...(crate.hasBuildScript ? (["build"] as const) : []), ...(crate.isWorkspaceMember ? (["test"] as const) : [])];
+      for (const phase of phases) {
+        const r = resolveGrant(this.profile.parsed, this.builtins, crate, phase);
+        if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + buildScriptDiffHint(crate, r.stale.map((s) => s.version)));
+        if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));
+        if (r.kind === "granted") {
+          try {
+            this.toSandboxGrant(r.grant);
+          } catch (err) {
+            problems.push((err as Error).message);
+          }
+        }
+      }
+    }
+    if (strict) {
+      const withScripts = this.graph.crates.filter((c) => c.hasBuildScript);
+      for (const v of strictViolations(this.profile.parsed, withScripts, "build")) if (v.reason === "unlisted" || v.reason === "not-reviewed") problems.push(`strict: ${v.message}`);
+    }
+    if (problems.length > 0) {
+      throw new CrateboxError(
+        "GRANTS_STOP",
+        `the grants in ${this.profile.parsed.file} do not fit this build:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+        "nothing was built; see `cratebox profiles ls` and `cratebox profiles explain <crate>`",
+      );
+    }
+  }
+}
+
+/**
+ * When the reviewed version's sources are still on disk next to the resolved one (a registry
+ * or vendor directory), say where, so the reviewer can compare build.rs: `cratebox profiles diff`.
+ */
+function buildScriptDiffHint(crate: GraphCrate, reviewed: (string | undefined)[]): string {
+  const parent = path.dirname(crate.manifestDir);
+  for (const req of reviewed) {
+    if (!req) continue;
+    const version = req.replace(/^[=^~]/, "");
+    const dir = path.join(parent, `${crate.name}-${version}`);
+    if (existsSync(path.join(dir, "Cargo.toml")) && dir !== crate.manifestDir) {
+      return ` The reviewed sources are on disk: see what changed with \`cratebox profiles diff ${crate.name}\` (${dir} -> ${crate.manifestDir}).`;
+    }
+  }
+  return "";
+}

@@ -1,0 +1,215 @@
+/**
+ * `cratebox profiles ls|explain|check|prune|diff`, `cratebox approve` and `cratebox deny`:
+ * reading and writing the workspace's cratebox.toml against the crate graph cargo resolves.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { parseCargoInvocation } from "../core/cargo-args.ts";
+import { CrateboxError } from "../core/errors.ts";
+import { toGrantSummary } from "../core/grant-summary.ts";
+import { removeTable, upsertTable, type TomlValue } from "../core/profile/edit.ts";
+import { entriesOf, formatProfileIssue, parseProfile } from "../core/profile/parse.ts";
+import { describeAmbiguity, describePinMismatch, resolveGrant, type GrantPhase } from "../core/profile/resolve.ts";
+import { readCrateGraph, type CrateGraph, type GraphCrate } from "./crate-graph.ts";
+import { GrantBook, loadBuiltins, loadProfile, PROFILE_FILE } from "./grants.ts";
+
+export interface CommandContext {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  cargo: string;
+  print: (line: string) => void;
+}
+
+interface Workspace {
+  graph: CrateGraph;
+  book: GrantBook;
+  file: string;
+}
+
+async function openWorkspace(ctx: CommandContext): Promise<Workspace> {
+  const graph = await readCrateGraph(ctx.cargo, parseCargoInvocation([]), [], ctx.cwd, ctx.env);
+  const profile = loadProfile(graph.workspaceRoot);
+  return { graph, book: new GrantBook(profile, loadBuiltins(), graph, {}), file: path.join(graph.workspaceRoot, PROFILE_FILE) };
+}
+
+const phasesOf = (c: GraphCrate): GrantPhase[] => [...(c.hasBuildScript ? (["build"] as const) : []), ...(c.isWorkspaceMember ? (["test"] as const) : [])];
+
+function status(ws: Workspace, c: GraphCrate, phase: GrantPhase): string {
+  const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, c, phase);
+  if (r.kind === "pin-mismatch") return `STALE PIN: ${describePinMismatch(r)}`;
+  if (r.kind === "ambiguous") return `AMBIGUOUS: ${describeAmbiguity(r)}`;
+  const g = r.grant;
+  if (!g.entry) return "default: deny";
+  const granted = [
+    ...g.profiles.map((p) => `use ${p.value}`),
+    ...(g.env.length ? [`env ${g.env.map((e) => e.value.text).join(",")}`] : []),
+    ...(g.read.length ? [`read ${g.read.map((x) => x.value).join(",")}`] : []),
+    ...(g.write.length ? [`WRITE ${g.write.map((x) => x.value).join(",")}`] : []),
+    ...(g.network.value ? ["NETWORK"] : []),
+  ];
+  return `[${g.entry.table}] ${granted.length ? granted.join("; ") : g.reviewed ? "reviewed: default deny" : "limits only"}`;
+}
+
+/** Every crate with a build script or test binaries and its effective grant. */
+export async function profilesLs(ctx: CommandContext): Promise<number> {
+  const ws = await openWorkspace(ctx);
+  const rows = ws.graph.crates
+    .flatMap((c) => phasesOf(c).map((phase) => ({ c, phase })))
+    .sort((a, b) => a.c.name.localeCompare(b.c.name) || a.phase.localeCompare(b.phase));
+  ctx.print(`${ws.book.profile.exists ? ws.file : `no ${PROFILE_FILE} in ${ws.graph.workspaceRoot}: everything runs with the default (deny)`}`);
+  for (const { c, phase } of rows) ctx.print(`${phase === "build" ? "build script" : "tests       "}  ${c.name} ${c.version} (${c.source})  ${status(ws, c, phase)}`);
+  return 0;
+}
+
+/** Each effective capability of a crate and where it came from. */
+export async function profilesExplain(ctx: CommandContext, name: string): Promise<number> {
+  const ws = await openWorkspace(ctx);
+  const crates = ws.graph.crates.filter((c) => c.name === name);
+  if (crates.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name} in this build graph`, "`cratebox profiles ls` lists them");
+  for (const c of crates) {
+    const phases = phasesOf(c);
+    if (phases.length === 0) ctx.print(`${c.name} ${c.version} (${c.source}): no build script and not a workspace member: nothing of it runs in a sandbox step`);
+    for (const phase of phases) {
+      ctx.print(`${c.name} ${c.version} (${c.source}), ${phase === "build" ? "build script" : "test/bench/run binaries"}${c.dependents.length ? `, used by ${c.dependents.join(", ")}` : ""}`);
+      const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, c, phase);
+      if (r.kind !== "granted") ctx.print(`  ${r.kind === "pin-mismatch" ? describePinMismatch(r) : describeAmbiguity(r)}\n  until then it gets only what follows:`);
+      const g = r.kind === "granted" ? r.grant : r.withoutEntry;
+      const summary = toGrantSummary(g);
+      ctx.print(`  table: ${summary.table ?? "none (default: deny)"}`);
+      for (const item of summary.items) ctx.print(`  ${item.key.padEnd(8)} ${item.value.padEnd(28)} from ${item.from}`);
+      for (const s of g.skipped) ctx.print(`  not applied: [${s.entry.table}]: ${s.reason}`);
+    }
+  }
+  return 0;
+}
+
+/** Validates cratebox.toml and its fit with the build graph; non-zero on any problem (for CI). */
+export async function profilesCheck(ctx: CommandContext, strict: boolean): Promise<number> {
+  const ws = await openWorkspace(ctx); // throws ProfileInvalidError (exit 2) with every problem
+  for (const w of ws.book.profile.warnings) ctx.print(`warning: ${w}`);
+  ws.book.preflight(strict || ws.book.profile.parsed.profile.strict === true);
+  ctx.print(ws.book.profile.exists ? `${ws.file}: ok` : `no ${PROFILE_FILE}: every step runs with the default (deny)`);
+  return 0;
+}
+
+export interface ApproveOptions {
+  crate: string;
+  version?: string;
+  phase: GrantPhase;
+  env?: string[];
+  read?: string[];
+  write?: string[];
+  use?: string[];
+  network?: boolean;
+  deny?: boolean;
+}
+
+function pick(ws: Workspace, name: string, version: string | undefined): GraphCrate {
+  const all = ws.graph.crates.filter((c) => c.name === name && (version === undefined || c.version === version));
+  if (all.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name}${version ? ` ${version}` : ""} in this build graph`, "`cratebox profiles ls` lists them");
+  if (all.length > 1) throw new CrateboxError("WHICH_CRATE", `${name} is in the graph ${all.length} times (${all.map((c) => `${c.version} ${c.source}`).join(", ")})`, "say which with --version");
+  return all[0]!;
+}
+
+/**
+ * Writes a grant pinned to what cargo resolved now (exact version, source, Cargo.lock checksum)
+ * into cratebox.toml, keeping comments and layout. `deny` writes the same pins with
+ * `reviewed = true` and no capabilities.
+ */
+export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<number> {
+  const ws = await openWorkspace(ctx);
+  const crate = pick(ws, o.crate, o.version);
+  const table = `${o.phase}.${crate.name}`;
+  const text = existsSync(ws.file) ? readFileSync(ws.file, "utf8") : `#:schema ./node_modules/cratebox/profiles/schema.json\nversion = 1\n`;
+  const current = ws.book.profile.exists
+    ? entriesOf(ws.book.profile.parsed.profile).find((e) => e.scope === o.phase && e.name === crate.name && e.index === undefined)?.entry
+    : undefined;
+  const union = (had: readonly string[] | undefined, add: string[] | undefined) => [...new Set([...(had ?? []), ...(add ?? [])])];
+  const set: Record<string, TomlValue> = {
+    version: `=${crate.version}`,
+    source: crate.source,
+    ...(crate.checksum ? { checksum: `sha256:${crate.checksum.replace(/^sha256:/, "")}` } : {}),
+  };
+  const remove: string[] = [];
+  if (o.deny) {
+    set.reviewed = true;
+    remove.push("env", "read", "write", "use", "network");
+  } else {
+    const env = union(current?.env?.map((e) => e.text), o.env);
+    const read = union(current?.read, o.read);
+    const write = union(current?.write, o.write);
+    const use = union(current?.use, o.use);
+    if (env.length) set.env = env;
+    if (read.length) set.read = read;
+    if (write.length) set.write = write;
+    if (use.length) set.use = use;
+    if (o.network !== undefined) set.network = o.network;
+    const grantsSomething = env.length + read.length + write.length + use.length > 0 || o.network === true || current?.network === true;
+    if (!grantsSomething) set.reviewed = true;
+  }
+  const when = new Date().toISOString().slice(0, 10);
+  const next = upsertTable(text, table, { set, remove, comment: [`${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`] });
+  const check = parseProfile(next, ws.file);
+  if (!check.ok) {
+    throw new CrateboxError("APPROVE_INVALID", `the entry would make ${ws.file} invalid; nothing was written:\n${check.issues.map((i) => `  ${formatProfileIssue(i)}`).join("\n")}`);
+  }
+  writeFileSync(ws.file, next);
+  ctx.print(`${o.deny ? "denied" : "approved"}: [${table}] pinned to ${crate.name} ${crate.version} (${crate.source})${crate.checksum ? ", checksum from Cargo.lock" : ""} in ${ws.file}`);
+  for (const w of o.write ?? []) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} may now WRITE to ${w}`);
+  if (o.network) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} now get full network access`);
+  return 0;
+}
+
+/** Removes tables that select no crate of the build graph (no crate of that name and source). */
+export async function profilesPrune(ctx: CommandContext): Promise<number> {
+  const ws = await openWorkspace(ctx);
+  if (!ws.book.profile.exists) {
+    ctx.print(`no ${PROFILE_FILE}: nothing to prune`);
+    return 0;
+  }
+  let text = readFileSync(ws.file, "utf8");
+  const gone: string[] = [];
+  for (const e of entriesOf(ws.book.profile.parsed.profile)) {
+    const live = ws.graph.crates.some((c) => c.name === e.name && (e.entry.source ?? (e.scope === "build" ? "registry" : "path")) === c.source && (e.scope === "build" ? c.hasBuildScript : c.isWorkspaceMember));
+    if (live || gone.includes(`${e.scope}.${e.name}`)) continue;
+    gone.push(`${e.scope}.${e.name}`);
+    text = removeTable(text, `${e.scope}.${e.name}`);
+  }
+  if (gone.length === 0) {
+    ctx.print("every table selects a crate of this build graph: nothing to prune");
+    return 0;
+  }
+  writeFileSync(ws.file, text);
+  for (const g of gone) ctx.print(`pruned [${g}]: no such crate in the build graph`);
+  return 0;
+}
+
+/** The diff of a crate's build script (and files it include!s) between the reviewed and the resolved version. */
+export async function profilesDiff(ctx: CommandContext, name: string): Promise<number> {
+  const ws = await openWorkspace(ctx);
+  const crate = pick(ws, name, undefined);
+  const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, crate, "build");
+  if (r.kind !== "pin-mismatch") throw new CrateboxError("NO_STALE_PIN", `${name}'s grant has no stale pin: nothing to compare`);
+  for (const stale of r.stale) {
+    const version = stale.version?.replace(/^[=^~]/, "");
+    const old = version ? path.join(path.dirname(crate.manifestDir), `${crate.name}-${version}`) : undefined;
+    if (!old || !existsSync(old)) {
+      ctx.print(`the reviewed version ${stale.version ?? "?"} of ${name} is not on disk next to ${crate.manifestDir}: compare it by hand`);
+      continue;
+    }
+    const files = ["build.rs", ...includedFiles(path.join(crate.manifestDir, "build.rs"))];
+    for (const f of files) {
+      const res = await execa("diff", ["-u", "-N", path.join(old, f), path.join(crate.manifestDir, f)], { reject: false });
+      ctx.print(res.stdout || `${f}: unchanged`);
+    }
+  }
+  return 0;
+}
+
+/** Paths a build script pulls in with include!/include_str!/include_bytes! (literal paths only). */
+function includedFiles(buildRs: string): string[] {
+  if (!existsSync(buildRs)) return [];
+  const text = readFileSync(buildRs, "utf8");
+  return [...text.matchAll(/include(?:_str|_bytes)?!\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!).filter((p) => !p.includes(".."));
+}
