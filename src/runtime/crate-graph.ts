@@ -21,6 +21,11 @@ export interface GraphCrate extends CrateIdentity {
   isWorkspaceMember: boolean;
   /** Names of the packages that depend on it directly. */
   dependents: string[];
+  /**
+   * What the crate's own manifest asks for (`[package.metadata.cratebox]`): shown to the
+   * reviewer as a request, never applied; only the workspace root's cratebox.toml grants.
+   */
+  requests: unknown;
 }
 
 export interface CrateGraph {
@@ -37,6 +42,7 @@ interface RawPackage {
   source: string | null;
   manifest_path: string;
   targets: { kind: string[] }[];
+  metadata: { cratebox?: unknown } | null;
 }
 
 export function toSourceKind(source: string | null): CrateIdentity["source"] {
@@ -96,6 +102,7 @@ export async function readCrateGraph(cargo: string, inv: CargoInvocation, cargoA
       hasBuildScript: p.targets.some((t) => t.kind.includes("custom-build")),
       isWorkspaceMember: members.has(p.id),
       dependents: [...new Set(dependents.get(p.id) ?? [])].sort(),
+      requests: p.metadata?.cratebox,
     };
   });
   return { workspaceRoot: meta.workspace_root, crates, byDir: new Map(crates.map((c) => [c.manifestDir, c])) };

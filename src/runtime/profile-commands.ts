@@ -79,6 +79,7 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
       ctx.print(`  table: ${summary.table ?? "none (default: deny)"}`);
       for (const item of summary.items) ctx.print(`  ${item.key.padEnd(8)} ${item.value.padEnd(28)} from ${item.from}`);
       for (const s of g.skipped) ctx.print(`  not applied: [${s.entry.table}]: ${s.reason}`);
+      if (c.requests !== undefined) ctx.print(`  the crate's manifest requests (shown, never applied): ${JSON.stringify(c.requests)}`);
     }
   }
   return 0;

@@ -61,10 +61,28 @@ export const SHIMS = {
  */
 async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, workspaceRoot: string): Promise<GrantBook> {
   const profile = loadProfile(workspaceRoot);
+  if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const builtins = loadBuiltins();
   const needGraph = profile.exists || opts.strict;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
   return new GrantBook(profile, builtins, graph, opts.limitOverrides);
+}
+
+/**
+ * In CI only the committed cratebox.toml counts: a step of the pipeline (or a build script of an
+ * earlier run) could otherwise widen the grants just before the build. Outside a git checkout
+ * there is nothing to compare with.
+ */
+async function ensureCommitted(file: string): Promise<void> {
+  const res = await execa("git", ["status", "--porcelain", "--", path.basename(file)], { cwd: path.dirname(file), reject: false });
+  if (res.exitCode !== 0) return;
+  if (res.stdout.trim() !== "") {
+    throw new CrateboxError(
+      "PROFILE_UNCOMMITTED",
+      `${file} differs from the committed one (${res.stdout.trim()}); in CI only the committed file counts`,
+      "commit the change (it is a review), or restore the file with `git checkout -- cratebox.toml`",
+    );
+  }
 }
 
 function toRunnerPhase(subcommand: string | undefined): "test" | "bench" | "run" {

@@ -66,6 +66,16 @@ describe("grants change what a build script sees, and only for that crate", () =
     expect(got).toMatch(/ls \/sys\/class\/net => OK \[lo\]$/m);
   });
 
+  it("what a crate's own manifest asks for is shown, never applied", async () => {
+    const ws = probeWorkspace(["env GRANTED_VAR", "ls /sys/class/net"]);
+    const res = await boxed(ws, path.join(ws, "target"));
+    expect(res.code, res.output).toBe(0);
+    expect(loot(path.join(ws, "target"))).toMatch(/env GRANTED_VAR => ERR[\s\S]*ls \/sys\/class\/net => OK \[lo\]/);
+    const explain = await execa(CRATEBOX, ["profiles", "explain", "evil-build"], { cwd: ws, env, extendEnv: false, reject: false });
+    expect(explain.stdout).toContain('the crate\'s manifest requests (shown, never applied): {"env":["GRANTED_VAR"],"network":true}');
+    expect(explain.stdout).toMatch(/network +false +from cratebox default/);
+  });
+
   it("granted: env, read, write and network take effect, the rest stays denied", async () => {
     const toml = `version = 1
 [build.evil-build]
@@ -171,6 +181,29 @@ reviewed = true
     expect(res.exitCode, res.stderr).toBe(0);
     expect(res.stdout).toContain("pruned [build.left-pad]");
     expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toBe("version = 1\n\n[build.evil-build]\nreviewed = true\n");
+  });
+});
+
+describe("in CI", () => {
+  it("only the committed cratebox.toml counts", async () => {
+    const ws = probeWorkspace([], `version = 1
+[build.evil-build]
+reviewed = true
+`);
+    const git = (...args: string[]) => execa("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: ws });
+    await git("init", "-q");
+    await git("add", "cratebox.toml");
+    await git("commit", "-qm", "grants");
+    const ci = testEnv(fake, { CI: "true" });
+    expect((await cratebox(["build", "--target-dir", "target/a"], ws, ci)).code).toBe(0);
+    writeFileSync(path.join(ws, "cratebox.toml"), `version = 1
+[build.evil-build]
+network = true
+`);
+    const res = await cratebox(["build", "--target-dir", "target/b"], ws, ci);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("differs from the committed one");
+    expect(res.stderr).toContain("in CI only the committed file counts");
   });
 });
 

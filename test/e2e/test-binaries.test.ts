@@ -111,6 +111,23 @@ describe("the test harness under cratebox", () => {
   });
 });
 
+describe("grants for test binaries", () => {
+  it("[test.<package>] network = true gives the tests a network; without it they have none", async () => {
+    const args = ["--test", "integration", "--", "--ignored", "network_interfaces", "--nocapture"];
+    const denied = await boxedTest(args);
+    expect(denied.code, denied.output).toBe(0);
+    expect(denied.stdout).toContain("interfaces=lo\n");
+    writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\n[test.harness]\nnetwork = true\n');
+    try {
+      const granted = await boxedTest(args);
+      expect(granted.code, granted.output).toBe(0);
+      expect(granted.stdout).toContain("interfaces=eth0,lo\n");
+    } finally {
+      rmSync(path.join(ws, "cratebox.toml"));
+    }
+  });
+});
+
 describe("an attack from a dev-dependency at test time", () => {
   let server: Server;
   let connections = 0;
