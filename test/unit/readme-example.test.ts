@@ -1,0 +1,13 @@
+// The README's cratebox.toml example must stay a valid file.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { expect, it } from "vitest";
+import { formatProfileIssue, parseProfile } from "../../src/core/profile/parse.ts";
+
+it("the README's cratebox.toml example parses", () => {
+  const readme = readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8");
+  const example = /```toml\n(#:schema[\s\S]*?)```/.exec(readme)?.[1];
+  expect(example).toBeDefined();
+  const r = parseProfile(example!.replace("sha256:…", `sha256:${"a".repeat(64)}`), "README.md");
+  expect(r.ok ? [] : r.issues.map(formatProfileIssue)).toEqual([]);
+});
