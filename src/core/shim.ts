@@ -11,19 +11,26 @@
 export const SHIM_MARKER = "cratebox-build-script-shim v1";
 export const REAL_SUFFIX = ".cratebox-real";
 
-/** POSIX sh single-quoting. */
-export function shQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-/** @param realName file name of the real binary, in the shim's own directory */
-export function toBuildScriptShim(realName: string): string {
-  const real = shQuote(realName);
+/**
+ * The shim is the same text for every build script, so that the RUSTC_WRAPPER (a sh script) can
+ * put it in place with `cp` instead of starting Node per build script. It finds the real binary
+ * beside itself: cargo gives every build-script compilation a directory of its own, so there is
+ * exactly one `build_script_*.cratebox-real` there; anything else fails closed.
+ */
+export function toBuildScriptShim(): string {
   return `#!/bin/sh
 # ${SHIM_MARKER}
 # This build script was compiled under cratebox and runs only in its sandbox.
-# The real binary is ${realName} in this directory.
-real="\${0%/*}/"${real}
+# The real binary is the build_script_*${REAL_SUFFIX} file in this directory.
+real=
+for f in "\${0%/*}"/build_script_*${REAL_SUFFIX}; do
+  if [ -n "$real" ]; then echo "error: cratebox: more than one build script binary next to $0" >&2; exit 101; fi
+  real=$f
+done
+if [ ! -f "$real" ]; then
+  echo "error: cratebox: the real build script next to $0 is missing; \\\`cargo clean -p \${CARGO_PKG_NAME:-<crate>}\\\` rebuilds it" >&2
+  exit 101
+fi
 if [ -n "\${CRATEBOX_SOCKET:-}" ] && [ -n "\${CRATEBOX_NODE:-}" ] && [ -n "\${CRATEBOX_CLIENT:-}" ]; then
   exec "$CRATEBOX_NODE" "$CRATEBOX_CLIENT" "$real" "$@"
 fi

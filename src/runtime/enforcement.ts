@@ -4,11 +4,12 @@
  * proves it with real containers and remembers the answer per engine; every run reads that
  * answer and the engine's own capability flags, and says so loudly when limits are not enforced.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
 import type { ContainerCreateOptions } from "dockerode";
+import { SYSTEM_PATHS } from "../core/sandbox-spec.ts";
 import { removeContainer, runContainer } from "./containers.ts";
 
 export interface ProbeResult {
@@ -70,7 +71,7 @@ async function probe(docker: Docker, image: string, script: string, host: Partia
     Labels: { "cratebox.phase": "doctor" },
     NetworkDisabled: true,
     HostConfig: {
-      Mounts: ["/usr", "/etc/alternatives", "/etc/ld.so.cache"].map((p) => ({ Type: "bind" as const, Source: p, Target: p, ReadOnly: true })),
+      Mounts: SYSTEM_PATHS.filter((p) => existsSync(p)).map((p) => ({ Type: "bind" as const, Source: p, Target: p, ReadOnly: true })),
       NetworkMode: "none",
       ReadonlyRootfs: true,
       CapDrop: ["ALL"],

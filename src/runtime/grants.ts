@@ -76,12 +76,15 @@ export class GrantBook {
   readonly builtins: BuiltinProfiles;
   readonly graph: CrateGraph | undefined;
   readonly overrides: Partial<Limits>;
+  /** Cargo's build directories: never writable by a grant (the shims and real binaries live there). */
+  readonly buildRoots: readonly string[];
 
-  constructor(profile: LoadedProfile, builtins: BuiltinProfiles, graph: CrateGraph | undefined, overrides: Partial<Limits>) {
+  constructor(profile: LoadedProfile, builtins: BuiltinProfiles, graph: CrateGraph | undefined, overrides: Partial<Limits>, buildRoots: readonly string[] = []) {
     this.profile = profile;
     this.builtins = builtins;
     this.graph = graph;
     this.overrides = overrides;
+    this.buildRoots = buildRoots;
   }
 
   crateAt(manifestDir: string): GraphCrate | undefined {
@@ -114,6 +117,9 @@ export class GrantBook {
       }
       const home = realpathOrUndefined(homedir());
       if (home && isWithin(home, real)) throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} would expose your whole home directory (${real})`, "grant the one directory the crate needs");
+      if (key === "write" && this.buildRoots.some((root) => isWithin(real, root) || isWithin(root, real))) {
+        throw new CrateboxError("GRANT_PATH", `${where}: write path ${p} overlaps cargo's build directory (${real}), where build scripts and their sandbox shims live`, "let the build script write to its OUT_DIR, or grant a directory outside target/");
+      }
       return real;
     };
     const label = (o: EffectiveGrant["read"][number]) => (o.origin.kind === "entry" ? `${o.origin.file}${o.origin.line ? `:${o.origin.line}` : ""}` : "grant");

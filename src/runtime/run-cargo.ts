@@ -23,7 +23,7 @@ import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
 import { DEFAULT_IMAGE, ensureImage, PACKAGE_ROOT } from "./image.ts";
 import { Orchestrator } from "./orchestrator.ts";
-import { swapExisting } from "./swap.ts";
+import { swapExisting, writeShimTemplate } from "./swap.ts";
 import { ownerLabel, sweepOrphans } from "./sweep.ts";
 
 export interface CargoRunOptions {
@@ -52,20 +52,19 @@ export const SHIMS = {
   wrapper: path.join(PACKAGE_ROOT, "src/shims/rustc-wrapper.sh"),
   runner: path.join(PACKAGE_ROOT, "src/shims/runner.sh"),
   client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
-  swap: path.join(PACKAGE_ROOT, "dist/shims/swap-main.js"),
 };
 
 /**
  * The grants of this run. Without cratebox.toml (and without --strict) every step gets the
  * default, and the crate graph is not even read: nothing to match, nothing to pay for.
  */
-async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, workspaceRoot: string): Promise<GrantBook> {
+async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, workspaceRoot: string, buildRoots: string[]): Promise<GrantBook> {
   const profile = loadProfile(workspaceRoot);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const builtins = loadBuiltins();
   const needGraph = profile.exists || opts.strict;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
-  return new GrantBook(profile, builtins, graph, opts.limitOverrides);
+  return new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
 }
 
 /**
@@ -116,7 +115,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     sweepOrphans(docker),
     enforcementWarnings(docker, opts.env),
   ]);
-  const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot);
+  const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot, dirs.buildRoots);
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
   grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true);
   if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);
@@ -153,6 +152,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   try {
     const socket = path.join(tmp.path, "run.sock");
     await orchestrator.listen(socket);
+    const shim = path.join(tmp.path, "build-script-shim");
+    writeShimTemplate(shim);
     const userWrapper = findUserRustcWrapper(opts.cwd, opts.env);
     const env: NodeJS.ProcessEnv = {
       ...opts.env,
@@ -160,7 +161,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       CRATEBOX_SOCKET: socket,
       CRATEBOX_NODE: process.execPath,
       CRATEBOX_CLIENT: SHIMS.client,
-      CRATEBOX_SWAP: SHIMS.swap,
+      CRATEBOX_SHIM: shim,
       CRATEBOX_RUN_ID: runId,
     };
     delete env.CARGO_BUILD_RUSTC_WRAPPER;

@@ -1,9 +1,9 @@
 /**
- * Swaps compiled build scripts for the shim (see core/shim.ts). Two entry points, one mechanism:
- * - swapBuildScript: called through the RUSTC_WRAPPER right after rustc wrote a build script;
- * - swapExisting: called before cargo starts, for binaries compiled without cratebox (plain
- *   cargo, or an older target/): cargo's fingerprints do not change when a RUSTC_WRAPPER
- *   appears, so such a binary would be "Fresh" and, if re-run, would run unsandboxed.
+ * Swaps compiled build scripts for the shim (see core/shim.ts), before cargo starts, for binaries
+ * compiled without cratebox (plain cargo, or an older target/): cargo's fingerprints do not
+ * change when a RUSTC_WRAPPER appears, so such a binary would be "Fresh" and, if re-run, would
+ * run unsandboxed. Binaries compiled under cratebox are swapped by the RUSTC_WRAPPER itself
+ * (src/shims/rustc-wrapper.sh), with the same shim text (writeShimTemplate) and the same moves.
  */
 import { closeSync, existsSync, linkSync, openSync, readSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -40,7 +40,7 @@ export function swapBuildScript(bin: string): boolean {
   const st = statSync(bin);
   const real = bin + REAL_SUFFIX;
   const tmp = `${bin}.cratebox-tmp-${process.pid}`;
-  writeFileSync(tmp, toBuildScriptShim(path.basename(real)), { mode: 0o755 });
+  writeFileSync(tmp, toBuildScriptShim(), { mode: 0o755 });
   utimesSync(tmp, st.atime, st.mtime);
   renameSync(bin, real);
   renameSync(tmp, bin);
@@ -65,6 +65,11 @@ function relinkUplifted(dir: string, entries: string[]): void {
     linkSync(path.join(dir, compiled), tmp);
     renameSync(tmp, uplifted);
   }
+}
+
+/** Writes the shim where the RUSTC_WRAPPER copies it from (CRATEBOX_SHIM). */
+export function writeShimTemplate(file: string): void {
+  writeFileSync(file, toBuildScriptShim(), { mode: 0o755 });
 }
 
 /** The directories that hold compiled build scripts: `<root>/[<triple>/]<profile>/build/<pkg>-<hash>`. */

@@ -1,8 +1,9 @@
 #!/bin/sh
 # cratebox's RUSTC_WRAPPER. Cargo calls `<this> <rustc> <args...>` for every compilation.
 # Anything that is not a build script runs exactly as without cratebox (one exec, no Node).
-# A build script is compiled as usual; then its binary is moved aside and the sandbox shim takes
-# its place, so that cargo, when it runs "the build script", runs the shim.
+# A build script is compiled as usual; then its binary is moved aside (<name>.cratebox-real) and
+# the sandbox shim (CRATEBOX_SHIM, written by the run from src/core/shim.ts) takes its place with
+# the binary's times, so that cargo, when it runs "the build script", runs the shim.
 # A user's own wrapper (sccache, ...) is chained: CRATEBOX_USER_RUSTC_WRAPPER.
 
 case " $* " in
@@ -36,4 +37,12 @@ rc=$?
 bin="$out_dir/$name$extra"
 # A check-only or metadata-only compilation writes no executable: nothing to swap.
 [ -n "$out_dir" ] && [ -f "$bin" ] || exit 0
-exec "$CRATEBOX_NODE" "$CRATEBOX_SWAP" "$bin"
+# Fail closed: if any step fails, the build script is missing and cargo stops; it never runs bare.
+if mv -f "$bin" "$bin.cratebox-real" &&
+   cp "$CRATEBOX_SHIM" "$bin.cratebox-tmp" &&
+   touch -r "$bin.cratebox-real" "$bin.cratebox-tmp" &&
+   mv -f "$bin.cratebox-tmp" "$bin"; then
+  exit 0
+fi
+echo "cratebox: could not put the sandbox shim in place of $bin" >&2
+exit 1

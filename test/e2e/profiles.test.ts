@@ -104,6 +104,16 @@ network = true
     expect(step.grant.items).toContainEqual({ key: "env", value: "GRANTED_VAR", from: `[build.evil-build] (${ws}/cratebox.toml:4)` });
   });
 
+  it("a write grant into cargo's build directory is refused before anything builds", async () => {
+    const ws = probeWorkspace([]);
+    mkdirSync(path.join(ws, "target/debug"), { recursive: true });
+    writeFileSync(path.join(ws, "cratebox.toml"), `version = 1\n[build.evil-build]\nwrite = ["${ws}/target/debug"]\n`);
+    const res = await boxed(ws, path.join(ws, "target"));
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("overlaps cargo's build directory");
+    expect(existsSync(path.join(ws, "target/debug/build"))).toBe(false);
+  });
+
   it("limits from cratebox.toml bind, and the failure names the limit and the grant to raise it", async () => {
     const ws = probeWorkspace(["alloc 1024"], `version = 1\n[build.evil-build]\nreviewed = true\nmemory = "256MiB"\n`);
     const res = await boxed(ws, path.join(ws, "target"));

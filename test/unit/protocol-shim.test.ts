@@ -1,6 +1,10 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodeFrame, FrameDecoder, FRAME_EXIT, FRAME_STDOUT } from "../../src/core/protocol.ts";
-import { isBuildScriptBinaryName, isShim, shQuote, toBuildScriptShim } from "../../src/core/shim.ts";
+import { isBuildScriptBinaryName, isShim, toBuildScriptShim } from "../../src/core/shim.ts";
 import { toImageTag } from "../../src/core/image-tag.ts";
 
 describe("frames", () => {
@@ -20,13 +24,12 @@ describe("frames", () => {
 });
 
 describe("shim", () => {
-  it("is recognisable, quotes the real name, and fails closed outside cratebox", () => {
-    const text = toBuildScriptShim("build_script_build-0123456789abcdef.cratebox-real");
+  it("is recognisable, finds the real binary beside itself, and fails closed outside cratebox", () => {
+    const text = toBuildScriptShim();
     expect(isShim(text)).toBe(true);
-    expect(text).toContain(`real="\${0%/*}/"'build_script_build-0123456789abcdef.cratebox-real'`);
+    expect(text).toContain('for f in "${0%/*}"/build_script_*.cratebox-real; do');
     expect(text).toContain("exit 101");
     expect(text).toContain("CRATEBOX_ALLOW_UNSANDBOXED");
-    expect(shQuote("it's")).toBe(`'it'\\''s'`);
   });
   it("recognises build-script binaries by rustc's naming", () => {
     expect(isBuildScriptBinaryName("build_script_build-0123456789abcdef")).toBe(true);
@@ -45,5 +48,32 @@ describe("toImageTag", () => {
     expect(t).toMatch(/^cratebox\/sandbox:[0-9a-f]{16}$/);
     expect(toImageTag("sandbox", [entries[1]!, { ...entries[0]!, mode: 0o664 }])).toBe(t);
     expect(toImageTag("sandbox", [{ ...entries[0]!, data: "FROM scratch\nLABEL x=1\n" }, entries[1]!])).not.toBe(t);
+  });
+});
+
+describe("the shim as sh runs it", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "cratebox-shim-"));
+  const shim = path.join(dir, "build-script-build");
+  writeFileSync(shim, toBuildScriptShim(), { mode: 0o755 });
+  const run = (env: Record<string, string> = {}) => spawnSync(shim, [], { env: { PATH: "/usr/bin:/bin", CARGO_PKG_NAME: "foo", ...env }, encoding: "utf8" });
+
+  it("fails closed when the real binary is missing", () => {
+    const r = run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" });
+    expect(r.status).toBe(101);
+    expect(r.stderr).toContain("the real build script next to");
+  });
+  it("outside a cratebox run refuses, unless explicitly allowed", () => {
+    writeFileSync(path.join(dir, "build_script_build-0123456789abcdef.cratebox-real"), "#!/bin/sh\necho real-ran\n", { mode: 0o755 });
+    expect(run().status).toBe(101);
+    expect(run().stderr).toContain("foo  was compiled under cratebox and runs only in its sandbox");
+    expect(run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" }).stdout).toBe("real-ran\n");
+  });
+  it("inside a run hands the real binary to the client", () => {
+    const r = run({ CRATEBOX_SOCKET: "/s", CRATEBOX_NODE: "/bin/echo", CRATEBOX_CLIENT: "client" });
+    expect(r.stdout).toBe(`client ${dir}/build_script_build-0123456789abcdef.cratebox-real\n`);
+  });
+  it("fails closed when two binaries claim the directory", () => {
+    writeFileSync(path.join(dir, "build_script_other-0123456789abcdef.cratebox-real"), "", { mode: 0o755 });
+    expect(run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" }).stderr).toContain("more than one build script binary");
   });
 });
