@@ -4,6 +4,7 @@
  * checks granted paths on the real file system, and stops the run before cargo starts when a pin
  * no longer holds, a table is ambiguous, or strict mode finds an unreviewed build script.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -143,7 +144,7 @@ export class GrantBook {
       const phases: GrantPhase[] = [...(crate.hasBuildScript ? (["build"] as const) : []), ...(crate.isWorkspaceMember ? (["test"] as const) : [])];
       for (const phase of phases) {
         const r = resolveGrant(this.profile.parsed, this.builtins, crate, phase);
-        if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + buildScriptDiffHint(crate, r.stale.map((s) => s.version)));
+        if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + diffForMessage(crate, r.stale.map((s) => s.version)));
         if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));
         if (r.kind === "granted") {
           try {
@@ -169,18 +170,39 @@ export class GrantBook {
 }
 
 /**
- * When the reviewed version's sources are still on disk next to the resolved one (a registry
- * or vendor directory), say where, so the reviewer can compare build.rs: `cratebox profiles diff`.
+ * When the reviewed version's sources are still on disk next to the resolved one (a registry or
+ * vendor directory holds both), the diff of its build script and of the files the build script
+ * include!s, so the reviewer sees what changed. Undefined when the old sources are gone.
  */
-function buildScriptDiffHint(crate: GraphCrate, reviewed: (string | undefined)[]): string {
-  const parent = path.dirname(crate.manifestDir);
-  for (const req of reviewed) {
-    if (!req) continue;
-    const version = req.replace(/^[=^~]/, "");
-    const dir = path.join(parent, `${crate.name}-${version}`);
-    if (existsSync(path.join(dir, "Cargo.toml")) && dir !== crate.manifestDir) {
-      return ` The reviewed sources are on disk: see what changed with \`cratebox profiles diff ${crate.name}\` (${dir} -> ${crate.manifestDir}).`;
-    }
+export function buildScriptDiff(crate: GraphCrate, reviewedVersion: string | undefined): string | undefined {
+  if (!reviewedVersion) return undefined;
+  const version = reviewedVersion.replace(/^[=^~]\s*/, "");
+  const old = path.join(path.dirname(crate.manifestDir), `${crate.name}-${version}`);
+  if (old === crate.manifestDir || !existsSync(path.join(old, "Cargo.toml"))) return undefined;
+  const files = ["build.rs", ...includedFiles(path.join(crate.manifestDir, "build.rs"))];
+  const parts = files.map((f) => {
+    const res = spawnSync("diff", ["-u", "-N", "--label", `${crate.name}-${version}/${f}`, "--label", `${crate.name}-${crate.version}/${f}`, path.join(old, f), path.join(crate.manifestDir, f)], { encoding: "utf8" });
+    return res.status === 0 ? `${f}: unchanged` : res.stdout;
+  });
+  return parts.join("\n").trimEnd();
+}
+
+/** Paths a build script pulls in with include!/include_str!/include_bytes! (literal, inside the crate). */
+function includedFiles(buildRs: string): string[] {
+  if (!existsSync(buildRs)) return [];
+  const text = readFileSync(buildRs, "utf8");
+  return [...new Set([...text.matchAll(/include(?:_str|_bytes)?!\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!))].filter((p) => !p.includes("..") && !path.isAbsolute(p));
+}
+
+/** The diff appended to a stale-pin message, shortened to what fits a terminal. */
+function diffForMessage(crate: GraphCrate, reviewed: (string | undefined)[]): string {
+  for (const version of reviewed) {
+    const diff = buildScriptDiff(crate, version);
+    if (diff === undefined) continue;
+    const lines = diff.split("\n");
+    const shown = lines.slice(0, 60).map((l) => `      ${l}`).join("\n");
+    const more = lines.length > 60 ? `\n      ... ${lines.length - 60} more lines: \`cratebox profiles diff ${crate.name}\`` : "";
+    return `\n    what changed in the build script since the review:\n${shown}${more}`;
   }
   return "";
 }

@@ -52,6 +52,21 @@ export class Orchestrator implements AsyncDisposable {
     this.opts = opts;
   }
 
+  private runtimes: Promise<string[]> | undefined;
+
+  /** A runtime named by a grant (runsc) must be registered with the engine. */
+  private async ensureRuntime(name: string): Promise<void> {
+    this.runtimes ??= this.opts.docker.info().then((i: { Runtimes?: Record<string, unknown> }) => Object.keys(i.Runtimes ?? {}));
+    const known = await this.runtimes;
+    if (!known.includes(name)) {
+      throw new CrateboxError(
+        "RUNTIME_MISSING",
+        `the runtime ${name} named in a grant is not registered with the Docker engine (it has: ${known.join(", ")})`,
+        name === "runsc" ? "install gVisor (Debian: apt-get install runsc) and register it in /etc/docker/daemon.json under \"runtimes\", then restart dockerd" : undefined,
+      );
+    }
+  }
+
   /** A custom image named by a grant must exist locally: nothing can be pulled. */
   private ensureCustomImage(ref: string): Promise<void> {
     let p = this.images.get(ref);
@@ -82,6 +97,7 @@ export class Orchestrator implements AsyncDisposable {
     const manifestDir = request.env.CARGO_MANIFEST_DIR ?? request.cwd;
     const decision = opts.decide(manifestDir, request.phase);
     if (decision.image) await this.ensureCustomImage(decision.image);
+    if (decision.grant.runtime !== "runc") await this.ensureRuntime(decision.grant.runtime);
     const rustc = request.env.RUSTC ?? opts.rustc;
     const facts = toHostFacts({ ...opts, image: decision.image ?? opts.image }, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
     // An image of its own brings its own userland: the host's /usr is not laid over it.

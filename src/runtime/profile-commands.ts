@@ -4,7 +4,6 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
 import { parseCargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError } from "../core/errors.ts";
 import { toGrantSummary } from "../core/grant-summary.ts";
@@ -12,7 +11,7 @@ import { removeTable, upsertTable, type TomlValue } from "../core/profile/edit.t
 import { entriesOf, formatProfileIssue, parseProfile } from "../core/profile/parse.ts";
 import { describeAmbiguity, describePinMismatch, resolveGrant, type GrantPhase } from "../core/profile/resolve.ts";
 import { readCrateGraph, type CrateGraph, type GraphCrate } from "./crate-graph.ts";
-import { GrantBook, loadBuiltins, loadProfile, PROFILE_FILE } from "./grants.ts";
+import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, PROFILE_FILE } from "./grants.ts";
 
 export interface CommandContext {
   cwd: string;
@@ -193,24 +192,8 @@ export async function profilesDiff(ctx: CommandContext, name: string): Promise<n
   const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, crate, "build");
   if (r.kind !== "pin-mismatch") throw new CrateboxError("NO_STALE_PIN", `${name}'s grant has no stale pin: nothing to compare`);
   for (const stale of r.stale) {
-    const version = stale.version?.replace(/^[=^~]/, "");
-    const old = version ? path.join(path.dirname(crate.manifestDir), `${crate.name}-${version}`) : undefined;
-    if (!old || !existsSync(old)) {
-      ctx.print(`the reviewed version ${stale.version ?? "?"} of ${name} is not on disk next to ${crate.manifestDir}: compare it by hand`);
-      continue;
-    }
-    const files = ["build.rs", ...includedFiles(path.join(crate.manifestDir, "build.rs"))];
-    for (const f of files) {
-      const res = await execa("diff", ["-u", "-N", path.join(old, f), path.join(crate.manifestDir, f)], { reject: false });
-      ctx.print(res.stdout || `${f}: unchanged`);
-    }
+    const diff = buildScriptDiff(crate, stale.version);
+    ctx.print(diff ?? `the reviewed version ${stale.version ?? "?"} of ${name} is not on disk next to ${crate.manifestDir}: compare it by hand`);
   }
   return 0;
-}
-
-/** Paths a build script pulls in with include!/include_str!/include_bytes! (literal paths only). */
-function includedFiles(buildRs: string): string[] {
-  if (!existsSync(buildRs)) return [];
-  const text = readFileSync(buildRs, "utf8");
-  return [...text.matchAll(/include(?:_str|_bytes)?!\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!).filter((p) => !p.includes(".."));
 }

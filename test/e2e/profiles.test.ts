@@ -4,7 +4,7 @@
  * go, an invalid file names file, line, key and what is accepted, and each built-in profile
  * makes a real Debian crate's build script see what it needs.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -104,6 +104,18 @@ network = true
     expect(step.grant.items).toContainEqual({ key: "env", value: "GRANTED_VAR", from: `[build.evil-build] (${ws}/cratebox.toml:4)` });
   });
 
+  it("a runtime or image the engine does not have is named, never silently replaced", async () => {
+    for (const [key, value, message] of [
+      ["runtime", "runsc", "the runtime runsc named in a grant is not registered with the Docker engine"],
+      ["image", "cratebox-test/no-such-image:1", "the image cratebox-test/no-such-image:1 named in a grant is not in the engine, and cratebox does not pull images"],
+    ] as const) {
+      const ws = probeWorkspace([], `version = 1\n[build.evil-build]\nreviewed = true\n${key} = "${value}"\n`);
+      const res = await boxed(ws, path.join(ws, "target"));
+      expect(res.code).toBe(101);
+      expect(res.stderr).toContain(message);
+    }
+  });
+
   it("a write grant into cargo's build directory is refused before anything builds", async () => {
     const ws = probeWorkspace([]);
     mkdirSync(path.join(ws, "target/debug"), { recursive: true });
@@ -152,6 +164,25 @@ describe("pins, strict mode, approve and deny", () => {
     const res = await boxed(ws, target);
     expect(res.code, res.output).toBe(0);
     expect(loot(target)).toMatch(/env GRANTED_VAR => OK granted-value/);
+  });
+
+  it("a stale pin shows what changed in the build script when both versions are on disk", async () => {
+    const reg = makeRegistry(["evil-build-0.1.0"]);
+    const old = reg.crate("evil-build");
+    const next = path.join(reg.dir, "evil-build-0.1.1");
+    cpSync(old, next, { recursive: true });
+    writeFileSync(path.join(next, "Cargo.toml"), readFileSync(path.join(old, "Cargo.toml"), "utf8").replace('version = "0.1.0"', 'version = "0.1.1"'));
+    writeFileSync(path.join(next, "build.rs"), readFileSync(path.join(old, "build.rs"), "utf8") + "// new in 0.1.1: phone home\n");
+    writeFileSync(path.join(next, ".cargo-checksum.json"), `{"files":{},"package":"${"1".repeat(64)}"}`);
+    const ws = makeWorkspace({ registry: reg.dir, dependencies: ['evil-build = "=0.1.1"'], files: { "cratebox.toml": 'version = 1\n[build.evil-build]\nversion = "=0.1.0"\nreviewed = true\n' } });
+    const res = await boxed(ws, path.join(ws, "target"));
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("but cargo resolved evil-build 0.1.1");
+    expect(res.stderr).toContain("what changed in the build script since the review:");
+    expect(res.stderr).toContain("+++ evil-build-0.1.1/build.rs");
+    expect(res.stderr).toContain("+// new in 0.1.1: phone home");
+    const diff = await execa(CRATEBOX, ["profiles", "diff", "evil-build"], { cwd: ws, env, extendEnv: false, reject: false });
+    expect(diff.stdout).toContain("+// new in 0.1.1: phone home");
   });
 
   it("a checksum pin that differs from Cargo.lock's stops the run too", async () => {
