@@ -17,6 +17,9 @@ export interface GraphCrate extends CrateIdentity {
   /** Real path of the package directory. */
   manifestDir: string;
   hasBuildScript: boolean;
+  isProcMacro: boolean;
+  /** Features cargo enabled for it (the resolve of `cargo metadata`: all targets, all platforms). */
+  features: string[];
   /** Has test, bench, example or bin targets a runner may execute (workspace members). */
   isWorkspaceMember: boolean;
   /** Names of the packages that depend on it directly. */
@@ -80,12 +83,13 @@ export async function readCrateGraph(cargo: string, inv: CargoInvocation, cargoA
     workspace_root: string;
     workspace_members: string[];
     packages: RawPackage[];
-    resolve: { nodes: { id: string; deps: { pkg: string }[] }[] } | null;
+    resolve: { nodes: { id: string; deps: { pkg: string }[]; features?: string[] }[] } | null;
   };
   const checksums = lockChecksums(meta.workspace_root);
   const members = new Set(meta.workspace_members);
   const nameOf = new Map(meta.packages.map((p) => [p.id, p.name]));
   const dependents = new Map<string, string[]>();
+  const features = new Map((meta.resolve?.nodes ?? []).map((n) => [n.id, n.features ?? []]));
   for (const node of meta.resolve?.nodes ?? []) {
     for (const d of node.deps) dependents.set(d.pkg, [...(dependents.get(d.pkg) ?? []), nameOf.get(node.id) ?? node.id]);
   }
@@ -100,6 +104,8 @@ export async function readCrateGraph(cargo: string, inv: CargoInvocation, cargoA
       ...(checksum ? { checksum } : {}),
       manifestDir: realpathOrUndefined(dir) ?? dir,
       hasBuildScript: p.targets.some((t) => t.kind.includes("custom-build")),
+      isProcMacro: p.targets.some((t) => t.kind.includes("proc-macro")),
+      features: [...(features.get(p.id) ?? [])].sort(),
       isWorkspaceMember: members.has(p.id),
       dependents: [...new Set(dependents.get(p.id) ?? [])].sort(),
       requests: p.metadata?.cratebox,

@@ -27,6 +27,7 @@ export const ACCEPTED: Readonly<Record<string, string>> = {
   checksum: CHECKSUM_ACCEPTED,
   reviewed: "true or false",
   strict: "true or false",
+  policy: "a list of policy files, e.g. [\"policies/org-ci.js\"] (.js, relative to the workspace root or absolute)",
   description: "a sentence saying what the profile is for",
 };
 

@@ -215,6 +215,12 @@ export const profileSchema = z
     strict: z.boolean().default(false).describe(
       "Strict mode (also --strict): every crate with a build script must be listed in [build.*], granted or marked reviewed = true; a new build script entering the graph stops the run until someone reviews it.",
     ),
+    policy: z
+      .array(z.string().min(1).regex(/\.js$/, "a .js file"))
+      .optional()
+      .describe(
+        "Organisation policy files (JavaScript, evaluated in an isolated V8 isolate) that cap what the grants below may give; relative paths from the workspace root. They compose with --policy and CRATEBOX_POLICY: the strictest wins.",
+      ),
     defaults: defaultsSchema.optional(),
     build: scopeTable(buildGrant).describe("Grants for build scripts, one table per crate: [build.<crate>]."),
     test: scopeTable(testGrant).describe("Grants for the test, bench and run binaries of workspace packages: [test.<package>]."),
