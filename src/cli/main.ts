@@ -4,12 +4,13 @@
  *   cratebox [options] cargo <cargo arguments...>   everything after `cargo` goes to cargo as is
  *   cratebox doctor
  */
+import path from "node:path";
 import yargs from "yargs";
 import { CrateboxError, EXIT_USAGE } from "../core/errors.ts";
 import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type Limits } from "../core/limits.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
-import { approve, profilesCheck, profilesDiff, profilesExplain, profilesLs, profilesPrune, type CommandContext } from "../runtime/profile-commands.ts";
+import { approve, policyTest, profilesCheck, profilesDiff, profilesExplain, profilesLs, profilesPrune, type CommandContext } from "../runtime/profile-commands.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
@@ -21,12 +22,13 @@ function parser(argv: string[]) {
     .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
     .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
     .command("profiles", "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin")
+    .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
     .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
     .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
-    .option("env", { type: "string", array: true, describe: "approve: variables (or NAME_* patterns) to pass" })
-    .option("read", { type: "string", array: true, describe: "approve: host paths to mount read-only" })
-    .option("write", { type: "string", array: true, describe: "approve: host paths to mount writable" })
-    .option("use", { type: "string", array: true, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" })
+    .option("env", { type: "string", array: true, nargs: 1, describe: "approve: variables (or NAME_* patterns) to pass" })
+    .option("read", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount read-only" })
+    .option("write", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount writable" })
+    .option("use", { type: "string", array: true, nargs: 1, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" })
     .option("network", { type: "boolean", describe: "approve: full network access" })
     .option("test", { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" })
     .option("crate-version", { type: "string", describe: "approve/deny: which version, when the graph has several" })
@@ -36,6 +38,8 @@ function parser(argv: string[]) {
     .option("cpus", { type: "string", describe: "CPUs per step (default: all)" })
     .option("tmp-size", { type: "string", describe: "size of the private /tmp (default 1GiB)" })
     .option("report", { type: "string", describe: "write a JSON report of every sandboxed step to this file" })
+    .option("policy", { type: "string", array: true, nargs: 1, describe: "an organisation policy file (JavaScript, run in an isolated V8); repeatable; also CRATEBOX_POLICY and cratebox.toml's policy" })
+    .option("workspace", { type: "string", describe: "policy test: the workspace to evaluate (default: the current directory)" })
     .option("strict", { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" })
     .option("quiet", { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" })
     .strictOptions()
@@ -66,7 +70,13 @@ export async function main(argv: string[]): Promise<number> {
   const args = await parser(own).parseAsync();
   const [command] = args._.map(String);
   if (args.help) return 0;
-  const ctx: CommandContext = { cwd: process.cwd(), env: process.env, cargo: process.env.CARGO ?? "cargo", print: (l) => process.stdout.write(l + "\n") };
+  const ctx: CommandContext = {
+    cwd: args.workspace ? path.resolve(args.workspace) : process.cwd(),
+    env: process.env,
+    cargo: process.env.CARGO ?? "cargo",
+    print: (l) => process.stdout.write(l + "\n"),
+    ...(args.policy ? { policies: args.policy } : {}),
+  };
   const positional = args._.map(String).slice(1);
   if (command === "profiles") {
     const [sub, name] = positional;
@@ -82,6 +92,11 @@ export async function main(argv: string[]): Promise<number> {
       case "diff": return profilesDiff(ctx, needName("diff"));
       default: throw new CrateboxError("USAGE", sub ? `unknown profiles command "${sub}"` : "which profiles command?", "cratebox profiles ls|explain <crate>|check|prune|diff <crate>");
     }
+  }
+  if (command === "policy") {
+    const [sub, file] = positional;
+    if (sub !== "test" || !file) throw new CrateboxError("USAGE", "usage: cratebox policy test <file> [--workspace <dir>]", "for example: cratebox policy test profiles/policies/strict-ci-baseline.js");
+    return policyTest(ctx, path.resolve(file));
   }
   if (command === "approve" || command === "deny") {
     const [crate] = positional;
@@ -120,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       env: process.env,
       limitOverrides: toLimitOverrides(args),
       strict: Boolean(args.strict),
+      ...(args.policy ? { policies: args.policy } : {}),
       ...(args.report ? { reportFile: args.report } : {}),
       quiet,
       log,

@@ -13,8 +13,11 @@ import type { Limits } from "../core/limits.ts";
 import { isWithin } from "../core/paths.ts";
 import { parseBuiltinProfiles, type BuiltinProfiles } from "../core/profile/builtins.ts";
 import { formatProfileIssue, parseProfile, ProfileInvalidError, type ParsedProfile } from "../core/profile/parse.ts";
-import { describeAmbiguity, describePinMismatch, resolveGrant, strictViolations, type EffectiveGrant, type GrantPhase } from "../core/profile/resolve.ts";
+import { describeAmbiguity, describePinMismatch, resolveGrant, strictViolations, type EffectiveGrant, type GrantPhase, type Origin } from "../core/profile/resolve.ts";
 import type { CrateIdentity } from "../core/profile/select.ts";
+import { applyPolicies, describeRefusals, type PolicyOutcome } from "../core/policy/apply.ts";
+import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
+import { toGrantView } from "../core/policy/view.ts";
 import { toGrantSummary, type GrantSummary } from "../core/grant-summary.ts";
 import type { Phase, SandboxGrant } from "../core/sandbox-spec.ts";
 import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
@@ -79,6 +82,8 @@ export class GrantBook {
   readonly overrides: Partial<Limits>;
   /** Cargo's build directories: never writable by a grant (the shims and real binaries live there). */
   readonly buildRoots: readonly string[];
+  /** Decisions of the organisation's policies, evaluated once per run (runtime/policy.ts). */
+  policies: PolicyDecisions[] = [];
 
   constructor(profile: LoadedProfile, builtins: BuiltinProfiles, graph: CrateGraph | undefined, overrides: Partial<Limits>, buildRoots: readonly string[] = []) {
     this.profile = profile;
@@ -86,6 +91,55 @@ export class GrantBook {
     this.graph = graph;
     this.overrides = overrides;
     this.buildRoots = buildRoots;
+  }
+
+  /**
+   * The grant after the policies' ceilings: lists keep only what a ceiling allows, network goes
+   * off if a policy says so, limits take the lowest value. Policies only ever take away.
+   */
+  capped(crate: CrateIdentity, phase: GrantPhase): { effective: EffectiveGrant; outcome: PolicyOutcome | undefined } {
+    const effective = this.resolve(crate, phase);
+    if (this.policies.length === 0) return { effective, outcome: undefined };
+    const outcome = applyPolicies({ name: crate.name, version: crate.version, phase, grant: toGrantView(effective, this.profile.parsed) }, this.policies);
+    const c = outcome.grant;
+    const policyOrigin = (capability: string): Origin | undefined => {
+      const by = outcome.shapedBy.find((x) => x.capability === capability);
+      return by ? { kind: "entry", file: by.file, table: `policy rule ${by.rule}`, line: undefined } : undefined;
+    };
+    const limitOrigins = { ...effective.limitOrigins };
+    for (const key of Object.keys(limitOrigins) as (keyof Limits)[]) limitOrigins[key] = policyOrigin(key) ?? limitOrigins[key];
+    return {
+      outcome,
+      effective: {
+        ...effective,
+        env: effective.env.filter((e) => c.env.includes(e.value.text)),
+        read: effective.read.filter((r) => c.read.includes(r.value)),
+        write: effective.write.filter((w) => c.write.includes(w.value)),
+        network: c.network === effective.network.value ? effective.network : { value: c.network, origin: policyOrigin("network") ?? effective.network.origin },
+        limits: { ...c.limits, cpus: c.limits.cpus ?? undefined },
+        limitOrigins,
+      },
+    };
+  }
+
+  /** What the policies see: every crate of the graph with the grants cratebox.toml gives it. */
+  toPolicyInput(command: string[], ci: boolean): PolicyInput {
+    const view = (c: GraphCrate, phase: GrantPhase) => toGrantView(this.resolve(c, phase), this.profile.parsed);
+    return {
+      run: { command, ci },
+      crates: (this.graph?.crates ?? []).map((c) => ({
+        name: c.name,
+        version: c.version,
+        source: c.source,
+        checksum: c.checksum ? `sha256:${c.checksum.replace(/^sha256:/, "")}` : null,
+        hasBuildScript: c.hasBuildScript,
+        isProcMacro: c.isProcMacro,
+        features: c.features,
+        dependents: c.dependents,
+        workspaceMember: c.isWorkspaceMember,
+        requested: { build: c.hasBuildScript ? view(c, "build") : null, test: c.isWorkspaceMember ? view(c, "test") : null },
+      })),
+    };
   }
 
   crateAt(manifestDir: string): GraphCrate | undefined {
@@ -101,8 +155,10 @@ export class GrantBook {
   /** The decision for one sandboxed step. */
   decide(manifestDir: string, phase: Phase): StepDecision {
     const crate = this.crateAt(manifestDir) ?? UNKNOWN_CRATE;
-    const effective = this.resolve(crate, toGrantPhase(phase));
-    return { limits: effective.limits, grant: this.toSandboxGrant(effective), image: effective.image?.value, summary: toGrantSummary(effective) };
+    const { effective, outcome } = this.capped(crate, toGrantPhase(phase));
+    const summary = toGrantSummary(effective);
+    for (const s of outcome?.shapedBy ?? []) summary.items.push({ key: `policy:${s.capability}`, value: s.detail, from: `policy rule ${s.rule} (${s.file})` });
+    return { limits: effective.limits, grant: this.toSandboxGrant(effective), image: effective.image?.value, summary };
   }
 
   /** Granted paths on the real file system: they must exist, and relative ones stay in the workspace. */
@@ -152,6 +208,8 @@ export class GrantBook {
           } catch (err) {
             problems.push((err as Error).message);
           }
+          const { outcome } = this.capped(crate, phase);
+          if (outcome) problems.push(...describeRefusals({ name: crate.name, version: crate.version, phase }, outcome));
         }
       }
     }

@@ -10,15 +10,11 @@ import { toGrantSummary } from "../core/grant-summary.ts";
 import { removeTable, upsertTable, type TomlValue } from "../core/profile/edit.ts";
 import { entriesOf, formatProfileIssue, parseProfile } from "../core/profile/parse.ts";
 import { describeAmbiguity, describePinMismatch, resolveGrant, type GrantPhase } from "../core/profile/resolve.ts";
+import { describeRefusals } from "../core/policy/apply.ts";
 import { readCrateGraph, type CrateGraph, type GraphCrate } from "./crate-graph.ts";
+import { evaluatePolicies, loadPolicy } from "./policy.ts";
+import { policySources } from "./run-cargo.ts";
 import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, PROFILE_FILE } from "./grants.ts";
-
-export interface CommandContext {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  cargo: string;
-  print: (line: string) => void;
-}
 
 interface Workspace {
   graph: CrateGraph;
@@ -26,10 +22,22 @@ interface Workspace {
   file: string;
 }
 
+export interface CommandContext {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  cargo: string;
+  print: (line: string) => void;
+  /** --policy files (CRATEBOX_POLICY and cratebox.toml's `policy` are added). */
+  policies?: string[];
+}
+
 async function openWorkspace(ctx: CommandContext): Promise<Workspace> {
   const graph = await readCrateGraph(ctx.cargo, parseCargoInvocation([]), [], ctx.cwd, ctx.env);
   const profile = loadProfile(graph.workspaceRoot);
-  return { graph, book: new GrantBook(profile, loadBuiltins(), graph, {}), file: path.join(graph.workspaceRoot, PROFILE_FILE) };
+  const book = new GrantBook(profile, loadBuiltins(), graph, {});
+  const files = policySources(ctx.policies ?? [], ctx.env, profile.parsed.profile.policy ?? [], graph.workspaceRoot, ctx.cwd);
+  if (files.length > 0) book.policies = await evaluatePolicies(files.map(loadPolicy), book.toPolicyInput([], Boolean(ctx.env.CI)));
+  return { graph, book, file: path.join(graph.workspaceRoot, PROFILE_FILE) };
 }
 
 const phasesOf = (c: GraphCrate): GrantPhase[] => [...(c.hasBuildScript ? (["build"] as const) : []), ...(c.isWorkspaceMember ? (["test"] as const) : [])];
@@ -73,11 +81,13 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
       ctx.print(`${c.name} ${c.version} (${c.source}), ${phase === "build" ? "build script" : "test/bench/run binaries"}${c.dependents.length ? `, used by ${c.dependents.join(", ")}` : ""}`);
       const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, c, phase);
       if (r.kind !== "granted") ctx.print(`  ${r.kind === "pin-mismatch" ? describePinMismatch(r) : describeAmbiguity(r)}\n  until then it gets only what follows:`);
-      const g = r.kind === "granted" ? r.grant : r.withoutEntry;
+      const { effective: g, outcome } = r.kind === "granted" ? ws.book.capped(c, phase) : { effective: r.withoutEntry, outcome: undefined };
       const summary = toGrantSummary(g);
       ctx.print(`  table: ${summary.table ?? "none (default: deny)"}`);
       for (const item of summary.items) ctx.print(`  ${item.key.padEnd(8)} ${item.value.padEnd(28)} from ${item.from}`);
       for (const s of g.skipped) ctx.print(`  not applied: [${s.entry.table}]: ${s.reason}`);
+      for (const s of outcome?.shapedBy ?? []) ctx.print(`  policy   ${s.capability}: ${s.detail}  (rule ${s.rule}, ${s.file})`);
+      if (outcome) for (const line of describeRefusals({ name: c.name, version: c.version, phase }, outcome)) ctx.print(`  STOPS THE RUN: ${line}`);
       if (c.requests !== undefined) ctx.print(`  the crate's manifest requests (shown, never applied): ${JSON.stringify(c.requests)}`);
     }
   }
@@ -196,4 +206,27 @@ export async function profilesDiff(ctx: CommandContext, name: string): Promise<n
     ctx.print(diff ?? `the reviewed version ${stale.version ?? "?"} of ${name} is not on disk next to ${crate.manifestDir}: compare it by hand`);
   }
   return 0;
+}
+
+/** `cratebox policy test <file>`: the decisions of a policy for a workspace, without building. */
+export async function policyTest(ctx: CommandContext, file: string): Promise<number> {
+  const ws = await openWorkspace({ ...ctx, policies: [file] });
+  const input = ws.book.toPolicyInput([], Boolean(ctx.env.CI));
+  let stops = 0;
+  ctx.print(`policies: ${ws.book.policies.map((p) => `${p.file} (${p.decisions.length} decision${p.decisions.length === 1 ? "" : "s"})`).join(", ")}`);
+  for (const crate of input.crates) {
+    for (const phase of ["build", "test"] as const) {
+      if (crate.requested[phase] === null) continue;
+      const graphCrate = ws.graph.crates.find((c) => c.name === crate.name && c.version === crate.version)!;
+      const { outcome } = ws.book.capped(graphCrate, phase);
+      if (!outcome) continue;
+      const refusals = describeRefusals({ name: crate.name, version: crate.version, phase }, outcome);
+      stops += refusals.length;
+      const shaped = outcome.shapedBy.map((s) => `${s.capability}: ${s.detail} (rule ${s.rule})`);
+      const verdict = refusals.length ? "STOPS THE RUN" : shaped.length ? "capped" : "as granted";
+      ctx.print(`${phase === "build" ? "build script" : "tests       "}  ${crate.name} ${crate.version}  ${verdict}`);
+      for (const line of [...shaped, ...refusals]) ctx.print(`    ${line}`);
+    }
+  }
+  return stops > 0 ? 1 : 0;
 }

@@ -18,6 +18,7 @@ import { toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadBuiltins, loadProfile } from "./grants.ts";
+import { evaluatePolicies, loadPolicy } from "./policy.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
@@ -34,6 +35,8 @@ export interface CargoRunOptions {
   limitOverrides: Partial<Limits>;
   /** Every crate with a build script must be listed in cratebox.toml (also `strict = true` there). */
   strict?: boolean;
+  /** Policy files given with --policy (CRATEBOX_POLICY and cratebox.toml's `policy` add to them). */
+  policies?: string[];
   image?: string;
   reportFile?: string;
   quiet?: boolean;
@@ -62,9 +65,28 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
   const profile = loadProfile(workspaceRoot);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const builtins = loadBuiltins();
-  const needGraph = profile.exists || opts.strict;
+  const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
+  const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
-  return new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
+  const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
+  if (policyFiles.length > 0) {
+    book.policies = await evaluatePolicies(policyFiles.map(loadPolicy), book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI)));
+  }
+  return book;
+}
+
+/**
+ * Every policy that applies, in a fixed order: --policy, then CRATEBOX_POLICY (`:`-separated;
+ * how an organisation makes CI use its policy whatever the repository's file says), then the
+ * repository's own `policy = [...]`. They compose: the strictest wins, so order decides nothing.
+ */
+export function policySources(flags: string[], env: NodeJS.ProcessEnv, fromProfile: string[], workspaceRoot: string, cwd: string): string[] {
+  const files = [
+    ...flags.map((f) => path.resolve(cwd, f)),
+    ...(env.CRATEBOX_POLICY ?? "").split(":").filter(Boolean).map((f) => path.resolve(cwd, f)),
+    ...fromProfile.map((f) => path.resolve(workspaceRoot, f)),
+  ];
+  return [...new Set(files)];
 }
 
 /**

@@ -1,0 +1,108 @@
+/** The policies shipped in profiles/policies/, run for real on sample build graphs. */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { applyPoliciesToInput } from "../../src/core/policy/apply.ts";
+import type { PolicyDecisions, PolicyInput } from "../../src/core/policy/schema.ts";
+import { evaluatePolicies, loadPolicy } from "../../src/runtime/policy.ts";
+import { grantView, policyCrate, policyInput } from "../helpers/policy-input.ts";
+
+const DIR = path.resolve(import.meta.dirname, "../../profiles/policies");
+const TESTED = ["no-network.js", "pins-required.js", "strict-ci-baseline.js"];
+const CHECKSUM = `sha256:${"ab".repeat(32)}`;
+const MIN = 60_000;
+
+async function outcomes(files: string[], input: PolicyInput) {
+  const decisions: PolicyDecisions[] = await evaluatePolicies(files.map((f) => loadPolicy(path.join(DIR, f))), input);
+  const steps = applyPoliciesToInput(input, decisions);
+  return (name: string, phase: "build" | "test") => {
+    const step = steps.find((s) => s.name === name && s.phase === phase);
+    if (!step) throw new Error(`no step ${name} ${phase}`);
+    return step.outcome;
+  };
+}
+
+/** A graph with one of each kind of grant. */
+const graph = policyInput([
+  policyCrate({ name: "plain-build", requested: { build: grantView(), test: null } }),
+  policyCrate({
+    name: "openssl-sys", version: "0.9.80",
+    requested: { build: grantView({ table: "build.openssl-sys", pinned: { version: "=0.9.80", checksum: CHECKSUM }, env: ["OPENSSL_*"], network: true, limits: { ...grantView().limits, timeoutMs: 60 * MIN } }), test: null },
+  }),
+  policyCrate({ name: "loose", version: "1.4.0", requested: { build: grantView({ table: "build.loose", pinned: { version: "1", checksum: null }, env: ["CC"] }), test: null } }),
+  policyCrate({ name: "codegen", version: "0.1.0", source: "path", checksum: null, workspaceMember: true,
+    requested: { build: grantView({ table: "build.codegen", pinned: { version: "=0.1.0", checksum: null }, write: ["generated"] }), test: grantView({ table: "test.codegen", network: true }) } }),
+  policyCrate({ name: "forked", version: "2.0.0", source: "git", checksum: null, requested: { build: grantView({ table: "build.forked", env: ["FORKED_*"] }), test: null } }),
+]);
+
+describe("shipped policies", () => {
+  it("are the ones tested here, each with a header comment", () => {
+    const files = readdirSync(DIR).filter((f) => f.endsWith(".js")).sort();
+    expect(files).toEqual(TESTED);
+    for (const f of files) expect(readFileSync(path.join(DIR, f), "utf8")).toMatch(/^\/\*\*\n \* [a-z-]+: /);
+  });
+
+  it("strict-ci-baseline: no build network, 30 minute ceiling, exact pins, no write grants", async () => {
+    const of = await outcomes(["strict-ci-baseline.js"], graph);
+    const file = path.join(DIR, "strict-ci-baseline.js");
+
+    const openssl = of("openssl-sys", "build");
+    expect(openssl.grant.network).toBe(false);
+    expect(openssl.grant.limits.timeoutMs).toBe(30 * MIN);
+    expect(openssl.grant.env).toEqual(["OPENSSL_*"]);
+    expect(openssl.shapedBy.map((s) => [s.rule, s.capability, s.file])).toEqual([["no-build-network", "network", file], ["timeout-30m", "timeoutMs", file]]);
+    expect(openssl.denied).toEqual([]);
+    expect(openssl.unmet).toEqual([]);
+
+    // Granted but not pinned to one version.
+    expect(of("loose", "build").unmet).toEqual([
+      { file, rule: "pinned-grants", requirement: "version-pin", message: '[build.loose] grants loose something, so it must be pinned to the reviewed version: version = "=1.4.0"' },
+    ]);
+    expect(of("forked", "build").unmet.map((u) => u.requirement)).toEqual(["version-pin"]);
+    // A write grant is refused, with the policy's own message.
+    expect(of("codegen", "build").denied).toEqual([
+      { file, rule: "no-write-grants", message: "[build.codegen] makes generated writable; write grants are not allowed in CI" },
+    ]);
+    // Test binaries keep their network; the 15 minute default stays under the ceiling.
+    const tests = of("codegen", "test");
+    expect(tests.grant.network).toBe(true);
+    expect(tests.grant.limits.timeoutMs).toBe(15 * MIN);
+    expect(tests.unmet.map((u) => u.requirement)).toEqual(["version-pin"]);
+    // No table, nothing to pin.
+    expect(of("plain-build", "build")).toMatchObject({ denied: [], unmet: [], shapedBy: [] });
+  });
+
+  it("no-network: no step keeps network, build or test", async () => {
+    const of = await outcomes(["no-network.js"], graph);
+    expect(of("openssl-sys", "build").grant.network).toBe(false);
+    expect(of("codegen", "test").grant.network).toBe(false);
+    expect(of("codegen", "test").shapedBy).toEqual([{ file: path.join(DIR, "no-network.js"), rule: "no-network", capability: "network", detail: "network on -> off" }]);
+    expect(of("loose", "build").shapedBy).toEqual([]);
+  });
+
+  it("pins-required: granted registry crates need a checksum pin; path and git crates are left alone", async () => {
+    const of = await outcomes(["pins-required.js"], graph);
+    expect(of("openssl-sys", "build").unmet).toEqual([]);
+    const loose = of("loose", "build").unmet;
+    expect(loose.map((u) => [u.requirement, u.rule])).toEqual([["checksum-pin", "checksum-pin"]]);
+    expect(loose[0]!.message).toContain(`add checksum = "${CHECKSUM}"`);
+    expect(of("codegen", "build").unmet).toEqual([]);
+    expect(of("forked", "build").unmet).toEqual([]);
+    expect(of("plain-build", "build").unmet).toEqual([]);
+  });
+
+  it("compose: the strictest of all three wins", async () => {
+    const of = await outcomes(TESTED, graph);
+    const tests = of("codegen", "test");
+    expect(tests.grant.network).toBe(false);
+    const loose = of("loose", "build");
+    expect(loose.unmet.map((u) => u.requirement).sort()).toEqual(["checksum-pin", "version-pin"]);
+    expect(of("openssl-sys", "build").shapedBy.filter((s) => s.capability === "network").map((s) => s.rule).sort()).toEqual(["no-build-network", "no-network"]);
+  });
+
+  it("say nothing about a graph without grants", async () => {
+    const bare = policyInput([policyCrate({ name: "a" }), policyCrate({ name: "b", hasBuildScript: false, requested: { build: null, test: null } })]);
+    const of = await outcomes(TESTED, bare);
+    expect(of("a", "build")).toMatchObject({ grant: bare.crates[0]!.requested.build, denied: [], unmet: [], shapedBy: [] });
+  });
+});
