@@ -31,6 +31,7 @@ export function toGrantSummary(g: EffectiveGrant): GrantSummary {
   for (const e of g.env) items.push({ key: "env", value: e.value.text, from: describeOrigin(e.origin) });
   for (const r of g.read) items.push({ key: "read", value: r.value, from: describeOrigin(r.origin) });
   for (const w of g.write) items.push({ key: "write", value: w.value, from: describeOrigin(w.origin) });
+  for (const d of g.directives) items.push({ key: "directives", value: d.value, from: describeOrigin(d.origin) });
   items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
   for (const [field, [key, show]] of Object.entries(LIMIT_TEXT) as [keyof Limits, [string, (v: never) => string]][]) {
     items.push({ key, value: show(g.limits[field] as never), from: describeOrigin(g.limitOrigins[field]) });

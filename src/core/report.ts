@@ -26,7 +26,7 @@ export const stepSchema = z.strictObject({
   image: z.string().describe("The sandbox image (content-addressed tag)."),
   containerId: z.string().describe("The container's id (removed after the step)."),
   ok: z.boolean().describe("True when the program exited 0 and no limit was hit."),
-  cause: z.enum(["exit", "signal", "memory", "pids", "timeout", "interrupted", "fallback-timeout"]).describe("How the container ended."),
+  cause: z.enum(["exit", "signal", "memory", "pids", "timeout", "interrupted", "fallback-timeout", "directive"]).describe("How the step ended (directive: the firewall blocked a build-script directive)."),
   exitCode: z.number().int().describe("Exit code of the container's process (128+n for signal n)."),
   signal: z.number().int().nullable().describe("Signal number when the process died of one."),
   limitHit: z.enum(["memory", "pids", "timeout"]).nullable().describe("The limit that ended or broke the step, if any."),
@@ -41,6 +41,7 @@ export const stepSchema = z.strictObject({
   withheld: z.strictObject({
     env: z.array(z.string()).describe("Names (never values) of variables in the environment cargo gave the step that did not cross into the container."),
     paths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).describe("Paths the step was handed (DEP_* values) that were not mounted, and why."),
+    directives: z.array(z.strictObject({ directive: z.string(), reason: z.string() })).describe("Build-script directives the firewall kept from cargo, and why."),
   }),
 });
 
@@ -80,7 +81,7 @@ export function toReportStep(o: StepOutcome): ReportStep {
     overheadMs: o.runMs === undefined ? null : Math.max(0, Math.round(o.durationMs - o.runMs)),
     limits: { ...o.limits, cpus: o.limits.cpus ?? null },
     grant: o.grant,
-    withheld: { env: o.withheldEnv, paths: o.withheldPaths },
+    withheld: { env: o.withheldEnv, paths: o.withheldPaths, directives: o.blockedDirectives },
   };
 }
 

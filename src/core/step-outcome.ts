@@ -16,7 +16,7 @@ export interface ContainerExit {
   stoppedBy?: "timeout" | "interrupt" | "client-gone";
 }
 
-export type Cause = "exit" | "signal" | "memory" | "pids" | "timeout" | "interrupted" | "fallback-timeout";
+export type Cause = "exit" | "signal" | "memory" | "pids" | "timeout" | "interrupted" | "fallback-timeout" | "directive";
 
 export interface StepOutcome {
   phase: Phase;
@@ -42,6 +42,8 @@ export interface StepOutcome {
   /** What the step asked for or was handed that the sandbox withheld (names only, never values). */
   withheldEnv: string[];
   withheldPaths: { path: string; reason: string }[];
+  /** Directives the firewall kept from cargo (build scripts only). */
+  blockedDirectives: { directive: string; reason: string }[];
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
@@ -104,6 +106,11 @@ export function describeFailure(o: StepOutcome): string | undefined {
       return `${who} failed with exit code ${o.exitCode} after hitting the process limit of ${l.pids} (${grantHint(o, "pids", "pids", String(l.pids * 2))})`;
     case "interrupted":
       return `${who} was stopped: the run was interrupted`;
+    case "directive": {
+      const list = o.blockedDirectives.map((b) => `\`${b.directive}\` (${b.reason})`).join("; ");
+      const grant = `[build.${o.crate}] version = "=${o.version}" directives = [${o.blockedDirectives.map((b) => JSON.stringify(b.directive)).join(", ")}]`;
+      return `${who} was stopped: it printed directives the host would act on, kept from cargo: ${list}; if they are meant, grant them in cratebox.toml: ${grant}`;
+    }
     case "signal":
       return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (no network, no home, read-only sources)`;
     case "exit":

@@ -73,6 +73,9 @@ export interface StepDecision {
   image: string | undefined;
   /** What was granted beyond the default and where each came from (report, explain). */
   summary: GrantSummary;
+  /** Directive patterns the firewall lets through (core/directives.ts). */
+  directives: string[];
+  crate: CrateIdentity;
 }
 
 export class GrantBook {
@@ -158,7 +161,7 @@ export class GrantBook {
     const { effective, outcome } = this.capped(crate, toGrantPhase(phase));
     const summary = toGrantSummary(effective);
     for (const s of outcome?.shapedBy ?? []) summary.items.push({ key: `policy:${s.capability}`, value: s.detail, from: `policy rule ${s.rule} (${s.file})` });
-    return { limits: effective.limits, grant: this.toSandboxGrant(effective), image: effective.image?.value, summary };
+    return { limits: effective.limits, grant: this.toSandboxGrant(effective), image: effective.image?.value, summary, directives: effective.directives.map((d) => d.value), crate };
   }
 
   /** Granted paths on the real file system: they must exist, and relative ones stay in the workspace. */

@@ -9,6 +9,8 @@ import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
+import { checkDirective, type BlockedDirective } from "../core/directives.ts";
+import { LineFilter } from "../core/line-filter.ts";
 import { SpecError, toSandboxSpec, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
@@ -109,6 +111,16 @@ export class Orchestrator implements AsyncDisposable {
       "cratebox.version": version,
       "cratebox.phase": request.phase,
     }, decision.grant);
+    // The directive firewall: a build script's stdout goes to cargo line by line, and a line
+    // the host would act on dangerously is kept back (core/directives.ts).
+    const blocked: BlockedDirective[] = [];
+    const firewall = request.phase === "build-script" ? new LineFilter((line) => {
+      const v = checkDirective(line, { outDir: request.env.OUT_DIR ?? "", granted: decision.directives });
+      if (v.pass) return true;
+      blocked.push(v.blocked);
+      return false;
+    }, io.stdout) : undefined;
+    const relay: RunIo = firewall ? { stdout: (c) => firewall.push(c), stderr: io.stderr } : io;
     const abort = new AbortController();
     const key = Symbol(crate);
     this.live.set(key, abort);
@@ -119,7 +131,7 @@ export class Orchestrator implements AsyncDisposable {
       const run = await runContainer(
         opts.docker,
         toCreateOptions(spec),
-        io,
+        relay,
         abort.signal,
         (id) => {
           containerId = id;
@@ -128,7 +140,8 @@ export class Orchestrator implements AsyncDisposable {
         decision.limits.timeoutMs,
       );
       for (const w of run.warnings) this.engineWarnings.add(w);
-      const cause = toCause(run.exit);
+      firewall?.end();
+      const cause = blocked.length > 0 && run.exit.exitCode === 0 ? "directive" : toCause(run.exit);
       const outcome: StepOutcome = {
         phase: request.phase,
         crate,
@@ -138,6 +151,7 @@ export class Orchestrator implements AsyncDisposable {
         image: spec.image,
         containerId: run.id,
         ok: run.exit.exitCode === 0 && cause === "exit",
+        blockedDirectives: blocked.map((b) => ({ directive: b.directive, reason: b.reason })),
         cause,
         exitCode: run.exit.exitCode,
         signal: toSignal(run.exit, cause),
@@ -204,7 +218,12 @@ export class Orchestrator implements AsyncDisposable {
         req.clientStartedAt,
         stepAbort.signal,
       );
-      if (outcome.signal !== undefined) finish({ code: 128 + outcome.signal, signal: signalName(outcome.signal) });
+      if (outcome.cause === "directive") {
+        // Cargo must not act on what was kept back: the step fails, and says why in its stderr.
+        const why = outcome.blockedDirectives.map((b) => `cratebox: blocked \`${b.directive}\`: ${b.reason}\n`).join("");
+        send(FRAME_STDERR, Buffer.from(why));
+        finish({ code: 101 });
+      } else if (outcome.signal !== undefined) finish({ code: 128 + outcome.signal, signal: signalName(outcome.signal) });
       else finish({ code: outcome.exitCode });
     } catch (err) {
       const known = err instanceof CrateboxError || err instanceof SpecError;

@@ -294,7 +294,7 @@ describe("built-in profiles on real Debian crates", () => {
     expect(denied.cc).toMatch(/^CFLAGS = None$/m);
 
     const granted = await run(
-      `version = 1\n[build.openssl-sys]\nuse = ["openssl"]\n[build.libz-sys]\nuse = ["pkg-config"]\nread = ["pc"]\n[build.cc-demo]\nuse = ["c-toolchain"]\n`,
+      `version = 1\n[build.openssl-sys]\nuse = ["openssl"]\n[build.libz-sys]\nuse = ["pkg-config"]\nread = ["pc"]\n# the marker directory is outside the system library dirs: the directive firewall wants a grant\ndirectives = ["rustc-link-search=native=/tmp/cratebox-pc-marker"]\n[build.cc-demo]\nuse = ["c-toolchain"]\n`,
       vars,
     );
     expect(granted.openssl).toContain(`cargo:rustc-link-search=native=${multiarch}\n`); // from X86_64_..._OPENSSL_LIB_DIR

@@ -52,6 +52,8 @@ export interface EffectiveGrant {
   env: Sourced<EnvPattern>[];
   read: Sourced<string>[];
   write: Sourced<string>[];
+  /** Build-script directives let through the firewall (core/directives.ts). */
+  directives: Sourced<string>[];
   network: Sourced<boolean>;
   limits: Limits;
   limitOrigins: { [K in keyof Limits]: Origin };
@@ -120,7 +122,7 @@ function usedBy(via: readonly string[], parsed: ParsedProfile, entry: EntryRef, 
 function baseGrant(parsed: ParsedProfile, crate: CrateIdentity, phase: GrantPhase, skipped: SkippedEntry[]): EffectiveGrant {
   const builtin: Origin = { kind: "built-in-default" };
   const acc: EffectiveGrant = {
-    crate, phase, entry: undefined, reviewed: undefined, profiles: [], env: [], read: [], write: [],
+    crate, phase, entry: undefined, reviewed: undefined, profiles: [], env: [], read: [], write: [], directives: [],
     network: { value: false, origin: builtin },
     limits: { ...DEFAULT_LIMITS },
     limitOrigins: { memoryBytes: builtin, pids: builtin, timeoutMs: builtin, cpus: builtin, tmpBytes: builtin },
@@ -162,7 +164,7 @@ function applyCapabilities(acc: EffectiveGrant, c: Capabilities, origin: (key: K
   c.env?.forEach((p, i) => {
     if (!acc.env.some((e) => e.value.text === p.text)) acc.env.push({ value: p, origin: origin(["env", i]) });
   });
-  for (const key of ["read", "write"] as const) {
+  for (const key of ["read", "write", "directives"] as const) {
     c[key]?.forEach((p, i) => {
       if (!acc[key].some((e) => e.value === p)) acc[key].push({ value: p, origin: origin([key, i]) });
     });

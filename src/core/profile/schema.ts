@@ -127,6 +127,9 @@ const capabilityKeys = {
   write: uniqueList(checked(z.string(), (p) => parseHostPath(p, "write"))).optional().describe(
     "Extra host paths mounted WRITABLE at the same place: the step can change or plant files there, so cratebox warns on every use. Same path rules as read; the workspace root itself, .git and target/ are refused.",
   ),
+  directives: uniqueList(z.string().min(1).regex(/^[a-z][a-z0-9-]*(=|$)/, "a directive such as rustc-link-arg=-fuse-ld=lld")).optional().describe(
+    "Build-script directives let through the directive firewall, as KEY=VALUE with * matching anything (e.g. \"rustc-link-arg=-Wl,-T*\"). By default cratebox blocks directives that make the host linker or rustc run or load files the script chose.",
+  ),
   network: network.optional().describe(
     "Network access: false (default, no network at all) or true (unrestricted). A list of \"host:port\" entries is the planned allowlist; until egress filtering enforces it, a list is refused.",
   ),
