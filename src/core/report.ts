@@ -42,6 +42,7 @@ export const stepSchema = z.strictObject({
     env: z.array(z.string()).describe("Names (never values) of variables in the environment cargo gave the step that did not cross into the container."),
     paths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).describe("Paths the step was handed (DEP_* values) that were not mounted, and why."),
     directives: z.array(z.strictObject({ directive: z.string(), reason: z.string() })).describe("Build-script directives the firewall kept from cargo, and why."),
+    askedEnv: z.array(z.string()).describe("Withheld variables the build script declared it reads (rerun-if-env-changed): the likely grant when it fails."),
   }),
 });
 
@@ -81,7 +82,7 @@ export function toReportStep(o: StepOutcome): ReportStep {
     overheadMs: o.runMs === undefined ? null : Math.max(0, Math.round(o.durationMs - o.runMs)),
     limits: { ...o.limits, cpus: o.limits.cpus ?? null },
     grant: o.grant,
-    withheld: { env: o.withheldEnv, paths: o.withheldPaths, directives: o.blockedDirectives },
+    withheld: { env: o.withheldEnv, paths: o.withheldPaths, directives: o.blockedDirectives, askedEnv: o.askedWithheld },
   };
 }
 

@@ -44,6 +44,17 @@ export interface StepOutcome {
   withheldPaths: { path: string; reason: string }[];
   /** Directives the firewall kept from cargo (build scripts only). */
   blockedDirectives: { directive: string; reason: string }[];
+  /** Host variables the script declared it reads (rerun-if-env-changed) that were withheld. */
+  askedWithheld: string[];
+  /** Where cargo resolved the crate from (grant snippets must say so unless "registry"). */
+  source: "registry" | "path" | "git";
+}
+
+/** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */
+function tableHead(o: StepOutcome): string {
+  const scope = o.phase === "build-script" ? "build" : "test";
+  const defaultSource = scope === "build" ? "registry" : "path";
+  return `[${scope}.${o.crate}] version = "=${o.version}"${o.source === defaultSource ? "" : ` source = "${o.source}"`}`;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
@@ -79,9 +90,8 @@ export const PHASE_TEXT: Record<Phase, string> = { "build-script": "build script
 
 /** How to raise a limit: the grant for this crate in cratebox.toml, or the flag for one run. */
 function grantHint(o: StepOutcome, key: string, flag: string, value: string): string {
-  const scope = o.phase === "build-script" ? "build" : "test";
   const toml = /^\d+$/.test(value) ? value : JSON.stringify(value);
-  return `raise it in cratebox.toml: [${scope}.${o.crate}] ${key} = ${toml}, or for one run: \`cratebox --${flag} ${value} cargo ...\``;
+  return `raise it in cratebox.toml: ${tableHead(o)} ${key} = ${toml}, or for one run: \`cratebox --${flag} ${value} cargo ...\``;
 }
 
 /**
@@ -108,12 +118,16 @@ export function describeFailure(o: StepOutcome): string | undefined {
       return `${who} was stopped: the run was interrupted`;
     case "directive": {
       const list = o.blockedDirectives.map((b) => `\`${b.directive}\` (${b.reason})`).join("; ");
-      const grant = `[build.${o.crate}] version = "=${o.version}" directives = [${o.blockedDirectives.map((b) => JSON.stringify(b.directive)).join(", ")}]`;
+      const grant = `${tableHead(o)} directives = [${o.blockedDirectives.map((b) => JSON.stringify(b.directive)).join(", ")}]`;
       return `${who} was stopped: it printed directives the host would act on, kept from cargo: ${list}; if they are meant, grant them in cratebox.toml: ${grant}`;
     }
     case "signal":
       return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (no network, no home, read-only sources)`;
     case "exit":
+      if (o.phase === "build-script" && o.askedWithheld.length > 0) {
+        const names = o.askedWithheld.map((n) => JSON.stringify(n)).join(", ");
+        return `${who} failed with exit code ${o.exitCode} in the sandbox; it reads ${o.askedWithheld.join(", ")} (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs ${o.askedWithheld.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} env = [${names}]`;
+      }
       return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, grant it in cratebox.toml: \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
 }

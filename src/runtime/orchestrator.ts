@@ -9,7 +9,7 @@ import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
-import { checkDirective, type BlockedDirective } from "../core/directives.ts";
+import { checkDirective, parseDirective, type BlockedDirective } from "../core/directives.ts";
 import { LineFilter } from "../core/line-filter.ts";
 import { SpecError, toSandboxSpec, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
@@ -114,7 +114,10 @@ export class Orchestrator implements AsyncDisposable {
     // The directive firewall: a build script's stdout goes to cargo line by line, and a line
     // the host would act on dangerously is kept back (core/directives.ts).
     const blocked: BlockedDirective[] = [];
+    const askedEnv = new Set<string>();
     const firewall = request.phase === "build-script" ? new LineFilter((line) => {
+      const d = parseDirective(line);
+      if (d?.key === "rerun-if-env-changed") askedEnv.add(d.value.trim());
       const v = checkDirective(line, { outDir: request.env.OUT_DIR ?? "", granted: decision.directives });
       if (v.pass) return true;
       blocked.push(v.blocked);
@@ -152,6 +155,9 @@ export class Orchestrator implements AsyncDisposable {
         containerId: run.id,
         ok: run.exit.exitCode === 0 && cause === "exit",
         blockedDirectives: blocked.map((b) => ({ directive: b.directive, reason: b.reason })),
+        // Variables it said it reads (rerun-if-env-changed) that the host has and the sandbox withheld.
+        askedWithheld: spec.withheldEnv.filter((name) => askedEnv.has(name)),
+        source: decision.crate.source,
         cause,
         exitCode: run.exit.exitCode,
         signal: toSignal(run.exit, cause),

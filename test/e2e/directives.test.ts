@@ -66,7 +66,7 @@ describe("link escapes", () => {
     expect(existsSync(boxedMarker)).toBe(false);
     expect(res.stderr).toContain(`cratebox: blocked \`${blocked}`);
     expect(res.stderr).toMatch(/was stopped: it printed directives the host would act on, kept from cargo/);
-    expect(res.stderr).toMatch(/grant them in cratebox\.toml: \[build\.app\] version = "=0\.1\.0" directives = \[/);
+    expect(res.stderr).toMatch(/grant them in cratebox\.toml: \[build\.app\] version = "=0\.1\.0" source = "path" directives = \[/);
   });
 
   it("a directives grant lets an intended one through", async () => {

@@ -53,6 +53,20 @@ describe("a failing build script", () => {
 
 const SLEEPER = 'fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }';
 
+describe("a denial that explains itself", () => {
+  it("a script failing without a withheld variable it reads gets the exact grant, and the grant works", async () => {
+    const ws = workspaceWithBuildRs('fn main() { println!("cargo:rerun-if-env-changed=MY_SDK_DIR"); let d = std::env::var("MY_SDK_DIR").expect("MY_SDK_DIR must be set"); println!("cargo:rustc-env=SDK={d}"); }');
+    const env = testEnv(makeFakeHome(), { MY_SDK_DIR: "/opt/sdk" });
+    const res = await cratebox(["build"], ws, env);
+    expect(res.code).toBe(101);
+    expect(res.stderr).toContain('it reads MY_SDK_DIR (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs it, grant in cratebox.toml: [build.app] version = "=0.1.0" source = "path" env = ["MY_SDK_DIR"]');
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\n[build.app]\nsource = "path"\nversion = "=0.1.0"\nenv = ["MY_SDK_DIR"]\n');
+    const granted = await cratebox(["build"], ws, env);
+    expect(granted.code, granted.output).toBe(0);
+  });
+});
+
 describe("in GitHub Actions", () => {
   it("a failure is also printed as a workflow annotation on stdout", async () => {
     const ws = workspaceWithBuildRs('fn main() { std::process::exit(3); }');

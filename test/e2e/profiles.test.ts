@@ -130,7 +130,7 @@ network = true
     const ws = probeWorkspace(["alloc 1024"], `version = 1\n[build.evil-build]\nreviewed = true\nmemory = "256MiB"\n`);
     const res = await boxed(ws, path.join(ws, "target"));
     expect(res.code).toBe(101);
-    expect(res.stderr).toContain('build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached (raise it in cratebox.toml: [build.evil-build] memory = "512MiB"');
+    expect(res.stderr).toContain('build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached (raise it in cratebox.toml: [build.evil-build] version = "=0.1.0" memory = "512MiB"');
   });
 
   it("a registry grant does not reach a path crate of the same name", async () => {
