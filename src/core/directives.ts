@@ -56,7 +56,9 @@ const DANGEROUS_LINK_ARG: { re: RegExp; why: string }[] = [
   { re: /^-T|^--script|^-Wl,-T|^-Wl,--script/, why: "a linker script chosen by the build script steers the host linker" },
   { re: /^@/, why: "a response file lets a file the script wrote supply any further arguments" },
   { re: /^-Wl,.*(-plugin|--plugin|-dynamic-linker|--dynamic-linker|@)/, why: "-Wl passes a plugin, a dynamic linker or a response file to the host linker" },
-  { re: /^-Xlinker$|^-z$/, why: "a bare -Xlinker/-z would apply to the next, unchecked argument" },
+  { re: /^-wrapper|^-Wl,.*-wrapper/, why: "-wrapper makes the compiler driver run its subprograms through a program" },
+  { re: /^-o|^--output|^-Wl,(-o|--output)|^-dumpdir|^-save-temps|^-dumpbase/, why: "an output option makes the host write files where the build script says" },
+  { re: /^(-Xlinker|-z|-x|-B|-T|-L|-u|-e|-Xassembler|-Xpreprocessor)$/, why: "a bare option applies to the next argument, which is checked on its own" },
 ];
 
 /** rustc-env variables that steer the host rustc, the linker it runs, or the dynamic loader. */
@@ -69,7 +71,8 @@ function globMatches(pattern: string, text: string): boolean {
 
 /** `cargo:KEY=VALUE` or `cargo::KEY=VALUE` -> { key, value }; undefined for any other line. */
 export function parseDirective(line: string): { key: string; value: string; syntax: "old" | "new" } | undefined {
-  const m = /^cargo(::?)([^=]+)=?(.*)$/.exec(line);
+  // Cargo trims each line before it looks for `cargo:`, so the firewall must too.
+  const m = /^cargo(::?)([^=]+)=?(.*)$/.exec(line.trim());
   if (!m) return undefined;
   return { key: m[2]!.trim(), value: m[3] ?? "", syntax: m[1] === "::" ? "new" : "old" };
 }
@@ -124,4 +127,25 @@ export function checkDirective(line: string, ctx: DirectiveContext): Verdict {
 /** The grant that would let a blocked directive through, pinned to the crate's version. */
 export function grantFor(blocked: BlockedDirective, crate: string, version: string): string {
   return `[build.${crate}]\nversion = "=${version}"\ndirectives = [${JSON.stringify(blocked.directive)}]`;
+}
+
+/** `rustc-link-lib=[KIND[:MODIFIERS]=]NAME[:RENAME]` -> NAME when the link is dynamic (the default kind). */
+export function dynamicLibOf(key: string, value: string): string | undefined {
+  if (key !== "rustc-link-lib") return undefined;
+  const eq = value.indexOf("=");
+  const kind = eq >= 0 ? value.slice(0, eq).split(":")[0] : "dylib";
+  if (kind !== "dylib") return undefined;
+  return value.slice(eq + 1).split(":")[0]!.trim() || undefined;
+}
+
+/** A `rustc-link-search` path inside the script's OUT_DIR, or undefined. */
+export function searchPathInOutDir(key: string, value: string, outDir: string): string | undefined {
+  if (key !== "rustc-link-search") return undefined;
+  const p = value.replace(/^(native|dependency|crate|all|framework)=/, "");
+  return isWithin(p, outDir) ? p : undefined;
+}
+
+/** Is the directive let through by a grant? */
+export function isGranted(directive: string, granted: readonly string[]): boolean {
+  return granted.some((g) => globMatches(g, directive));
 }

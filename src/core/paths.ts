@@ -24,6 +24,7 @@ export function isInsideOutDir(p: string, buildRoots: readonly string[]): boolea
     if (!isWithin(p, root)) return false;
     const rel = p.slice(root.length).split("/").filter(Boolean);
     const b = rel.indexOf("build");
-    return b >= 1 && b <= 2 && rel.length >= b + 3 && rel[b + 2] === "out";
+    // `target/tmp` (CARGO_TARGET_TMPDIR) is writable by test binaries: never an OUT_DIR.
+    return b >= 1 && b <= 2 && rel[0] !== "tmp" && rel.length >= b + 3 && rel[b + 2] === "out";
   });
 }

@@ -243,10 +243,14 @@ function inSysroot(host: HostFacts, tool: string, given: string | undefined): st
 function dedupeMounts(mounts: Mount[], masks: string[]): Mount[] {
   const identity = (m: Mount) => m.source === m.target;
   const covers = (o: Mount, m: Mount) =>
-    o.readOnly && identity(o) && isWithin(m.target, o.target) &&
+    o.readOnly && identity(o) && isWithin(m.target, o.target) && !mounts.some((w) => !w.readOnly && w.target === o.target) &&
     !masks.some((t) => t !== o.target && isWithin(t, o.target) && isWithin(m.target, t));
   return mounts.filter((m, i) => {
-    if (mounts.findIndex((o) => o.target === m.target) !== i) return false;
+    // Several mounts of one place: a writable one wins (a write grant over the crate's own
+    // read-only source, or a path named in both read and write).
+    const same = mounts.filter((o) => o.target === m.target);
+    const chosen = same.find((o) => !o.readOnly) ?? same[0];
+    if (chosen !== m) return false;
     if (!m.readOnly || !identity(m)) return true;
     return !mounts.some((o, j) => j !== i && o.target !== m.target && covers(o, m));
   });

@@ -15,15 +15,19 @@ export interface BuildDirs {
 export async function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
+    ...inv.globals,
     "metadata", "--format-version", "1", "--no-deps", "--offline",
     ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
   ];
-  const res = await execa(cargo, args, { cwd, env, reject: false, extendEnv: false, stdin: "ignore" });
+  // --target-dir goes in as CARGO_TARGET_DIR, so cargo itself says where both the target and the
+  // build directory (build.build-dir may put it elsewhere) are.
+  const metaEnv = inv.targetDir ? { ...env, CARGO_TARGET_DIR: path.resolve(cwd, inv.targetDir) } : env;
+  const res = await execa(cargo, args, { cwd, env: metaEnv, reject: false, extendEnv: false, stdin: "ignore" });
   if (res.exitCode !== 0) {
     throw new CrateboxError("CARGO_METADATA", `\`cargo metadata\` failed, so cratebox cannot tell where this build writes:\n${res.stderr.trim()}`, undefined, res.exitCode ?? 101);
   }
   const meta = JSON.parse(res.stdout) as { workspace_root: string; target_directory: string; build_directory?: string };
-  const dirs = inv.targetDir ? [path.resolve(cwd, inv.targetDir)] : [meta.target_directory, meta.build_directory ?? meta.target_directory];
+  const dirs = [meta.target_directory, meta.build_directory ?? meta.target_directory];
   const buildRoots = [...new Set(dirs)].map((d) => {
     mkdirSync(d, { recursive: true });
     return realpathOrUndefined(d) ?? d;

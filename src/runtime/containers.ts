@@ -99,6 +99,8 @@ export async function runContainer(
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
     await container.start();
+    // An abort that came while the container was being created or started found nothing to kill.
+    if (signal.aborted) onAbort();
     // The time limit counts from the start of the container, not from its creation.
     if (timeoutMs !== undefined) timer = setTimeout(() => stop("timeout"), timeoutMs);
     const paths = pidsEventsPaths(created.id);

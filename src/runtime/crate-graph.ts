@@ -71,6 +71,7 @@ const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
 export async function readCrateGraph(cargo: string, inv: CargoInvocation, cargoArgs: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CrateGraph> {
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
+    ...inv.globals,
     "metadata", "--format-version", "1",
     ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
     ...PASS_THROUGH.filter((f) => cargoArgs.includes(f)),

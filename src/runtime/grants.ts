@@ -177,6 +177,14 @@ export class GrantBook {
       }
       const home = realpathOrUndefined(homedir());
       if (home && isWithin(home, real)) throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} would expose your whole home directory (${real})`, "grant the one directory the crate needs");
+      if (key === "write") {
+        // The schema refuses these as written; the real path must not reach them either
+        // (an absolute path, or a symlink inside the workspace).
+        const protectedPlaces = [realRoot, path.join(realRoot, ".git"), path.join(realRoot, PROFILE_FILE), path.join(realRoot, "Cargo.toml"), path.join(realRoot, "Cargo.lock")];
+        if (protectedPlaces.some((p2) => real === p2 || (p2.endsWith(".git") && isWithin(real, p2))) || isWithin(realRoot, real) || /\/(Cargo\.toml|Cargo\.lock)$/.test(real)) {
+          throw new CrateboxError("GRANT_PATH", `${where}: write path ${p} is (or leads to) the workspace itself, its .git, or a manifest (${real})`, "grant a directory for generated files only");
+        }
+      }
       if (key === "write" && this.buildRoots.some((root) => isWithin(real, root) || isWithin(root, real))) {
         throw new CrateboxError("GRANT_PATH", `${where}: write path ${p} overlaps cargo's build directory (${real}), where build scripts and their sandbox shims live`, "let the build script write to its OUT_DIR, or grant a directory outside target/");
       }

@@ -3,13 +3,14 @@
  * that cargo runs in place of build scripts, runs each request in its own container, relays the
  * output, returns the exit status, and keeps every step's outcome for the summary and report.
  */
+import { existsSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
-import { checkDirective, parseDirective, type BlockedDirective } from "../core/directives.ts";
+import { checkDirective, dynamicLibOf, isGranted, parseDirective, searchPathInOutDir, type BlockedDirective } from "../core/directives.ts";
 import { LineFilter } from "../core/line-filter.ts";
 import { SpecError, toSandboxSpec, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
@@ -115,13 +116,24 @@ export class Orchestrator implements AsyncDisposable {
     // the host would act on dangerously is kept back (core/directives.ts).
     const blocked: BlockedDirective[] = [];
     const askedEnv = new Set<string>();
+    const outDir = request.env.OUT_DIR ?? "";
+    const dylibs: { line: string; directive: string; name: string }[] = [];
+    const outDirSearch: string[] = [];
     const firewall = request.phase === "build-script" ? new LineFilter((line) => {
       const d = parseDirective(line);
       if (d?.key === "rerun-if-env-changed") askedEnv.add(d.value.trim());
-      const v = checkDirective(line, { outDir: request.env.OUT_DIR ?? "", granted: decision.directives });
-      if (v.pass) return true;
-      blocked.push(v.blocked);
-      return false;
+      const v = checkDirective(line, { outDir, granted: decision.directives });
+      if (!v.pass) {
+        blocked.push(v.blocked);
+        return false;
+      }
+      if (d) {
+        const lib = dynamicLibOf(d.key, d.value);
+        if (lib && !isGranted(`${d.key}=${d.value}`, decision.directives)) dylibs.push({ line, directive: `${d.key}=${d.value}`, name: lib });
+        const dir = searchPathInOutDir(d.key, d.value, outDir);
+        if (dir) outDirSearch.push(dir);
+      }
+      return true;
     }, io.stdout) : undefined;
     const relay: RunIo = firewall ? { stdout: (c) => firewall.push(c), stderr: io.stderr } : io;
     const abort = new AbortController();
@@ -144,6 +156,13 @@ export class Orchestrator implements AsyncDisposable {
       );
       for (const w of run.warnings) this.engineWarnings.add(w);
       firewall?.end();
+      // A shared library the script built in its own OUT_DIR and links dynamically: a proc macro
+      // depending on this crate would make the HOST rustc load it (cargo puts the search path on
+      // rustc's library path). Kept back unless granted.
+      for (const lib of dylibs) {
+        const found = outDirSearch.find((dir) => existsSync(path.join(dir, `lib${lib.name}.so`)));
+        if (found) blocked.push({ line: lib.line, directive: lib.directive, reason: `it links lib${lib.name}.so, which it built in its OUT_DIR (${found}); a proc macro depending on this crate would make the host rustc load it` });
+      }
       const cause = blocked.length > 0 && run.exit.exitCode === 0 ? "directive" : toCause(run.exit);
       const outcome: StepOutcome = {
         phase: request.phase,

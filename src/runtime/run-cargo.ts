@@ -4,7 +4,7 @@
  * wrapper in place, and returns cargo's own exit code (130 when interrupted).
  */
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
@@ -95,12 +95,21 @@ export function policySources(flags: string[], env: NodeJS.ProcessEnv, fromProfi
  * there is nothing to compare with.
  */
 async function ensureCommitted(file: string): Promise<void> {
-  const res = await execa("git", ["status", "--porcelain", "--", path.basename(file)], { cwd: path.dirname(file), reject: false });
-  if (res.exitCode !== 0) return;
-  if (res.stdout.trim() !== "") {
+  const dir = path.dirname(file);
+  const inside = await execa("git", ["rev-parse", "--show-toplevel"], { cwd: dir, reject: false });
+  if (inside.exitCode !== 0) return; // not a git checkout: nothing to compare with
+  // Compare contents with HEAD's blob (skip-worktree or assume-unchanged cannot hide a change),
+  // and fail closed when git cannot answer in a checkout.
+  const rel = path.relative(inside.stdout.trim(), file);
+  const committed = await execa("git", ["show", `HEAD:${rel}`], { cwd: dir, reject: false, stripFinalNewline: false });
+  const reason =
+    committed.exitCode !== 0 ? `git cannot show the committed ${rel} (${committed.stderr.trim() || "not committed"})`
+    : committed.stdout !== readFileSync(file, "utf8") ? `${rel} differs from the committed one`
+    : undefined;
+  if (reason) {
     throw new CrateboxError(
       "PROFILE_UNCOMMITTED",
-      `${file} differs from the committed one (${res.stdout.trim()}); in CI only the committed file counts`,
+      `${reason}; in CI only the committed cratebox.toml counts`,
       "commit the change (it is a review), or restore the file with `git checkout -- cratebox.toml`",
     );
   }

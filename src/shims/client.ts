@@ -6,6 +6,7 @@
  * the program did. Only node: imports, so start-up stays small.
  */
 import { connect } from "node:net";
+import { resolve } from "node:path";
 import { FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, FrameDecoder, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 
 const clientStartedAt = Date.now();
@@ -20,7 +21,9 @@ if (!program || !socketPath) {
 
 const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-const request: RunRequest = { v: PROTOCOL_VERSION, kind, program, args, cwd: process.cwd(), env, clientStartedAt };
+// Cargo hands its runner a path relative to the working directory (`target/debug/app` for
+// `cargo run`): the orchestrator wants it absolute.
+const request: RunRequest = { v: PROTOCOL_VERSION, kind, program: resolve(program), args, cwd: process.cwd(), env, clientStartedAt };
 
 let exited = false;
 const decoder = new FrameDecoder();

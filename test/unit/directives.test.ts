@@ -72,3 +72,22 @@ describe("LineFilter", () => {
     expect(out).toEqual(["one\n", "two\n", "three"]);
   });
 });
+
+describe("dynamic libraries from OUT_DIR", () => {
+  it("recognises dynamic links and search paths into OUT_DIR", async () => {
+    const { dynamicLibOf, searchPathInOutDir } = await import("../../src/core/directives.ts");
+    expect(dynamicLibOf("rustc-link-lib", "evil")).toBe("evil");
+    expect(dynamicLibOf("rustc-link-lib", "dylib=evil")).toBe("evil");
+    expect(dynamicLibOf("rustc-link-lib", "static=evil")).toBeUndefined();
+    expect(searchPathInOutDir("rustc-link-search", "native=/t/debug/build/foo-1/out/lib", "/t/debug/build/foo-1/out")).toBe("/t/debug/build/foo-1/out/lib");
+    expect(searchPathInOutDir("rustc-link-search", "/usr/lib", "/t/debug/build/foo-1/out")).toBeUndefined();
+  });
+  it("blocks leading whitespace and new link-argument classes", () => {
+    expect(passes("   cargo:rustc-env=LD_PRELOAD=/x.so")).toBe(false);
+    expect(passes("\tcargo::rustc-link-arg=-B/tmp")).toBe(false);
+    for (const arg of ["-wrapper", "-o", "/home/u/.cargo/bin/rustc", "-Wl,-o,/tmp/x", "-save-temps=obj"]) {
+      const blocked = !passes(`cargo:rustc-link-arg=${arg}`);
+      expect(blocked || arg.startsWith("/"), arg).toBe(true);
+    }
+  });
+});
