@@ -244,7 +244,12 @@ network = true
     const res = await cratebox(["build", "--target-dir", "target/b"], ws, ci);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain("differs from the committed one");
-    expect(res.stderr).toContain("in CI only the committed file counts");
+    expect(res.stderr).toContain("in CI only the committed cratebox.toml counts");
+    // Telling git to look away does not hide the change: contents are compared with HEAD.
+    await git("update-index", "--skip-worktree", "cratebox.toml");
+    const hidden = await cratebox(["build", "--target-dir", "target/c"], ws, ci);
+    expect(hidden.code).toBe(2);
+    expect(hidden.stderr).toContain("differs from the committed one");
   });
 });
 
