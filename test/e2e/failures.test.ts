@@ -108,8 +108,12 @@ describe("interruption", () => {
 
     const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake));
     expect(next.code, next.output).toBe(0);
-    expect(next.stderr).toMatch(/removed [1-9]\d* container\(s\) left behind by an earlier run/);
+    // Whichever cratebox started first since the kill swept it (test files run in parallel, so
+    // it may have been another test's run; then this one has nothing left to report).
     expect(await containersOf(`cratebox.run=${runId}`)).toEqual([]);
+    if (!/removed [1-9]\d* container\(s\) left behind by an earlier run/.test(next.stderr)) {
+      expect(next.stderr).not.toContain("could not remove container");
+    }
   });
 
   it("the sweep spares containers whose owner is alive", async () => {
