@@ -19,10 +19,13 @@ export class ProgressLine {
   private active = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly write: (s: string) => void,
-    private readonly rows: () => number,
-  ) {}
+  private readonly write: (s: string) => void;
+  private readonly rows: () => number;
+
+  constructor(write: (s: string) => void, rows: () => number) {
+    this.write = write;
+    this.rows = rows;
+  }
 
   started(): void {
     this.running++;

@@ -275,3 +275,17 @@ function diffForMessage(crate: GraphCrate, reviewed: (string | undefined)[]): st
   }
   return "";
 }
+
+/**
+ * Every policy that applies, in a fixed order: --policy, then CRATEBOX_POLICY (`:`-separated;
+ * how an organisation makes CI use its policy whatever the repository's file says), then the
+ * repository's own `policy = [...]`. They compose: the strictest wins, so order decides nothing.
+ */
+export function policySources(flags: string[], env: NodeJS.ProcessEnv, fromProfile: string[], workspaceRoot: string, cwd: string): string[] {
+  const files = [
+    ...flags.map((f) => path.resolve(cwd, f)),
+    ...(env.CRATEBOX_POLICY ?? "").split(":").filter(Boolean).map((f) => path.resolve(cwd, f)),
+    ...fromProfile.map((f) => path.resolve(workspaceRoot, f)),
+  ];
+  return [...new Set(files)];
+}

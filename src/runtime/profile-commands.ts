@@ -13,8 +13,7 @@ import { describeAmbiguity, describePinMismatch, resolveGrant, type GrantPhase }
 import { describeRefusals } from "../core/policy/apply.ts";
 import { readCrateGraph, type CrateGraph, type GraphCrate } from "./crate-graph.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
-import { policySources } from "./run-cargo.ts";
-import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, PROFILE_FILE } from "./grants.ts";
+import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, policySources, PROFILE_FILE } from "./grants.ts";
 
 interface Workspace {
   graph: CrateGraph;

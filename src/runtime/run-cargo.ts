@@ -17,7 +17,7 @@ import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
 import { toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
-import { GrantBook, loadBuiltins, loadProfile } from "./grants.ts";
+import { GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
@@ -75,19 +75,6 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
   return book;
 }
 
-/**
- * Every policy that applies, in a fixed order: --policy, then CRATEBOX_POLICY (`:`-separated;
- * how an organisation makes CI use its policy whatever the repository's file says), then the
- * repository's own `policy = [...]`. They compose: the strictest wins, so order decides nothing.
- */
-export function policySources(flags: string[], env: NodeJS.ProcessEnv, fromProfile: string[], workspaceRoot: string, cwd: string): string[] {
-  const files = [
-    ...flags.map((f) => path.resolve(cwd, f)),
-    ...(env.CRATEBOX_POLICY ?? "").split(":").filter(Boolean).map((f) => path.resolve(cwd, f)),
-    ...fromProfile.map((f) => path.resolve(workspaceRoot, f)),
-  ];
-  return [...new Set(files)];
-}
 
 /**
  * In CI only the committed cratebox.toml counts: a step of the pipeline (or a build script of an
