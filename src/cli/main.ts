@@ -20,6 +20,7 @@ function parser(argv: string[]) {
     .scriptName("cratebox")
     .usage("$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]")
     .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
+    .command("learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)")
     .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
     .command("profiles", "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin")
     .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
@@ -117,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
     const checks = await runDoctor(process.env, process.cwd(), (l) => process.stdout.write(l + "\n"));
     return checks.every((c) => c.ok) ? 0 : 1;
   }
-  if (command !== "cargo") {
+  const learn = command === "learn" && args._.map(String)[1] === "cargo";
+  if (command !== "cargo" && !learn) {
     throw new CrateboxError("USAGE", command ? `unknown command "${command}"` : "no command given", "usage: cratebox [options] cargo <cargo arguments...> | cratebox doctor");
   }
   if (cargoArgs.length === 0) throw new CrateboxError("USAGE", "no cargo arguments given", "for example: cratebox cargo build --release");
@@ -135,6 +137,7 @@ export async function main(argv: string[]): Promise<number> {
       env: process.env,
       limitOverrides: toLimitOverrides(args),
       strict: Boolean(args.strict),
+      learn,
       ...(args.policy ? { policies: args.policy } : {}),
       ...(args.report ? { reportFile: args.report } : {}),
       quiet,

@@ -255,3 +255,18 @@ function dedupeMounts(mounts: Mount[], masks: string[]): Mount[] {
     return !mounts.some((o, j) => j !== i && o.target !== m.target && covers(o, m));
   });
 }
+
+/** Where learn mode's trace is written inside the container (a writable mount of a host dir). */
+export const TRACE_MOUNT = "/cratebox-trace";
+const TRACED_CALLS = "openat,open,stat,lstat,newfstatat,statx,access,faccessat,faccessat2,execve,connect";
+
+/**
+ * Learn mode (`cratebox learn`): the same container, with the program run under the host's
+ * strace (/usr/bin/strace, on the read-only /usr mount) writing to `traceDir`.
+ */
+export function withTracing(spec: SandboxSpec, traceDir: string): SandboxSpec {
+  // toSandboxSpec's command is [/usr/bin/timeout, --kill-after=5, <seconds>, program, ...args].
+  const at = 3;
+  const cmd = [...spec.cmd.slice(0, at), "/usr/bin/strace", "-f", "-qq", "-o", `${TRACE_MOUNT}/trace`, "-e", `trace=${TRACED_CALLS}`, ...spec.cmd.slice(at)];
+  return { ...spec, cmd, mounts: [...spec.mounts, { source: traceDir, target: TRACE_MOUNT, readOnly: false }] };
+}

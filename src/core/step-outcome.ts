@@ -3,6 +3,7 @@
  * line that explains a failure. Pure.
  */
 import type { GrantSummary } from "./grant-summary.ts";
+import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
 import type { Phase } from "./sandbox-spec.ts";
 
@@ -48,6 +49,8 @@ export interface StepOutcome {
   askedWithheld: string[];
   /** Where cargo resolved the crate from (grant snippets must say so unless "registry"). */
   source: "registry" | "path" | "git";
+  /** Learn mode: what it tried beyond its view (from the trace). */
+  denials?: TraceDenials;
 }
 
 /** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */
@@ -128,6 +131,6 @@ export function describeFailure(o: StepOutcome): string | undefined {
         const names = o.askedWithheld.map((n) => JSON.stringify(n)).join(", ");
         return `${who} failed with exit code ${o.exitCode} in the sandbox; it reads ${o.askedWithheld.join(", ")} (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs ${o.askedWithheld.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} env = [${names}]`;
       }
-      return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, grant it in cratebox.toml: \`cratebox profiles explain ${o.crate}\` shows what it has`;
+      return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
 }

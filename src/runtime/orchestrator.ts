@@ -3,7 +3,7 @@
  * that cargo runs in place of build scripts, runs each request in its own container, relays the
  * output, returns the exit status, and keeps every step's outcome for the summary and report.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import type Docker from "dockerode";
@@ -12,7 +12,8 @@ import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, 
 import { toCreateOptions } from "../core/container-options.ts";
 import { checkDirective, dynamicLibOf, isGranted, parseDirective, searchPathInOutDir, type BlockedDirective } from "../core/directives.ts";
 import { LineFilter } from "../core/line-filter.ts";
-import { SpecError, toSandboxSpec, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
+import { SpecError, toSandboxSpec, withTracing, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
+import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
 import type { StepDecision } from "./grants.ts";
@@ -33,6 +34,8 @@ export interface OrchestratorOptions {
   rustc: string;
   /** cratebox's own lines (stderr of the run). */
   log: (line: string) => void;
+  /** Learn mode: trace every step (strace) into a directory of this run. */
+  traceRoot?: string;
   /** Told when a container starts and when a step ends (progress line, failure lines, annotations). */
   onStepStart?: (phase: Phase, crate: string) => void;
   onStepEnd?: (outcome: StepOutcome) => void;
@@ -105,13 +108,15 @@ export class Orchestrator implements AsyncDisposable {
     const facts = toHostFacts({ ...opts, image: decision.image ?? opts.image }, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
     // An image of its own brings its own userland: the host's /usr is not laid over it.
     if (decision.image) facts.systemPaths = [];
-    const spec = toSandboxSpec(request, facts, decision.limits, {
+    const traceDir = opts.traceRoot ? mkdtempSync(path.join(opts.traceRoot, "step-")) : undefined;
+    const plainSpec = toSandboxSpec(request, facts, decision.limits, {
       [LABEL_RUN]: opts.runId,
       [LABEL_OWNER]: opts.owner,
       "cratebox.crate": crate,
       "cratebox.version": version,
       "cratebox.phase": request.phase,
     }, decision.grant);
+    const spec = traceDir ? withTracing(plainSpec, traceDir) : plainSpec;
     // The directive firewall: a build script's stdout goes to cargo line by line, and a line
     // the host would act on dangerously is kept back (core/directives.ts).
     const blocked: BlockedDirective[] = [];
@@ -177,6 +182,7 @@ export class Orchestrator implements AsyncDisposable {
         // Variables it said it reads (rerun-if-env-changed) that the host has and the sandbox withheld.
         askedWithheld: spec.withheldEnv.filter((name) => askedEnv.has(name)),
         source: decision.crate.source,
+        ...(traceDir ? { denials: readDenials(traceDir, spec.mounts.map((m) => m.target)) } : {}),
         cause,
         exitCode: run.exit.exitCode,
         signal: toSignal(run.exit, cause),
@@ -276,5 +282,23 @@ export class Orchestrator implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+function readDenials(traceDir: string, visible: string[]): TraceDenials {
+  let text = "";
+  try {
+    text = readFileSync(path.join(traceDir, "trace"), "utf8");
+  } catch {
+    /* the program never started */
+  }
+  return parseTrace(text, (p) => existsSync(p), visible);
+}
+
+export function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }

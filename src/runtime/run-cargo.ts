@@ -18,6 +18,7 @@ import { toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
+import { proposeGrants, writeProposal } from "./learn.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
@@ -37,6 +38,12 @@ export interface CargoRunOptions {
   strict?: boolean;
   /** Policy files given with --policy (CRATEBOX_POLICY and cratebox.toml's `policy` add to them). */
   policies?: string[];
+  /**
+   * `cratebox learn`: every step traced, a proposed cratebox.toml at the end. Steps run with what
+   * cratebox.toml grants already (nothing, the first time), so each learn run refines the last:
+   * a script that stops at its first missing grant reveals the next one on the next run.
+   */
+  learn?: boolean;
   image?: string;
   reportFile?: string;
   quiet?: boolean;
@@ -151,6 +158,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     image,
     buildRoots: dirs.buildRoots,
     decide: (dir, phase) => grants.decide(dir, phase),
+    ...(opts.learn ? { traceRoot: tmp.path } : {}),
     runnerPhase: toRunnerPhase(inv.subcommand),
     rustc: opts.env.RUSTC ?? "rustc",
     log: opts.log,
@@ -214,6 +222,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     await orchestrator.close();
     if (interrupted) code = EXIT_INTERRUPTED;
     for (const w of orchestrator.engineWarnings) opts.log(`WARNING: the engine said: ${w}`);
+    if (opts.learn) {
+      const proposal = proposeGrants(dirs.workspaceRoot, orchestrator.outcomes, grants.graph, opts.log);
+      if (proposal) writeProposal(proposal, opts.log);
+      else opts.log("learn: no step failed for want of a grant; nothing to propose");
+    }
     const summary = toSummaryLine(orchestrator.outcomes);
     if (!opts.quiet || orchestrator.outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {

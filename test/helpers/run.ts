@@ -56,5 +56,6 @@ export function plainCargo(args: string[], cwd: string, env: Record<string, stri
 
 /** `cratebox [crateboxArgs] cargo <args>`. */
 export function cratebox(args: string[], cwd: string, env: Record<string, string>, crateboxArgs: string[] = [], timeoutMs = 240_000): Promise<RunResult> {
+  // `learn` is a command before `cargo`; options may come first.
   return run(CRATEBOX, [...crateboxArgs, "cargo", ...args], cwd, env, timeoutMs);
 }

@@ -1,0 +1,78 @@
+/**
+ * What a sandboxed step tried beyond its view, read from `strace -f` output (learn mode). Pure:
+ * the runtime supplies which host paths exist.
+ *
+ * Denials that count: an absolute path the step failed to open or stat with ENOENT although it
+ * exists on the host (outside its view), a write refused with EROFS or EACCES, a TCP or UDP
+ * connect (there is no network), a Unix socket connect. Everything inside the sandbox's own
+ * places (/proc, /sys, /dev, /tmp, its home, the toolchain) is noise by construction.
+ */
+
+export interface TraceDenials {
+  /** Host paths it tried to read that exist outside its view. */
+  reads: string[];
+  /** Paths it tried to write that are read-only or absent in the sandbox. */
+  writes: string[];
+  /** `address:port` it tried to connect to. */
+  connects: string[];
+  /** Unix sockets it tried to reach. */
+  sockets: string[];
+  /** Every denial in the order it happened: the last one is the likeliest cause of a failure. */
+  sequence: { kind: "read" | "write" | "connect" | "socket"; value: string }[];
+}
+
+// /tmp is not noise: the sandbox's private /tmp hides the host's, and a host path there that
+// exists is something the step could not see.
+const NOISE_PREFIXES = ["/proc", "/sys", "/dev", "/home/cratebox", "/etc/ld.so", "/cratebox-trace"];
+
+const OPEN_RE = /\b(openat|open|stat|lstat|newfstatat|statx|access|faccessat2?|readlink|execve)\((?:AT_FDCWD, )?"([^"]+)"([^)]*)\)\s+=\s+-1\s+(E[A-Z]+)/;
+const CONNECT_INET_RE = /\bconnect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin6_flowinfo=[^,]+, )?(?:inet_pton\(AF_INET6?, "([^"]+)"|sin_addr=inet_addr\("([^"]+)"\))/;
+const CONNECT_UNIX_RE = /\bconnect\(\d+, \{sa_family=AF_UNIX, sun_path="([^"]+)"/;
+
+export function parseTrace(text: string, existsOnHost: (p: string) => boolean, ownPlaces: readonly string[]): TraceDenials {
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  const connects = new Set<string>();
+  const sockets = new Set<string>();
+  const sequence: TraceDenials["sequence"] = [];
+  const note = (kind: TraceDenials["sequence"][number]["kind"], set: Set<string>, value: string) => {
+    if (!set.has(value)) sequence.push({ kind, value });
+    set.add(value);
+  };
+  const inside = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith("/") ? dir : dir + "/");
+  for (const line of text.split("\n")) {
+    const inet = CONNECT_INET_RE.exec(line);
+    if (inet) {
+      const addr = inet[2] ?? inet[3];
+      if (addr && !addr.startsWith("127.") && addr !== "::1") note("connect", connects, `${addr.includes(":") ? `[${addr}]` : addr}:${inet[1]}`);
+      continue;
+    }
+    const unix = CONNECT_UNIX_RE.exec(line);
+    if (unix) {
+      note("socket", sockets, unix[1]!);
+      continue;
+    }
+    const m = OPEN_RE.exec(line);
+    if (!m) continue;
+    const [, call, path, rest, errno] = m;
+    if (!path!.startsWith("/") || NOISE_PREFIXES.some((n) => inside(path!, n)) || ownPlaces.some((o) => inside(path!, o))) continue;
+    const wantsWrite = /O_WRONLY|O_RDWR|O_CREAT/.test(rest ?? "");
+    if (wantsWrite && (errno === "EROFS" || errno === "EACCES")) note("write", writes, path!);
+    else if (wantsWrite && errno === "ENOENT" && existsOnHost(parentOf(path!))) note("write", writes, path!);
+    else if (!wantsWrite && errno === "ENOENT" && call !== "execve" && existsOnHost(path!)) note("read", reads, path!);
+  }
+  return { reads: [...reads].sort(), writes: [...writes].sort(), connects: [...connects].sort(), sockets: [...sockets].sort(), sequence };
+}
+
+function parentOf(p: string): string {
+  return p.slice(0, Math.max(1, p.lastIndexOf("/")));
+}
+
+/**
+ * The smallest set of directories to grant for paths: each path's parent directory (a file is
+ * rarely alone), merged when one contains another.
+ */
+export function toGrantDirs(paths: readonly string[], isDir: (p: string) => boolean): string[] {
+  const dirs = [...new Set(paths.map((p) => (isDir(p) ? p : parentOf(p))))].sort();
+  return dirs.filter((d) => !dirs.some((o) => o !== d && (d === o || d.startsWith(o + "/"))));
+}

@@ -1,0 +1,57 @@
+/**
+ * `cratebox learn`: a build script that needs a variable and a directory outside the workspace
+ * fails under the default; learn mode traces it, proposes exactly those two grants (pinned),
+ * leaves a probe that tolerated failure out, applies nothing; the proposal, applied, builds.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { cratebox, makeFakeHome, testEnv } from "../helpers/run.ts";
+import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
+
+describe("learn mode", () => {
+  it("proposes the minimal pinned grant that makes a failing build pass", async () => {
+    const sdk = path.join(tempDir("cratebox-sdk-"), "sdk");
+    mkdirSync(sdk, { recursive: true });
+    writeFileSync(path.join(sdk, "version.txt"), "4.2\n");
+    const optional = path.join(tempDir("cratebox-opt-"), "optional.conf"); // exists on the host too
+    writeFileSync(optional, "x\n");
+    const buildRs = `
+fn main() {
+    println!("cargo:rerun-if-env-changed=MY_SDK_DIR");
+    // A probe that tolerates failure: an optional config file.
+    let _ = std::fs::read_to_string(${JSON.stringify(optional)});
+    let dir = std::env::var("MY_SDK_DIR").expect("MY_SDK_DIR must be set");
+    let v = std::fs::read_to_string(format!("{dir}/version.txt")).expect("the SDK must be readable");
+    println!("cargo:rustc-env=SDK_VERSION={}", v.trim());
+}
+`;
+    const ws = makeWorkspace({ registry: makeRegistry().dir, files: { "build.rs": buildRs, "src/main.rs": 'fn main() { println!("{}", env!("SDK_VERSION")); }\n', "cratebox.toml": "# reviewed grants\nversion = 1\n" } });
+    const env = testEnv(makeFakeHome(), { MY_SDK_DIR: sdk });
+
+    const denied = await cratebox(["build"], ws, env);
+    expect(denied.code).toBe(101);
+
+    // The script stops at its first missing grant, so each learn run reveals the next one.
+    const proposedFile = path.join(ws, "cratebox.toml.proposed");
+    const learned = await cratebox(["build"], ws, env, ["learn"]);
+    expect(learned.code).toBe(101); // learn applies nothing: the build still fails
+    expect(learned.stderr).toContain(`written to ${proposedFile}; nothing was applied`);
+    expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toBe("# reviewed grants\nversion = 1\n");
+    expect(readFileSync(proposedFile, "utf8")).toContain('env = ["MY_SDK_DIR"]');
+    renameSync(proposedFile, path.join(ws, "cratebox.toml"));
+
+    const again = await cratebox(["build"], ws, env, ["learn"]);
+    expect(again.code).toBe(101);
+    const proposed = readFileSync(proposedFile, "utf8");
+    // exactly the variable and the directory, pinned; nothing for the tolerated probe
+    expect(proposed).toMatch(/\n\[build\.app\]\nversion = "=0\.1\.0"\nsource = "path"\nenv = \["MY_SDK_DIR"\]\nread = \[".*\/sdk"\]\n$/);
+    expect(proposed).toContain(`read = ["${sdk}"]`);
+    expect(proposed).not.toContain(path.dirname(optional));
+    expect(again.stderr).toMatch(/also tried \(not proposed\): read .*optional\.conf/); // the probe: shown, not proposed
+    renameSync(proposedFile, path.join(ws, "cratebox.toml"));
+    const granted = await cratebox(["build"], ws, env);
+    expect(granted.code, granted.output).toBe(0);
+    expect(existsSync(path.join(ws, "target/debug/app"))).toBe(true);
+  });
+});

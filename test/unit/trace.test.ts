@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { parseTrace, toGrantDirs } from "../../src/core/trace.ts";
+
+const TRACE = `12 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3
+12 openat(AT_FDCWD, "/opt/sdk/include/sdk.h", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
+12 openat(AT_FDCWD, "/etc/optional.conf", O_RDONLY) = -1 ENOENT (No such file or directory)
+12 openat(AT_FDCWD, "/usr/share/x/out.txt", O_WRONLY|O_CREAT|O_TRUNC, 0666) = -1 EROFS (Read-only file system)
+12 newfstatat(AT_FDCWD, "/proc/self/maps", {...}, 0) = -1 ENOENT (No such file or directory)
+13 connect(3, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("93.184.216.34")}, 16) = -1 ENETUNREACH (Network is unreachable)
+13 connect(4, {sa_family=AF_UNIX, sun_path="/var/run/docker.sock"}, 110) = -1 ENOENT (No such file or directory)
+12 openat(AT_FDCWD, "/work/app/src/lib.rs", O_RDONLY) = -1 ENOENT (No such file or directory)
+`;
+
+describe("parseTrace", () => {
+  const onHost = new Set(["/opt/sdk/include/sdk.h", "/usr/share/x", "/work/app/src/lib.rs"]);
+  const d = parseTrace(TRACE, (p) => onHost.has(p), ["/work/app"]);
+  it("keeps what exists on the host outside the view, in order", () => {
+    expect(d.reads).toEqual(["/opt/sdk/include/sdk.h"]); // not the absent optional file, not a visible place
+    expect(d.writes).toEqual(["/usr/share/x/out.txt"]);
+    expect(d.connects).toEqual(["93.184.216.34:443"]);
+    expect(d.sockets).toEqual(["/var/run/docker.sock"]);
+    expect(d.sequence.map((s) => s.kind)).toEqual(["read", "write", "connect", "socket"]);
+  });
+  it("grants directories, merged", () => {
+    expect(toGrantDirs(["/opt/sdk/include/sdk.h", "/opt/sdk/include/other.h", "/opt/sdk"], (p) => p === "/opt/sdk")).toEqual(["/opt/sdk"]);
+  });
+});
