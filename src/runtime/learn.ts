@@ -38,13 +38,15 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     const what = `${o.crate} ${o.version} (${o.phase === "build-script" ? "build script" : o.program})`;
     if (!d) continue;
     const tried = [...d.reads.map((r) => `read ${r}`), ...d.writes.map((w) => `write ${w}`), ...d.connects.map((c) => `connect ${c}`), ...d.sockets.map((s) => `socket ${s}`), ...o.askedWithheld.map((e) => `env ${e}`)];
-    if (tried.length === 0) continue;
+    const blockedDirectives = o.blockedDirectives.map((b) => b.directive);
+    if (tried.length === 0 && blockedDirectives.length === 0) continue;
     if (o.ok) {
       print(`learn: ${what} tolerated (not proposed): ${tried.join(", ")}`);
       continue;
     }
-    const cause = o.askedWithheld.length > 0 ? undefined : d.sequence.at(-1);
-    const proposedWhat = cause ? [`${cause.kind} ${cause.value}`] : o.askedWithheld.map((e) => `env ${e}`);
+    // A step stopped by the directive firewall ran to its end: the directives are the cause.
+    const cause = blockedDirectives.length > 0 || o.askedWithheld.length > 0 ? undefined : d.sequence.at(-1);
+    const proposedWhat = blockedDirectives.length > 0 ? blockedDirectives.map((b) => `directive ${b}`) : cause ? [`${cause.kind} ${cause.value}`] : o.askedWithheld.map((e) => `env ${e}`);
     print(`learn: ${what} failed; proposing ${proposedWhat.join(", ")}${tried.length > proposedWhat.length ? `; also tried (not proposed): ${tried.filter((t) => !proposedWhat.includes(t)).join(", ")}` : ""}`);
     const had = existing.find((e) => e.scope === scope && e.name === o.crate && e.index === undefined)?.entry;
     const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
@@ -53,12 +55,14 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     if (o.source !== (scope === "build" ? "registry" : "path")) set.source = o.source;
     if (checksum) set.checksum = `sha256:${checksum.replace(/^sha256:/, "")}`;
     const pick = (kind: string) => (cause?.kind === kind ? [cause.value] : []);
-    const env = union(had?.env?.map((e) => e.text), cause ? [] : o.askedWithheld);
+    const env = union(had?.env?.map((e) => e.text), cause || blockedDirectives.length ? [] : o.askedWithheld);
+    const directives = union(had?.directives, blockedDirectives);
     const read = union(had?.read, toGrantDirs(pick("read"), isDirectory).map(rel));
     const write = union(had?.write, toGrantDirs(pick("write"), isDirectory).map(rel));
     if (env.length) set.env = env;
     if (read.length) set.read = read;
     if (write.length) set.write = write;
+    if (directives.length) set.directives = directives;
     // Host lists need the egress proxy (not there yet): the whole network is what can be granted.
     if (cause?.kind === "connect" || had?.network === true) set.network = true;
     const table = `${scope}.${o.crate}`;

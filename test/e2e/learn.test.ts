@@ -55,3 +55,4 @@ fn main() {
     expect(existsSync(path.join(ws, "target/debug/app"))).toBe(true);
   });
 });
+

@@ -13,7 +13,7 @@ const o = (x: Partial<StepOutcome>): StepOutcome => ({
 describe("toGithubAnnotation", () => {
   it("points at build.rs inside the workspace and escapes the message", () => {
     expect(toGithubAnnotation(o({}), "/ws")).toBe(
-      "::error file=crates/foo/build.rs,title=cratebox%3A foo 1.0.0::build script of foo 1.0.0 failed with exit code 3 in the sandbox (no network, no home, read-only sources, only cargo's variables); if it needs more, grant it in cratebox.toml: `cratebox profiles explain foo` shows what it has",
+      "::error file=crates/foo/build.rs,title=cratebox%3A foo 1.0.0::build script of foo 1.0.0 failed with exit code 3 in the sandbox (no network, no home, read-only sources, only cargo's variables); `cratebox learn cargo ...` traces what it tries and proposes the grant; `cratebox profiles explain foo` shows what it has",
     );
   });
   it("names a failing test binary at its manifest, and leaves out files outside the workspace", () => {
