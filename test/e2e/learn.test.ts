@@ -56,3 +56,18 @@ fn main() {
   });
 });
 
+
+describe("learn mode and the directive firewall", () => {
+  it("proposes the directives the firewall kept back, pinned", async () => {
+    const libs = tempDir("cratebox-libs-");
+    const ws = makeWorkspace({ registry: makeRegistry().dir, files: { "build.rs": `fn main() { println!("cargo:rustc-link-search=native=${libs}"); }\n` } });
+    const env = testEnv(makeFakeHome());
+    const res = await cratebox(["build"], ws, env, ["learn"]);
+    expect(res.code).toBe(101);
+    expect(res.stderr).toContain(`proposing directive rustc-link-search=native=${libs}`);
+    const proposed = readFileSync(path.join(ws, "cratebox.toml.proposed"), "utf8");
+    expect(proposed).toContain(`[build.app]\nversion = "=0.1.0"\nsource = "path"\ndirectives = ["rustc-link-search=native=${libs}"]\n`);
+    renameSync(path.join(ws, "cratebox.toml.proposed"), path.join(ws, "cratebox.toml"));
+    expect((await cratebox(["build"], ws, env)).code).toBe(0);
+  });
+});
