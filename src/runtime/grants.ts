@@ -81,7 +81,30 @@ export interface StepDecision {
 export class GrantBook {
   readonly profile: LoadedProfile;
   readonly builtins: BuiltinProfiles;
-  readonly graph: CrateGraph | undefined;
+  graph: CrateGraph | undefined;
+  /**
+   * Reads the crate graph when a run started without it (no cratebox.toml): the first step to
+   * run then learns its crate's real identity (its source kind goes into every suggested grant),
+   * while a no-op build never pays for `cargo metadata`.
+   */
+  private graphLoader: (() => Promise<CrateGraph>) | undefined;
+  private graphLoading: Promise<void> | undefined;
+
+  loadGraphLazily(loader: () => Promise<CrateGraph>): void {
+    this.graphLoader = loader;
+  }
+
+  /** The decision for a step, once the crate graph is known. */
+  async decideWhenKnown(manifestDir: string, phase: Phase): Promise<StepDecision> {
+    if (!this.graph && this.graphLoader) {
+      this.graphLoading ??= this.graphLoader().then(
+        (g) => void (this.graph = g),
+        () => {}, // without the graph a step is matched by no table: the defaults, as before
+      );
+      await this.graphLoading;
+    }
+    return this.decide(manifestDir, phase);
+  }
   readonly overrides: Partial<Limits>;
   /** Cargo's build directories: never writable by a grant (the shims and real binaries live there). */
   readonly buildRoots: readonly string[];

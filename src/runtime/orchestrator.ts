@@ -27,7 +27,7 @@ export interface OrchestratorOptions {
   image: string;
   buildRoots: string[];
   /** The grant, limits and image of a step (runtime/grants.ts GrantBook.decide). */
-  decide: (manifestDir: string, phase: Phase) => StepDecision;
+  decide: (manifestDir: string, phase: Phase) => Promise<StepDecision>;
   /** What a binary coming through cargo's runner hook is, from the cargo subcommand. */
   runnerPhase: "test" | "bench" | "run";
   /** The rustc of this run, for steps whose environment names none (runner phases). */
@@ -101,7 +101,7 @@ export class Orchestrator implements AsyncDisposable {
     const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
     if (this.interrupted) throw new CrateboxError("INTERRUPTED", "the run is being interrupted");
     const manifestDir = request.env.CARGO_MANIFEST_DIR ?? request.cwd;
-    const decision = opts.decide(manifestDir, request.phase);
+    const decision = await opts.decide(manifestDir, request.phase);
     if (decision.image) await this.ensureCustomImage(decision.image);
     if (decision.grant.runtime !== "runc") await this.ensureRuntime(decision.grant.runtime);
     const rustc = request.env.RUSTC ?? opts.rustc;

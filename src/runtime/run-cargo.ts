@@ -76,6 +76,7 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
   const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
   const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
+  if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env));
   if (policyFiles.length > 0) {
     book.policies = await evaluatePolicies(policyFiles.map(loadPolicy), book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI)));
   }
@@ -157,7 +158,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     owner: ownerLabel(),
     image,
     buildRoots: dirs.buildRoots,
-    decide: (dir, phase) => grants.decide(dir, phase),
+    decide: (dir, phase) => grants.decideWhenKnown(dir, phase),
     ...(opts.learn ? { traceRoot: tmp.path } : {}),
     runnerPhase: toRunnerPhase(inv.subcommand),
     rustc: opts.env.RUSTC ?? "rustc",

@@ -71,3 +71,30 @@ describe("learn mode and the directive firewall", () => {
     expect((await cratebox(["build"], ws, env)).code).toBe(0);
   });
 });
+
+describe("learn mode on a crate using the real pkg-config crate", () => {
+  it("learns PKG_CONFIG_PATH, the .pc directory and the library search path, then builds", async () => {
+    const reg = makeRegistry(["pc-probe-0.1.0"]);
+    const prefix = tempDir("cratebox-cbxdemo-");
+    mkdirSync(path.join(prefix, "pc"), { recursive: true });
+    mkdirSync(path.join(prefix, "lib"), { recursive: true });
+    writeFileSync(path.join(prefix, "pc/cbxdemo.pc"), `Name: cbxdemo\nDescription: zlib under another name\nVersion: 1.0\nLibs: -L${prefix}/lib -lz\nCflags:\n`);
+    const ws = makeWorkspace({ registry: reg.dir, dependencies: ['pc-probe = "0.1"'], files: { "src/main.rs": 'fn main() { println!("{}", pc_probe::version()); }\n' } });
+    const env = testEnv(makeFakeHome(), { PKG_CONFIG_PATH: path.join(prefix, "pc") });
+    const proposedFile = path.join(ws, "cratebox.toml.proposed");
+    const learned: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await cratebox(["build"], ws, env, ["learn"]);
+      if (res.code === 0) break;
+      expect(existsSync(proposedFile), res.output).toBe(true);
+      learned.push(/proposing ([^;\n]+)/.exec(res.stderr)?.[1] ?? "?");
+      renameSync(proposedFile, path.join(ws, "cratebox.toml"));
+    }
+    expect(learned).toEqual(["env PKG_CONFIG_PATH", `read ${prefix}/pc`, `directive rustc-link-search=native=${prefix}/lib`]);
+    const final = await cratebox(["build"], ws, env);
+    expect(final.code, final.output).toBe(0);
+    expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toMatch(
+      new RegExp(`\\[build\\.pc-probe\\]\\nversion = "=0\\.1\\.0"\\nchecksum = "sha256:0+c2"\\nenv = \\["PKG_CONFIG_PATH"\\]\\nread = \\["${prefix.replace(/[/.]/g, "\\$&")}/pc"\\]\\ndirectives = \\["rustc-link-search=native=${prefix.replace(/[/.]/g, "\\$&")}/lib"\\]\\n$`),
+    );
+  });
+});
