@@ -19,7 +19,7 @@ const COLLECT2 = execFileSync("gcc", ["-print-prog-name=collect2"], { encoding: 
 const plantedCollect2 = (m: string) => ({ name: "collect2", text: `#!/bin/sh\necho ran > ${m}\nexec ${COLLECT2} "$@"\n` });
 
 /** A build script that writes `planted` into OUT_DIR and prints `directive` (OUT in it = OUT_DIR). */
-function escapeWorkspace(marker: string, planted: { name: string; text?: string; c?: string }, directive: string): string {
+function escapeWorkspace(marker: string, planted: { name: string; text?: string; c?: string; extra?: { name: string; text: string } }, directive: string): string {
   const buildRs = `
 use std::{env, fs, os::unix::fs::PermissionsExt, process::Command};
 fn main() {
@@ -30,6 +30,7 @@ fn main() {
     assert!(Command::new("cc").args(["-shared", "-fPIC", "-o", &file, &format!("{out}/evil.c")]).status().unwrap().success());`
       : `fs::write(&file, ${JSON.stringify(planted.text ?? "")}).unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();`}
+    ${planted.extra ? `fs::write(format!("{out}/${planted.extra.name}"), ${JSON.stringify(planted.extra.text)}.replace("OUT", &out)).unwrap();` : ""}
     println!("cargo:rerun-if-changed=build.rs");
     println!("{}", "${directive}".replace("OUT", &out));
 }
@@ -44,6 +45,12 @@ describe("link escapes", () => {
       planted: plantedCollect2,
       directive: "cargo:rustc-link-arg=-BOUT",
       blocked: "rustc-link-arg=-B",
+    },
+    {
+      what: "an @response file the script wrote carries -B to gcc",
+      planted: (m: string) => ({ name: "collect2", text: `#!/bin/sh\necho ran > ${m}\nexec ${COLLECT2} "$@"\n`, extra: { name: "args", text: "-BOUT" } }),
+      directive: "cargo:rustc-link-arg=@OUT/args",
+      blocked: "rustc-link-arg=@",
     },
     {
       what: "rustc-env=LD_PRELOAD makes the host rustc load a planted library",
