@@ -10,8 +10,7 @@ import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
-import { checkDirective, dynamicLibOf, isGranted, parseDirective, searchPathInOutDir, type BlockedDirective } from "../core/directives.ts";
-import { LineFilter } from "../core/line-filter.ts";
+import { DirectiveGate } from "../core/directive-gate.ts";
 import { SpecError, toSandboxSpec, withTracing, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
 import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
@@ -118,29 +117,9 @@ export class Orchestrator implements AsyncDisposable {
     }, decision.grant);
     const spec = traceDir ? withTracing(plainSpec, traceDir) : plainSpec;
     // The directive firewall: a build script's stdout goes to cargo line by line, and a line
-    // the host would act on dangerously is kept back (core/directives.ts).
-    const blocked: BlockedDirective[] = [];
-    const askedEnv = new Set<string>();
-    const outDir = request.env.OUT_DIR ?? "";
-    const dylibs: { line: string; directive: string; name: string }[] = [];
-    const outDirSearch: string[] = [];
-    const firewall = request.phase === "build-script" ? new LineFilter((line) => {
-      const d = parseDirective(line);
-      if (d?.key === "rerun-if-env-changed") askedEnv.add(d.value.trim());
-      const v = checkDirective(line, { outDir, granted: decision.directives });
-      if (!v.pass) {
-        blocked.push(v.blocked);
-        return false;
-      }
-      if (d) {
-        const lib = dynamicLibOf(d.key, d.value);
-        if (lib && !isGranted(`${d.key}=${d.value}`, decision.directives)) dylibs.push({ line, directive: `${d.key}=${d.value}`, name: lib });
-        const dir = searchPathInOutDir(d.key, d.value, outDir);
-        if (dir) outDirSearch.push(dir);
-      }
-      return true;
-    }, io.stdout) : undefined;
-    const relay: RunIo = firewall ? { stdout: (c) => firewall.push(c), stderr: io.stderr } : io;
+    // the host would act on dangerously is kept back (core/directive-gate.ts).
+    const gate = request.phase === "build-script" ? new DirectiveGate(request.env.OUT_DIR ?? "", decision.directives, io.stdout) : undefined;
+    const relay: RunIo = gate ? { stdout: (c) => gate.push(c), stderr: io.stderr } : io;
     const abort = new AbortController();
     const key = Symbol(crate);
     this.live.set(key, abort);
@@ -160,14 +139,8 @@ export class Orchestrator implements AsyncDisposable {
         decision.limits.timeoutMs,
       );
       for (const w of run.warnings) this.engineWarnings.add(w);
-      firewall?.end();
-      // A shared library the script built in its own OUT_DIR and links dynamically: a proc macro
-      // depending on this crate would make the HOST rustc load it (cargo puts the search path on
-      // rustc's library path). Kept back unless granted.
-      for (const lib of dylibs) {
-        const found = outDirSearch.find((dir) => existsSync(path.join(dir, `lib${lib.name}.so`)));
-        if (found) blocked.push({ line: lib.line, directive: lib.directive, reason: `it links lib${lib.name}.so, which it built in its OUT_DIR (${found}); a proc macro depending on this crate would make the host rustc load it` });
-      }
+      gate?.end(existsSync);
+      const blocked = gate?.blocked ?? [];
       const cause = blocked.length > 0 && run.exit.exitCode === 0 ? "directive" : toCause(run.exit);
       const outcome: StepOutcome = {
         phase: request.phase,
@@ -180,7 +153,7 @@ export class Orchestrator implements AsyncDisposable {
         ok: run.exit.exitCode === 0 && cause === "exit",
         blockedDirectives: blocked.map((b) => ({ directive: b.directive, reason: b.reason })),
         // Variables it said it reads (rerun-if-env-changed) that the host has and the sandbox withheld.
-        askedWithheld: spec.withheldEnv.filter((name) => askedEnv.has(name)),
+        askedWithheld: spec.withheldEnv.filter((name) => gate?.askedEnv.has(name) ?? false),
         source: decision.crate.source,
         ...(traceDir ? { denials: readDenials(traceDir, spec.mounts.map((m) => m.target)) } : {}),
         cause,

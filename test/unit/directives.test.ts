@@ -91,3 +91,17 @@ describe("dynamic libraries from OUT_DIR", () => {
     }
   });
 });
+
+describe("DirectiveGate", () => {
+  it("relays kept lines, records what it kept back and the variables asked for, and catches an OUT_DIR dylib at the end", async () => {
+    const { DirectiveGate } = await import("../../src/core/directive-gate.ts");
+    const out: string[] = [];
+    const outDir = "/t/debug/build/foo-1/out";
+    const gate = new DirectiveGate(outDir, [], (c) => out.push(c.toString()));
+    gate.push(Buffer.from(`cargo:rerun-if-env-changed=FOO_DIR\ncargo:rustc-link-search=native=${outDir}\ncargo:rustc-link-lib=evil\ncargo:rustc-env=LD_PRELOAD=x\n`));
+    gate.end((f) => f === `${outDir}/libevil.so`);
+    expect(out.join("")).toBe(`cargo:rerun-if-env-changed=FOO_DIR\ncargo:rustc-link-search=native=${outDir}\ncargo:rustc-link-lib=evil\n`);
+    expect([...gate.askedEnv]).toEqual(["FOO_DIR"]);
+    expect(gate.blocked.map((b) => b.directive)).toEqual(["rustc-env=LD_PRELOAD=x", "rustc-link-lib=evil"]);
+  });
+});
