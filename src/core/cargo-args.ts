@@ -15,7 +15,6 @@ const NOT_BUILDING = new Set([
 export const RUNS_BINARIES = new Set(["run", "r", "test", "t", "bench"]);
 
 /** Global options of cargo that take a separate value. */
-export const GLOBAL_OPTIONS_WITH_VALUE = ["--config", "-Z"] as const;
 const GLOBAL_WITH_VALUE = new Set(["--config", "-Z", "-C", "--color", "--explain"]);
 
 export interface CargoInvocation {

@@ -124,10 +124,6 @@ export function checkDirective(line: string, ctx: DirectiveContext): Verdict {
   return block(`a directive cratebox does not know yet (${key}), so it cannot tell what the host would do`);
 }
 
-/** The grant that would let a blocked directive through, pinned to the crate's version. */
-export function grantFor(blocked: BlockedDirective, crate: string, version: string): string {
-  return `[build.${crate}]\nversion = "=${version}"\ndirectives = [${JSON.stringify(blocked.directive)}]`;
-}
 
 /** `rustc-link-lib=[KIND[:MODIFIERS]=]NAME[:RENAME]` -> NAME when the link is dynamic (the default kind). */
 export function dynamicLibOf(key: string, value: string): string | undefined {

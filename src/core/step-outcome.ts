@@ -3,6 +3,7 @@
  * line that explains a failure. Pure.
  */
 import type { GrantSummary } from "./grant-summary.ts";
+import { defaultSourceOf } from "./profile/schema.ts";
 import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
 import type { Phase } from "./sandbox-spec.ts";
@@ -56,8 +57,7 @@ export interface StepOutcome {
 /** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */
 function tableHead(o: StepOutcome): string {
   const scope = o.phase === "build-script" ? "build" : "test";
-  const defaultSource = scope === "build" ? "registry" : "path";
-  return `[${scope}.${o.crate}] version = "=${o.version}"${o.source === defaultSource ? "" : ` source = "${o.source}"`}`;
+  return `[${scope}.${o.crate}] version = "=${o.version}"${o.source === defaultSourceOf(scope) ? "" : ` source = "${o.source}"`}`;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {

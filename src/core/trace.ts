@@ -5,8 +5,9 @@
  * Denials that count: an absolute path the step failed to open or stat with ENOENT although it
  * exists on the host (outside its view), a write refused with EROFS or EACCES, a TCP or UDP
  * connect (there is no network), a Unix socket connect. Everything inside the sandbox's own
- * places (/proc, /sys, /dev, /tmp, its home, the toolchain) is noise by construction.
+ * places (/proc, /sys, /dev, its home, the toolchain) is noise by construction.
  */
+import { isWithin } from "./paths.ts";
 
 export interface TraceDenials {
   /** Host paths it tried to read that exist outside its view. */
@@ -39,7 +40,6 @@ export function parseTrace(text: string, existsOnHost: (p: string) => boolean, o
     if (!set.has(value)) sequence.push({ kind, value });
     set.add(value);
   };
-  const inside = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith("/") ? dir : dir + "/");
   for (const line of text.split("\n")) {
     const inet = CONNECT_INET_RE.exec(line);
     if (inet) {
@@ -55,7 +55,7 @@ export function parseTrace(text: string, existsOnHost: (p: string) => boolean, o
     const m = OPEN_RE.exec(line);
     if (!m) continue;
     const [, call, path, rest, errno] = m;
-    if (!path!.startsWith("/") || NOISE_PREFIXES.some((n) => inside(path!, n)) || ownPlaces.some((o) => inside(path!, o))) continue;
+    if (!path!.startsWith("/") || NOISE_PREFIXES.some((n) => isWithin(path!, n)) || ownPlaces.some((o) => isWithin(path!, o))) continue;
     const wantsWrite = /O_WRONLY|O_RDWR|O_CREAT/.test(rest ?? "");
     if (wantsWrite && (errno === "EROFS" || errno === "EACCES")) note("write", writes, path!);
     else if (wantsWrite && errno === "ENOENT" && existsOnHost(parentOf(path!))) note("write", writes, path!);

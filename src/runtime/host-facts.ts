@@ -27,6 +27,14 @@ function isExecutableFile(p: string): boolean {
   }
 }
 
+export function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** `rustc --print sysroot` for a given rustc, once per distinct rustc. */
 export class SysrootCache {
   private readonly known = new Map<string, string>();

@@ -12,11 +12,12 @@ import { spawnSync } from "node:child_process";
 import { isWithin } from "../core/paths.ts";
 import { upsertTable, type TomlValue } from "../core/profile/edit.ts";
 import { entriesOf, parseProfile } from "../core/profile/parse.ts";
+import { defaultSourceOf } from "../core/profile/schema.ts";
 import type { StepOutcome } from "../core/step-outcome.ts";
 import { toGrantDirs } from "../core/trace.ts";
 import type { CrateGraph } from "./crate-graph.ts";
 import { PROFILE_FILE } from "./grants.ts";
-import { isDirectory } from "./orchestrator.ts";
+import { isDirectory } from "./host-facts.ts";
 
 export interface Proposal {
   file: string;
@@ -52,7 +53,7 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
     const checksum = graph?.crates.find((c) => c.name === o.crate && c.version === o.version)?.checksum;
     const set: Record<string, TomlValue> = { version: `=${o.version}` };
-    if (o.source !== (scope === "build" ? "registry" : "path")) set.source = o.source;
+    if (o.source !== defaultSourceOf(scope)) set.source = o.source;
     if (checksum) set.checksum = `sha256:${checksum.replace(/^sha256:/, "")}`;
     const pick = (kind: string) => (cause?.kind === kind ? [cause.value] : []);
     const env = union(had?.env?.map((e) => e.text), cause || blockedDirectives.length ? [] : o.askedWithheld);

@@ -3,7 +3,7 @@
  * that cargo runs in place of build scripts, runs each request in its own container, relays the
  * output, returns the exit status, and keeps every step's outcome for the summary and report.
  */
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import type Docker from "dockerode";
@@ -266,12 +266,4 @@ function readDenials(traceDir: string, visible: string[]): TraceDenials {
     /* the program never started */
   }
   return parseTrace(text, (p) => existsSync(p), visible);
-}
-
-export function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -180,7 +180,7 @@ export async function profilesPrune(ctx: CommandContext): Promise<number> {
   let text = readFileSync(ws.file, "utf8");
   const gone: string[] = [];
   for (const e of entriesOf(ws.book.profile.parsed.profile)) {
-    const live = ws.graph.crates.some((c) => c.name === e.name && (e.entry.source ?? (e.scope === "build" ? "registry" : "path")) === c.source && (e.scope === "build" ? c.hasBuildScript : c.isWorkspaceMember));
+    const live = ws.graph.crates.some((c) => c.name === e.name && e.entry.source === c.source && (e.scope === "build" ? c.hasBuildScript : c.isWorkspaceMember));
     if (live || gone.includes(`${e.scope}.${e.name}`)) continue;
     gone.push(`${e.scope}.${e.name}`);
     text = removeTable(text, `${e.scope}.${e.name}`);

@@ -138,9 +138,14 @@ const capabilityKeys = {
 
 export type GrantScope = "build" | "test";
 
+/** Where a table's crate comes from when it does not say: a build grant is for a registry crate, a test grant for a workspace package. */
+export function defaultSourceOf(scope: GrantScope): CrateSource {
+  return scope === "build" ? "registry" : "path";
+}
+
 /** One `[build.<crate>]` / `[[test.<package>]]` table: which crate it selects, and what it grants. */
 function grantEntry(scope: GrantScope) {
-  const defaultSource: CrateSource = scope === "build" ? "registry" : "path";
+  const defaultSource = defaultSourceOf(scope);
   return z
     .strictObject({
       version: checked(z.string(), (r) => {
