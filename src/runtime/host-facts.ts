@@ -58,9 +58,25 @@ export class SysrootCache {
   }
 }
 
+/** What stays the same for every step of a run: read once, not per build script. */
 export interface RunHostFacts {
   image: string;
   buildRoots: string[];
+  uid: number;
+  gid: number;
+  home: string;
+  systemPaths: string[];
+}
+
+export function readRunHostFacts(image: string, buildRoots: string[]): RunHostFacts {
+  return {
+    image,
+    buildRoots,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    home: realpathOrUndefined(homedir()) ?? homedir(),
+    systemPaths: SYSTEM_PATHS.filter((p) => existsSync(p)),
+  };
 }
 
 /**
@@ -90,12 +106,12 @@ export function toHostFacts(run: RunHostFacts, sysroot: string, phase: Phase = "
   return {
     ...(phase === "build-script" ? {} : runnerFacts(run, program)),
     image: run.image,
-    uid: process.getuid?.() ?? 0,
-    gid: process.getgid?.() ?? 0,
+    uid: run.uid,
+    gid: run.gid,
     sysroot,
-    home: realpathOrUndefined(homedir()) ?? homedir(),
+    home: run.home,
     buildRoots: run.buildRoots,
-    systemPaths: SYSTEM_PATHS.filter((p) => existsSync(p)),
+    systemPaths: run.systemPaths,
     realpath: realpathOrUndefined,
     isFile: isExecutableFile,
   };

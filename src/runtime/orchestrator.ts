@@ -16,7 +16,7 @@ import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
 import type { StepDecision } from "./grants.ts";
-import { SysrootCache, toHostFacts } from "./host-facts.ts";
+import { readRunHostFacts, SysrootCache, toHostFacts, type RunHostFacts } from "./host-facts.ts";
 import { imageExists } from "./image.ts";
 
 export interface OrchestratorOptions {
@@ -53,8 +53,11 @@ export class Orchestrator implements AsyncDisposable {
   private readonly opts: OrchestratorOptions;
   private readonly images = new Map<string, Promise<void>>();
 
+  private readonly host: RunHostFacts;
+
   constructor(opts: OrchestratorOptions) {
     this.opts = opts;
+    this.host = readRunHostFacts(opts.image, opts.buildRoots);
   }
 
   private runtimes: Promise<string[]> | undefined;
@@ -104,7 +107,7 @@ export class Orchestrator implements AsyncDisposable {
     if (decision.image) await this.ensureCustomImage(decision.image);
     if (decision.grant.runtime !== "runc") await this.ensureRuntime(decision.grant.runtime);
     const rustc = request.env.RUSTC ?? opts.rustc;
-    const facts = toHostFacts({ ...opts, image: decision.image ?? opts.image }, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
+    const facts = toHostFacts({ ...this.host, image: decision.image ?? opts.image }, this.sysroots.resolve(rustc, request.env), request.phase, request.program);
     // An image of its own brings its own userland: the host's /usr is not laid over it.
     if (decision.image) facts.systemPaths = [];
     const traceDir = opts.traceRoot ? mkdtempSync(path.join(opts.traceRoot, "step-")) : undefined;
