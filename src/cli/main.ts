@@ -30,7 +30,8 @@ function parser(argv: string[]) {
     .option("read", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount read-only" })
     .option("write", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount writable" })
     .option("use", { type: "string", array: true, nargs: 1, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" })
-    .option("network", { type: "boolean", describe: "approve: full network access" })
+    .option("network", { type: "boolean", describe: "approve: full network access (prefer --connect)" })
+    .option("connect", { type: "string", array: true, nargs: 1, describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)" })
     .option("test", { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" })
     .option("crate-version", { type: "string", describe: "approve/deny: which version, when the graph has several" })
     .option("memory", { type: "string", describe: `memory limit per sandboxed step (default ${DEFAULT_LIMITS.memoryBytes / 1024 ** 3}GiB)` })
@@ -112,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(args.write ? { write: args.write } : {}),
       ...(args.use ? { use: args.use } : {}),
       ...(args.network !== undefined ? { network: args.network } : {}),
+      ...(args.connect ? { connect: args.connect } : {}),
     });
   }
   if (command === "doctor") {

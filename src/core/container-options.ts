@@ -10,7 +10,8 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
   return {
     ...(name ? { name } : {}),
     Image: spec.image,
-    Cmd: spec.cmd,
+    // A proxied step runs under the egress relay, which starts the command once it listens.
+    Cmd: spec.relay ? [...spec.relay, ...spec.cmd] : spec.cmd,
     Entrypoint: [],
     WorkingDir: spec.workdir,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -21,7 +22,7 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
     AttachStderr: true,
     Tty: false,
     OpenStdin: false,
-    NetworkDisabled: !spec.network,
+    NetworkDisabled: spec.network === "none",
     HostConfig: {
       // Each bind is its own mount; "rprivate" so nothing mounted later on the host leaks in.
       Mounts: spec.mounts.map((m) => ({
@@ -33,7 +34,8 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
       })),
       Tmpfs: Object.fromEntries(spec.tmpfs.map((t) => [t.target, t.options])),
       // A `network = true` grant gets the engine's default bridge: full access, warned about.
-      NetworkMode: spec.network ? "bridge" : "none",
+      // A host list stays on "none": its only way out is the relay on its own loopback.
+      NetworkMode: spec.network === "full" ? "bridge" : "none",
       ...(spec.runtime !== "runc" ? { Runtime: spec.runtime } : {}),
       ReadonlyRootfs: true,
       CapDrop: ["ALL"],

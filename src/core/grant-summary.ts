@@ -32,7 +32,9 @@ export function toGrantSummary(g: EffectiveGrant): GrantSummary {
   for (const r of g.read) items.push({ key: "read", value: r.value, from: describeOrigin(r.origin) });
   for (const w of g.write) items.push({ key: "write", value: w.value, from: describeOrigin(w.origin) });
   for (const d of g.directives) items.push({ key: "directives", value: d.value, from: describeOrigin(d.origin) });
-  items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
+  if (g.hosts.length > 0) for (const h of g.hosts) items.push({ key: "network", value: h.value, from: describeOrigin(h.origin) });
+  else items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
+  for (const f of g.fetch) items.push({ key: "fetch", value: `${f.value.url} sha256:${f.value.sha256}`, from: describeOrigin(f.origin) });
   for (const [field, [key, show]] of Object.entries(LIMIT_TEXT) as [keyof Limits, [string, (v: never) => string]][]) {
     items.push({ key, value: show(g.limits[field] as never), from: describeOrigin(g.limitOrigins[field]) });
   }

@@ -44,6 +44,18 @@ export const stepSchema = z.strictObject({
     directives: z.array(z.strictObject({ directive: z.string(), reason: z.string() })).describe("Build-script directives the firewall kept from cargo, and why."),
     askedEnv: z.array(z.string()).describe("Withheld variables the build script declared it reads (rerun-if-env-changed): the likely grant when it fails."),
   }),
+  network: z.enum(["none", "full", "proxy"]).describe("The step's network: none; full (network = true); proxy (only through cratebox's egress proxy, to the listed hosts and fetch URLs)."),
+  egress: z.array(z.strictObject({
+    at: z.string().describe("ISO 8601 time of the decision."),
+    method: z.string().describe("CONNECT (a tunnel, usually TLS) or the HTTP method of a plain request."),
+    target: z.string().describe("host:port asked for."),
+    url: z.string().optional().describe("The URL of a plain-HTTP request."),
+    decision: z.enum(["allowed", "refused"]),
+    reason: z.string().describe("The grant that allowed it, or why it was refused."),
+    address: z.string().optional().describe("The address the proxy connected to."),
+    error: z.string().optional().describe("An allowed connection that then failed."),
+    grant: z.string().optional().describe("For a refusal: the grant that would allow it."),
+  })).describe("Every connection and request the step's egress proxy allowed or refused, in order."),
 });
 
 export const reportSchema = z.strictObject({
@@ -83,6 +95,8 @@ export function toReportStep(o: StepOutcome): ReportStep {
     limits: { ...o.limits, cpus: o.limits.cpus ?? null },
     grant: o.grant,
     withheld: { env: o.withheldEnv, paths: o.withheldPaths, directives: o.blockedDirectives, askedEnv: o.askedWithheld },
+    network: o.network,
+    egress: o.egress,
   };
 }
 

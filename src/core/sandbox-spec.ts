@@ -11,6 +11,7 @@ import type { Limits } from "./limits.ts";
 import { matchesEnvPattern, type EnvPattern } from "./profile/values.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
 import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
+import { NO_NETWORK, PROXY_BYPASS_VARS, proxyEnv, type NetworkAccess } from "./egress.ts";
 
 /** A build script, or a binary cargo runs through its runner hook (tests, benches, `cargo run`). */
 export type Phase = "build-script" | "test" | "bench" | "run";
@@ -49,7 +50,27 @@ export interface HostFacts {
    */
   targetTmpDir?: string;
   binExecutables?: string[];
+  /**
+   * A step whose grant lists hosts: the host side of its egress proxy (a Unix socket of this
+   * step) and the relay that carries the step's TCP connections to it (runtime/egress-proxy.ts).
+   */
+  egress?: EgressRelay;
 }
+
+/** The in-container end of a proxied step's network: node runs the relay script, listening on loopback. */
+export interface EgressRelay {
+  /** Host path of the Node binary cratebox runs on (mounted read-only). */
+  node: string;
+  /** Host path of the relay script (dist/shims/egress-relay.js). */
+  script: string;
+  /** Host path of this step's proxy socket. */
+  socket: string;
+}
+
+/** Where the relay's parts appear inside the container, and where the step finds the proxy. */
+export const RELAY_DIR = "/.cratebox";
+export const RELAY_PORT = 3128;
+export const PROXY_URL = `http://127.0.0.1:${RELAY_PORT}`;
 
 /**
  * Host paths mounted read-only into every container so host-built binaries and the host C
@@ -75,12 +96,11 @@ export interface SandboxGrant {
   /** Extra host paths, read-only and writable (real paths). */
   read: string[];
   write: string[];
-  /** Full network access (a host list is refused before this point until the egress proxy exists). */
-  network: boolean;
+  network: NetworkAccess;
   runtime: "runc" | "runsc";
 }
 
-export const DENY_ALL: Readonly<SandboxGrant> = Object.freeze({ env: [], read: [], write: [], network: false, runtime: "runc" });
+export const DENY_ALL: Readonly<SandboxGrant> = Object.freeze({ env: [], read: [], write: [], network: NO_NETWORK, runtime: "runc" });
 
 export interface Mount {
   source: string;
@@ -102,7 +122,13 @@ export interface SandboxSpec {
   mounts: Mount[];
   tmpfs: Tmpfs[];
   limits: Limits;
-  network: boolean;
+  /**
+   * none: network mode none (loopback only); full: the engine's bridge; proxy: network mode
+   * none too, plus the relay: `cmd` runs under it and its loopback port leads to the proxy.
+   */
+  network: "none" | "full" | "proxy";
+  /** The relay command `cmd` runs under (network "proxy"). */
+  relay?: string[];
   runtime: "runc" | "runsc";
   labels: Record<string, string>;
   /** Names of host environment variables not passed (diagnostics, report). */
@@ -202,6 +228,21 @@ export function toSandboxSpec(
     (name) => grant.env.some((p) => matchesEnvPattern(p, name)),
   );
 
+  // A proxied step: the relay's parts read-only, the proxy variables set, bypass lists dropped.
+  let relay: string[] | undefined;
+  if (grant.network.kind === "proxy") {
+    if (!host.egress) throw new SpecError("the grant lists hosts but no egress proxy was started for this step");
+    const at = (name: string) => `${RELAY_DIR}/${name}`;
+    mounts.push(
+      { source: host.egress.node, target: at("node"), readOnly: true },
+      { source: host.egress.script, target: at("egress-relay.js"), readOnly: true },
+      { source: host.egress.socket, target: at("egress.sock"), readOnly: false },
+    );
+    relay = [at("node"), "--max-old-space-size=64", at("egress-relay.js"), at("egress.sock"), String(RELAY_PORT), "--"];
+    for (const name of PROXY_BYPASS_VARS) delete env.env[name];
+    Object.assign(env.env, proxyEnv(PROXY_URL));
+  }
+
   const fallbackSeconds = Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S;
   return {
     image: host.image,
@@ -214,7 +255,8 @@ export function toSandboxSpec(
     mounts: dedupeMounts(mounts, tmpfs.map((t) => t.target)),
     tmpfs,
     limits,
-    network: grant.network,
+    network: grant.network.kind,
+    ...(relay ? { relay } : {}),
     runtime: grant.runtime,
     labels,
     withheldEnv: env.withheld,

@@ -2,6 +2,7 @@
  * A sandboxed step's outcome as data, the same shape whether it passed or failed, and the one
  * line that explains a failure. Pure.
  */
+import type { EgressEvent } from "./egress.ts";
 import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/schema.ts";
 import type { TraceDenials } from "./trace.ts";
@@ -52,6 +53,10 @@ export interface StepOutcome {
   source: "registry" | "path" | "git";
   /** Learn mode: what it tried beyond its view (from the trace). */
   denials?: TraceDenials;
+  /** none; full (`network = true`); proxy (a host list or fetch grants, through the egress proxy). */
+  network: "none" | "full" | "proxy";
+  /** What the egress proxy allowed and refused (proxied steps only). */
+  egress: EgressEvent[];
 }
 
 /** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */
@@ -97,6 +102,22 @@ function grantHint(o: StepOutcome, key: string, flag: string, value: string): st
   return `raise it in cratebox.toml: ${tableHead(o)} ${key} = ${toml}, or for one run: \`cratebox --${flag} ${value} cargo ...\``;
 }
 
+function networkText(o: StepOutcome): string {
+  return o.network === "none" ? "no network" : o.network === "proxy" ? "network only through the egress proxy" : "full network";
+}
+
+/** "; the egress proxy refused: a:443 (not listed), ...; to allow them: [build.x] network = [...]" */
+function refusedEgress(o: StepOutcome): string | undefined {
+  const refused = o.egress.filter((e) => e.decision === "refused");
+  if (refused.length === 0) return undefined;
+  const seen = [...new Map(refused.map((e) => [`${e.method} ${e.url ?? e.target}`, e])).values()];
+  const list = seen.map((e) => `${e.method} ${e.url ?? e.target} (${e.reason})`).join("; ");
+  const listed = o.grant.items.filter((i) => i.key === "network" && i.value !== "true" && i.value !== "false").map((i) => i.value);
+  const targets = [...new Set([...listed, ...seen.filter((e) => e.grant).map((e) => e.target)])];
+  const grant = targets.length > 0 ? `; if it needs ${targets.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} network = [${targets.map((t) => JSON.stringify(t)).join(", ")}]` : "";
+  return `; the egress proxy refused: ${list}${grant}`;
+}
+
 /**
  * The one cratebox line for a failed step: what happened, to which crate, and which limit or
  * capability was involved. Undefined for a success.
@@ -105,7 +126,8 @@ export function describeFailure(o: StepOutcome): string | undefined {
   if (o.ok) return undefined;
   // A test that fails is cargo's and the harness's to report; cratebox speaks up only when the
   // sandbox had a hand in it (a limit, a signal).
-  if (o.phase !== "build-script" && o.cause === "exit") return undefined;
+  const refused = refusedEgress(o);
+  if (o.phase !== "build-script" && o.cause === "exit" && !refused) return undefined;
   const who = o.phase === "build-script" ? `build script of ${o.crate} ${o.version}` : `${PHASE_TEXT[o.phase]} ${o.program} of ${o.crate} ${o.version}`;
   const l = o.limits;
   switch (o.cause) {
@@ -125,12 +147,13 @@ export function describeFailure(o: StepOutcome): string | undefined {
       return `${who} was stopped: it printed directives the host would act on, kept from cargo: ${list}; if they are meant, grant them in cratebox.toml: ${grant}`;
     }
     case "signal":
-      return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (no network, no home, read-only sources)`;
+      return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (${networkText(o)}, no home, read-only sources)${refused ?? ""}`;
     case "exit":
+      if (refused) return `${who} failed with exit code ${o.exitCode} in the sandbox${refused}`;
       if (o.phase === "build-script" && o.askedWithheld.length > 0) {
         const names = o.askedWithheld.map((n) => JSON.stringify(n)).join(", ");
         return `${who} failed with exit code ${o.exitCode} in the sandbox; it reads ${o.askedWithheld.join(", ")} (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs ${o.askedWithheld.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} env = [${names}]`;
       }
-      return `${who} failed with exit code ${o.exitCode} in the sandbox (no network, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
+      return `${who} failed with exit code ${o.exitCode} in the sandbox (${networkText(o)}, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
 }

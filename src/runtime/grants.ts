@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
+import { toNetworkAccess } from "../core/egress.ts";
 import { CrateboxError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { isWithin } from "../core/paths.ts";
@@ -142,6 +143,8 @@ export class GrantBook {
         read: effective.read.filter((r) => c.read.includes(r.value)),
         write: effective.write.filter((w) => c.write.includes(w.value)),
         network: c.network === effective.network.value ? effective.network : { value: c.network, origin: policyOrigin("network") ?? effective.network.origin },
+        hosts: effective.hosts.filter((h) => c.hosts.includes(h.value)),
+        fetch: effective.fetch.filter((f) => c.fetch.some((k) => k.url === f.value.url)),
         limits: { ...c.limits, cpus: c.limits.cpus ?? undefined },
         limitOrigins,
       },
@@ -218,7 +221,7 @@ export class GrantBook {
       env: g.env.map((e) => e.value),
       read: g.read.map((r) => check(r.value, "read", label(r))),
       write: g.write.map((w) => check(w.value, "write", label(w))),
-      network: g.network.value,
+      network: toNetworkAccess(g.network.value, g.hosts.map((h) => h.value), g.fetch.map((f) => f.value)),
       runtime: g.runtime.value,
     };
   }

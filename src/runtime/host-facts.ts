@@ -2,12 +2,14 @@
  * Gathers the host facts the deciding code needs (core/sandbox-spec.ts HostFacts). Everything
  * that touches the file system or runs a program for that purpose lives here.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createSocket } from "node:dgram";
 import path from "node:path";
-import { homedir } from "node:os";
+import { homedir, networkInterfaces } from "node:os";
 import { execFileSync } from "node:child_process";
 import { CrateboxError } from "../core/errors.ts";
 import { isWithin } from "../core/paths.ts";
+import type { HostAddresses } from "../core/egress.ts";
 import { SYSTEM_PATHS, type HostFacts, type Phase } from "../core/sandbox-spec.ts";
 
 export function realpathOrUndefined(p: string): string | undefined {
@@ -115,4 +117,56 @@ export function toHostFacts(run: RunHostFacts, sysroot: string, phase: Phase = "
     realpath: realpathOrUndefined,
     isFile: isExecutableFile,
   };
+}
+
+/**
+ * This machine's addresses, and the subnets of its container bridges (docker0, br-*), for the
+ * egress proxy: a listed name may not lead to them. Read when a proxied step starts, so a bridge
+ * created meanwhile counts. Node lists only interfaces that are up (docker0 is down while no
+ * container uses it, yet its address is this machine's), so the bridges' routes come from
+ * /proc/net/route, and the proxy asks the kernel itself whether an address is local
+ * (isLocalAddress) before it connects.
+ */
+export function readHostAddresses(): HostAddresses {
+  const own: string[] = [];
+  const bridges = new Set<string>();
+  const isBridge = (name: string) => name === "docker0" || name.startsWith("br-");
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    for (const a of addresses ?? []) {
+      own.push(a.address);
+      if (isBridge(name) && a.cidr) bridges.add(a.cidr);
+    }
+  }
+  try {
+    for (const line of readFileSync("/proc/net/route", "utf8").split("\n").slice(1)) {
+      const [iface, dest, , , , , , mask] = line.trim().split(/\s+/);
+      if (!iface || !dest || !mask || !isBridge(iface)) continue;
+      const quad = (hex: string) => [0, 1, 2, 3].map((i) => parseInt(hex.slice(6 - 2 * i, 8 - 2 * i), 16)).join(".");
+      const bits = [...parseInt(mask, 16).toString(2)].filter((b) => b === "1").length;
+      bridges.add(`${quad(dest)}/${bits}`);
+    }
+  } catch {
+    /* not Linux, or no /proc: the interfaces above are what is known */
+  }
+  return { own, bridges: [...bridges] };
+}
+
+/** Is `address` one of this machine's own? The kernel decides: only a local address can be bound. */
+export async function isLocalAddress(address: string): Promise<boolean> {
+  const socket = createSocket(address.includes(":") ? "udp6" : "udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(0, address, () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      socket.close();
+    } catch {
+      /* never bound */
+    }
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * `cratebox learn cargo ...`: every step runs traced, with what cratebox.toml grants already
- * (nothing, the first time); afterwards the denials of the steps that FAILED become a proposed
+ * (nothing, the first time) and an egress proxy that refuses what is not listed, so that a
+ * host asked for by name is seen by name; afterwards the denials of the steps that FAILED become a proposed
  * cratebox.toml (pinned entries, merged into
  * the current file keeping its comments) written next to it as cratebox.toml.proposed, with the
  * diff printed for review. Nothing is applied. Denials of steps that succeeded anyway are probes
@@ -38,7 +39,9 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     const scope = o.phase === "build-script" ? "build" : "test";
     const what = `${o.crate} ${o.version} (${o.phase === "build-script" ? "build script" : o.program})`;
     if (!d) continue;
-    const tried = [...d.reads.map((r) => `read ${r}`), ...d.writes.map((w) => `write ${w}`), ...d.connects.map((c) => `connect ${c}`), ...d.sockets.map((s) => `socket ${s}`), ...o.askedWithheld.map((e) => `env ${e}`)];
+    // Hosts asked for through the egress proxy (learn mode gives every step one): by name and port.
+    const refusedHosts = [...new Set(o.egress.filter((e) => e.decision === "refused" && e.grant).map((e) => e.target))];
+    const tried = [...d.reads.map((r) => `read ${r}`), ...d.writes.map((w) => `write ${w}`), ...refusedHosts.map((h) => `network ${h}`), ...d.connects.map((c) => `connect ${c}`), ...d.sockets.map((s) => `socket ${s}`), ...o.askedWithheld.map((e) => `env ${e}`)];
     const blockedDirectives = o.blockedDirectives.map((b) => b.directive);
     if (tried.length === 0 && blockedDirectives.length === 0) continue;
     if (o.ok) {
@@ -46,8 +49,10 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
       continue;
     }
     // A step stopped by the directive firewall ran to its end: the directives are the cause.
-    const cause = blockedDirectives.length > 0 || o.askedWithheld.length > 0 ? undefined : d.sequence.at(-1);
-    const proposedWhat = blockedDirectives.length > 0 ? blockedDirectives.map((b) => `directive ${b}`) : cause ? [`${cause.kind} ${cause.value}`] : o.askedWithheld.map((e) => `env ${e}`);
+    const cause = blockedDirectives.length > 0 || o.askedWithheld.length > 0 || refusedHosts.length > 0 ? undefined : d.sequence.at(-1);
+    const proposedWhat = blockedDirectives.length > 0 ? blockedDirectives.map((b) => `directive ${b}`)
+      : refusedHosts.length > 0 ? refusedHosts.map((h) => `network ${h}`)
+      : cause ? [`${cause.kind} ${cause.value}`] : o.askedWithheld.map((e) => `env ${e}`);
     print(`learn: ${what} failed; proposing ${proposedWhat.join(", ")}${tried.length > proposedWhat.length ? `; also tried (not proposed): ${tried.filter((t) => !proposedWhat.includes(t)).join(", ")}` : ""}`);
     const had = existing.find((e) => e.scope === scope && e.name === o.crate && e.index === undefined)?.entry;
     const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
@@ -64,8 +69,10 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     if (read.length) set.read = read;
     if (write.length) set.write = write;
     if (directives.length) set.directives = directives;
-    // Host lists need the egress proxy (not there yet): the whole network is what can be granted.
-    if (cause?.kind === "connect" || had?.network === true) set.network = true;
+    // Named hosts become a list; a direct connect to an address (a client that ignores the proxy
+    // variables) can only be served by full access.
+    if (blockedDirectives.length === 0 && refusedHosts.length > 0 && had?.network !== true) set.network = union(Array.isArray(had?.network) ? had.network : [], refusedHosts);
+    else if (cause?.kind === "connect" || had?.network === true) set.network = true;
     const table = `${scope}.${o.crate}`;
     text = upsertTable(text, table, { set, comment: [`proposed by cratebox learn: it failed after trying ${proposedWhat.join(", ")}`] });
     tables.push(table);

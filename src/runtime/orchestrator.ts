@@ -16,8 +16,12 @@ import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
 import type { StepDecision } from "./grants.ts";
-import { readRunHostFacts, SysrootCache, toHostFacts, type RunHostFacts } from "./host-facts.ts";
-import { imageExists } from "./image.ts";
+import { EgressProxy } from "./egress-proxy.ts";
+import { readHostAddresses, readRunHostFacts, SysrootCache, toHostFacts, type RunHostFacts } from "./host-facts.ts";
+import { imageExists, PACKAGE_ROOT } from "./image.ts";
+
+/** The relay a proxied step's container runs (compiled from src/shims/egress-relay.ts). */
+const EGRESS_RELAY = path.join(PACKAGE_ROOT, "dist/shims/egress-relay.js");
 
 export interface OrchestratorOptions {
   docker: Docker;
@@ -35,6 +39,8 @@ export interface OrchestratorOptions {
   log: (line: string) => void;
   /** Learn mode: trace every step (strace) into a directory of this run. */
   traceRoot?: string;
+  /** A private directory of this run for the egress proxies' sockets (steps whose grant lists hosts). */
+  egressDir: string;
   /** Told when a container starts and when a step ends (progress line, failure lines, annotations). */
   onStepStart?: (phase: Phase, crate: string) => void;
   onStepEnd?: (outcome: StepOutcome) => void;
@@ -49,6 +55,7 @@ export class Orchestrator implements AsyncDisposable {
   private readonly sysroots = new SysrootCache();
   private server: Server | undefined;
   private interrupted = false;
+  private proxies = 0;
 
   private readonly opts: OrchestratorOptions;
   private readonly images = new Map<string, Promise<void>>();
@@ -103,7 +110,10 @@ export class Orchestrator implements AsyncDisposable {
     const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
     if (this.interrupted) throw new CrateboxError("INTERRUPTED", "the run is being interrupted");
     const manifestDir = request.env.CARGO_MANIFEST_DIR ?? request.cwd;
-    const decision = await opts.decide(manifestDir, request.phase);
+    let decision = await opts.decide(manifestDir, request.phase);
+    // Learn mode: a step without network gets a proxy that lists nothing, so that each host it
+    // asks for is refused by name and can be proposed (`network = ["host:port"]`).
+    if (opts.traceRoot && decision.grant.network.kind === "none") decision = { ...decision, grant: { ...decision.grant, network: { kind: "proxy", hosts: [], fetch: [] } } };
     if (decision.image) await this.ensureCustomImage(decision.image);
     if (decision.grant.runtime !== "runc") await this.ensureRuntime(decision.grant.runtime);
     const rustc = request.env.RUSTC ?? opts.rustc;
@@ -111,6 +121,46 @@ export class Orchestrator implements AsyncDisposable {
     // An image of its own brings its own userland: the host's /usr is not laid over it.
     if (decision.image) facts.systemPaths = [];
     const traceDir = opts.traceRoot ? mkdtempSync(path.join(opts.traceRoot, "step-")) : undefined;
+    const proxy = await this.startProxy(decision, request.phase, crate);
+    if (proxy) facts.egress = { node: process.execPath, script: EGRESS_RELAY, socket: proxy.socket };
+    try {
+      return await this.runInContainer(request, io, decision, facts, traceDir, proxy, clientStartedAt, clientGone);
+    } finally {
+      await proxy?.close();
+    }
+  }
+
+  /** A step whose grant lists hosts or fetch URLs gets an egress proxy of its own, on a socket of its own. */
+  private async startProxy(decision: StepDecision, phase: Phase, crate: string): Promise<EgressProxy | undefined> {
+    const net = decision.grant.network;
+    if (net.kind !== "proxy") return undefined;
+    const what = phase === "build-script" ? "build script" : phase === "run" ? "program" : `${phase} binary`;
+    return EgressProxy.start({
+      socket: path.join(this.opts.egressDir, `egress-${++this.proxies}.sock`),
+      hosts: net.hosts,
+      fetch: net.fetch,
+      hostAddresses: readHostAddresses(),
+      table: `[${phase === "build-script" ? "build" : "test"}.${crate}]`,
+      onEvent: (e) => {
+        if (e.decision === "refused") this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in [${phase === "build-script" ? "build" : "test"}.${crate}]` : ""}`);
+      },
+    });
+  }
+
+  private async runInContainer(
+    request: StepRequest,
+    io: RunIo,
+    decision: StepDecision,
+    facts: ReturnType<typeof toHostFacts>,
+    traceDir: string | undefined,
+    proxy: EgressProxy | undefined,
+    clientStartedAt: number,
+    clientGone: AbortSignal | undefined,
+  ): Promise<StepOutcome> {
+    const { opts } = this;
+    const crate = request.env.CARGO_PKG_NAME ?? "unknown";
+    const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
+    const manifestDir = request.env.CARGO_MANIFEST_DIR ?? request.cwd;
     const plainSpec = toSandboxSpec(request, facts, decision.limits, {
       [LABEL_RUN]: opts.runId,
       [LABEL_OWNER]: opts.owner,
@@ -168,6 +218,8 @@ export class Orchestrator implements AsyncDisposable {
         grant: decision.summary,
         withheldEnv: spec.withheldEnv,
         withheldPaths: spec.withheldPaths,
+        network: spec.network,
+        egress: proxy?.events ?? [],
       };
       this.outcomes.push(outcome);
       opts.onStepEnd?.(outcome);

@@ -53,6 +53,8 @@ function status(ws: Workspace, c: GraphCrate, phase: GrantPhase): string {
     ...(g.read.length ? [`read ${g.read.map((x) => x.value).join(",")}`] : []),
     ...(g.write.length ? [`WRITE ${g.write.map((x) => x.value).join(",")}`] : []),
     ...(g.network.value ? ["NETWORK"] : []),
+    ...(g.hosts.length ? [`network ${g.hosts.map((h) => h.value).join(",")}`] : []),
+    ...(g.fetch.length ? [`fetch ${g.fetch.map((f) => f.value.url).join(",")}`] : []),
   ];
   return `[${g.entry.table}] ${granted.length ? granted.join("; ") : g.reviewed ? "reviewed: default deny" : "limits only"}`;
 }
@@ -111,6 +113,8 @@ export interface ApproveOptions {
   write?: string[];
   use?: string[];
   network?: boolean;
+  /** Hosts added to the `network` list (`--connect host:port`). */
+  connect?: string[];
   deny?: boolean;
 }
 
@@ -143,7 +147,7 @@ export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<n
   const remove: string[] = [];
   if (o.deny) {
     set.reviewed = true;
-    remove.push("env", "read", "write", "use", "network");
+    remove.push("env", "read", "write", "use", "network", "fetch");
   } else {
     const env = union(current?.env?.map((e) => e.text), o.env);
     const read = union(current?.read, o.read);
@@ -153,8 +157,14 @@ export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<n
     if (read.length) set.read = read;
     if (write.length) set.write = write;
     if (use.length) set.use = use;
+    const hosts = union(Array.isArray(current?.network) ? current.network : [], o.connect);
+    if (o.network !== undefined && o.connect?.length) {
+      throw new CrateboxError("APPROVE_CONFLICT", "--network (full access) and --connect (named hosts) exclude each other", "grant the hosts the crate needs with --connect host:port");
+    }
     if (o.network !== undefined) set.network = o.network;
-    const grantsSomething = env.length + read.length + write.length + use.length > 0 || o.network === true || current?.network === true;
+    else if (o.connect?.length) set.network = hosts;
+    const grantsSomething = env.length + read.length + write.length + use.length > 0 || o.network === true || (o.network === undefined && current?.network !== undefined && current.network !== false) ||
+      (o.connect?.length ?? 0) > 0 || (current?.fetch?.length ?? 0) > 0;
     if (!grantsSomething) set.reviewed = true;
   }
   const when = new Date().toISOString().slice(0, 10);
@@ -166,7 +176,7 @@ export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<n
   writeFileSync(ws.file, next);
   ctx.print(`${o.deny ? "denied" : "approved"}: [${table}] pinned to ${crate.name} ${crate.version} (${crate.source})${crate.checksum ? ", checksum from Cargo.lock" : ""} in ${ws.file}`);
   for (const w of o.write ?? []) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} may now WRITE to ${w}`);
-  if (o.network) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} now get full network access`);
+  if (o.network) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} now get full network access; --connect host:port grants only the hosts it needs`);
   return 0;
 }
 

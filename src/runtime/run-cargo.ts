@@ -14,7 +14,7 @@ import type { Limits } from "../core/limits.ts";
 import { toGithubAnnotation } from "../core/annotations.ts";
 import { toReport } from "../core/report.ts";
 import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
-import { toSummaryLine } from "../core/summary.ts";
+import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
@@ -160,6 +160,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     buildRoots: dirs.buildRoots,
     decide: (dir, phase) => grants.decideWhenKnown(dir, phase),
     ...(opts.learn ? { traceRoot: tmp.path } : {}),
+    egressDir: tmp.path,
     runnerPhase: toRunnerPhase(inv.subcommand),
     rustc: opts.env.RUSTC ?? "rustc",
     log: opts.log,
@@ -228,6 +229,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       if (proposal) writeProposal(proposal, opts.log);
       else opts.log("learn: no step failed for want of a grant; nothing to propose");
     }
+    for (const w of networkWarnings(orchestrator.outcomes)) opts.log(w);
     const summary = toSummaryLine(orchestrator.outcomes);
     if (!opts.quiet || orchestrator.outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {

@@ -11,6 +11,8 @@ export function grantView(overrides: Partial<GrantView> = {}): GrantView {
     read: [],
     write: [],
     network: false,
+    hosts: [],
+    fetch: [],
     limits: { memoryBytes: 4 * 1024 ** 3, pids: 512, timeoutMs: 15 * 60_000, cpus: null, tmpBytes: 1024 ** 3 },
     image: null,
     runtime: "runc",

@@ -7,7 +7,7 @@ import { ProgressLine } from "../../src/cli/progress.ts";
 const o = (x: Partial<StepOutcome>): StepOutcome => ({
   phase: "build-script", crate: "foo", version: "1.0.0", program: "build-script-build", manifestDir: "/ws/crates/foo",
   image: "i", containerId: "c", ok: false, cause: "exit", exitCode: 3, signal: undefined, durationMs: 1, runMs: 1,
-  limits: DEFAULT_LIMITS, grant: { table: null, items: [] }, withheldEnv: [], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry", ...x,
+  limits: DEFAULT_LIMITS, grant: { table: null, items: [] }, withheldEnv: [], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry", network: "none", egress: [], ...x,
 });
 
 describe("toGithubAnnotation", () => {

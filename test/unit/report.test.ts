@@ -9,7 +9,7 @@ import type { StepOutcome } from "../../src/core/step-outcome.ts";
 const outcome: StepOutcome = {
   phase: "build-script", crate: "foo", version: "1.0.0", program: "build-script-build", manifestDir: "/src/foo",
   image: "cratebox/sandbox:0123456789abcdef", containerId: "abc", ok: false, cause: "memory", exitCode: 137, signal: 9,
-  durationMs: 812.4, runMs: 600, limits: DEFAULT_LIMITS, grant: { table: null, items: [] }, withheldEnv: ["GITHUB_TOKEN"], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry",
+  durationMs: 812.4, runMs: 600, limits: DEFAULT_LIMITS, grant: { table: null, items: [] }, withheldEnv: ["GITHUB_TOKEN"], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry", network: "none", egress: [],
 };
 
 describe("the run report", () => {

@@ -25,7 +25,7 @@ describe("toCause", () => {
 });
 
 const outcome = (o: Partial<StepOutcome>): StepOutcome => ({
-  phase: "build-script", crate: "foo", version: "1.2.3", program: "build-script-build", manifestDir: "/src/foo", image: "cratebox/sandbox:x", grant: { table: null, items: [] }, withheldEnv: [], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry", containerId: "c", ok: false, cause: "exit",
+  phase: "build-script", crate: "foo", version: "1.2.3", program: "build-script-build", manifestDir: "/src/foo", image: "cratebox/sandbox:x", grant: { table: null, items: [] }, withheldEnv: [], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry", network: "none", egress: [], containerId: "c", ok: false, cause: "exit",
   exitCode: 1, signal: undefined, durationMs: 10, runMs: 5, limits: { ...DEFAULT_LIMITS, memoryBytes: 512 * 1024 ** 2, timeoutMs: 2000, pids: 64 }, ...o,
 });
 

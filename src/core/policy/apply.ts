@@ -4,7 +4,9 @@
  * Policies compose and the strictest wins, whatever their order:
  * - limits: the lowest ceiling (a ceiling above the request changes nothing; `cpus` null, all
  *   the host's, is above any ceiling),
- * - network: off if any applicable decision caps it to false,
+ * - network: off if any applicable decision caps it to false (the host list and fetch grants
+ *   go with it); a `hosts` ceiling keeps only listed hosts it covers, and turns full access off,
+ * - fetch grants stay unless network is capped to false: each names one file by its hash,
  * - env, read, write: a granted item stays only if every applicable ceiling keeps it
  *   (ceilings.ts), so allowed lists intersect,
  * - any applicable `deny` denies, any unmet `require` refuses; `allow` records that a policy saw
@@ -17,7 +19,7 @@
  */
 import { formatDuration, formatSize } from "../limits.ts";
 import type { GrantPhase } from "../profile/select.ts";
-import { envPatternCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
+import { envPatternCovers, hostCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
 import {
   LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement,
 } from "./schema.ts";
@@ -48,7 +50,7 @@ export interface UnmetRequirement extends PolicyCitation {
 }
 
 export type ShapedCapability = PolicyCitation & {
-  capability: "network" | "env" | "read" | "write" | LimitCap;
+  capability: "network" | "hosts" | "fetch" | "env" | "read" | "write" | LimitCap;
   /** What the ceiling changed: `timeoutMs 1h -> 30m`, `OPENSSL_DIR removed (ceiling: CC, CFLAGS)`. */
   detail: string;
 };
@@ -79,6 +81,8 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
   const requested = target.grant;
   const grant: GrantView = {
     ...requested,
+    hosts: [...requested.hosts],
+    fetch: requested.fetch.map((f) => ({ ...f })),
     pinned: { ...requested.pinned },
     profiles: [...requested.profiles],
     limits: { ...requested.limits },
@@ -106,10 +110,29 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
   const shaped = (c: Matched<"cap">, capability: ShapedCapability["capability"], detail: string) =>
     out.shapedBy.push({ file: c.file, rule: c.rule, capability, detail });
 
+  const off = caps.filter((c) => c.d.caps.network === false);
   if (requested.network) {
-    const off = caps.filter((c) => c.d.caps.network === false);
-    if (off.length > 0) grant.network = false;
+    // Full access is wider than any host list: a hosts ceiling takes it away too.
+    const narrowed = caps.filter((c) => c.d.caps.hosts !== undefined);
+    if (off.length + narrowed.length > 0) grant.network = false;
     for (const c of off) shaped(c, "network", "network on -> off");
+    for (const c of narrowed) shaped(c, "network", `network on -> off (ceiling: hosts ${describeList(c.d.caps.hosts!)})`);
+  }
+  if (off.length > 0) {
+    for (const c of off) {
+      for (const h of requested.hosts) shaped(c, "hosts", `${h} removed (network = false)`);
+      for (const f of requested.fetch) shaped(c, "fetch", `${f.url} removed (network = false)`);
+    }
+    grant.hosts = [];
+    grant.fetch = [];
+  } else {
+    const ceilings = caps.filter((c) => c.d.caps.hosts !== undefined);
+    grant.hosts = requested.hosts.filter((item) => {
+      const excluding = ceilings.filter((c) => !c.d.caps.hosts!.some((ceiling) => hostCovers(ceiling, item)));
+      for (const c of excluding) shaped(c, "hosts", `${item} removed (ceiling: ${describeList(c.d.caps.hosts!)})`);
+      return excluding.length === 0;
+    });
+    grant.fetch = requested.fetch.map((f) => ({ ...f }));
   }
 
   for (const key of LIMIT_CAPS) {

@@ -62,3 +62,21 @@ export function pathCovers(ceiling: string, granted: string): boolean {
 export function isExactVersionPin(requirement: string | null): boolean {
   return requirement !== null && /^=\s*\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(requirement.trim());
 }
+
+/**
+ * Does a hosts ceiling keep a listed host? Both are "host:port". The ceiling's host may be `*`
+ * (any), `*.domain` (any name below domain; it keeps "*.sub.domain" too) or exact; its port `*`
+ * (any) or exact. A literal address is kept only by `*` or by the same address.
+ */
+export function hostCovers(ceiling: string, granted: string): boolean {
+  const split = (t: string) => {
+    const i = t.lastIndexOf(":");
+    return { host: t.slice(0, i).toLowerCase(), port: t.slice(i + 1) };
+  };
+  const c = split(ceiling);
+  const g = split(granted);
+  if (c.port !== "*" && c.port !== g.port) return false;
+  if (c.host === "*") return true;
+  if (c.host.startsWith("*.")) return g.host.endsWith(c.host.slice(1)) && !/^[\d.]+$|^\[/.test(g.host);
+  return c.host === g.host;
+}

@@ -55,6 +55,10 @@ export const GrantViewSchema = z.strictObject({
   write: z.array(z.string()),
   /** True: the default bridge network, full access. */
   network: z.boolean(),
+  /** `network = [...]`: hosts reachable through cratebox's egress proxy, "host:port" ("*.domain:port" for any name below domain). */
+  hosts: z.array(z.string()),
+  /** `fetch = [...]`: files the step may download through the proxy, checked against their SHA-256. */
+  fetch: z.array(z.strictObject({ url: z.string(), sha256: z.string() })),
   limits: LimitsViewSchema,
   /** A custom image; null: cratebox's own sandbox image. */
   image: z.string().nullable(),
@@ -107,6 +111,8 @@ export type LimitCap = (typeof LIMIT_CAPS)[number];
 const crateSelector = z.string().regex(/^(\*|[\p{ID_Start}_][\p{ID_Continue}-]*)$/u, 'expected a crate name or "*"');
 /** An env ceiling: a name or a pattern with `*` at the start, the end or both; `*` alone: any. */
 const envCeiling = z.string().regex(/^(\*|\*?[A-Za-z0-9_-]+\*?)$/, 'expected a variable name or a pattern such as "CC", "OPENSSL_*", "*_STATIC" or "*SSL*"');
+/** A host ceiling: "name:port", "*.domain:port", "*:port", "name:*", "*:*", or an address. */
+const hostCeiling = z.string().regex(/^(\*|\*\.[a-z0-9.-]+|[a-z0-9.-]+|\[[0-9a-f:.]+\]):(\*|\d{1,5})$/i, 'expected "host:port" where host may be "*" or "*.domain" and port "*", e.g. "*.corp.example:443"');
 /** A path ceiling: a host path prefix, absolute or relative to the workspace root. */
 const pathCeiling = z.string().min(1).refine((p) => !p.includes("\0"), "a path may not contain NUL");
 const text = (max: number) => z.string().min(1).max(max);
@@ -114,8 +120,14 @@ const text = (max: number) => z.string().min(1).max(max);
 /** Ceilings: a granted value above one is lowered to it; a list item outside one is removed. */
 export const CapsSchema = z
   .strictObject({
-    /** Only `false`: no network. A policy can take network away, never grant it. */
+    /** Only `false`: no network at all (full access, listed hosts and fetch grants). A policy can take network away, never grant it. */
     network: z.literal(false).optional(),
+    /**
+     * Host patterns the `network` list may keep ("*.corp.example:443", "*:443" for any host on
+     * port 443, "*:*" any): a listed host outside them is removed; full access (`network = true`)
+     * is wider than any list and goes off.
+     */
+    hosts: z.array(hostCeiling).optional(),
     /** Env patterns the grant may keep: each granted pattern must pass no variable outside them. */
     env: z.array(envCeiling).optional(),
     /** Path prefixes the read / write grants may keep (on path-segment boundaries). */

@@ -23,6 +23,8 @@ export function toGrantView(grant: EffectiveGrant, parsed: ParsedProfile): Grant
     read: grant.read.map((r) => r.value),
     write: grant.write.map((w) => w.value),
     network: grant.network.value,
+    hosts: grant.hosts.map((h) => h.value),
+    fetch: grant.fetch.map((f) => ({ ...f.value })),
     limits: { ...grant.limits, cpus: grant.limits.cpus ?? null },
     image: grant.image?.value ?? null,
     runtime: grant.runtime.value,

@@ -4,10 +4,10 @@
  */
 import { DURATION_ACCEPTED, SIZE_ACCEPTED } from "../limits.ts";
 import { BUILTIN_PROFILE_NAMES } from "./builtin-names.ts";
-import { CHECKSUM_ACCEPTED, ENV_ACCEPTED, IMAGE_ACCEPTED, PATH_ACCEPTED } from "./values.ts";
+import { CHECKSUM_ACCEPTED, ENV_ACCEPTED, FETCH_URL_ACCEPTED, HOST_PORT_ACCEPTED, IMAGE_ACCEPTED, PATH_ACCEPTED, SHA256_ACCEPTED } from "./values.ts";
 import { VERSION_REQ_ACCEPTED } from "./version-req.ts";
 
-export const NETWORK_ACCEPTED = "false (no network, the default) or true (unrestricted network)";
+export const NETWORK_ACCEPTED = `false (no network, the default), a list of hosts reached through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted network)`;
 
 export const ACCEPTED: Readonly<Record<string, string>> = {
   memory: SIZE_ACCEPTED,
@@ -22,6 +22,9 @@ export const ACCEPTED: Readonly<Record<string, string>> = {
   read: `a list of paths: ${PATH_ACCEPTED}`,
   write: `a list of paths: ${PATH_ACCEPTED}`,
   network: NETWORK_ACCEPTED,
+  fetch: `a list of tables { url = "...", sha256 = "..." }: url is ${FETCH_URL_ACCEPTED}; sha256 is ${SHA256_ACCEPTED}`,
+  url: FETCH_URL_ACCEPTED,
+  sha256: SHA256_ACCEPTED,
   version: VERSION_REQ_ACCEPTED,
   source: '"registry", "path" or "git"',
   checksum: CHECKSUM_ACCEPTED,

@@ -9,9 +9,10 @@
  *      comes just before it, and each profile applies once,
  *   4. the crate table's own keys,
  *   5. limits given on the command line (`overrides`), when the caller passes them.
- * Lists (env, read, write) accumulate across layers: a later layer cannot take away what an
- * earlier one granted, so to grant less, use fewer profiles. Single values (limits, network,
- * image, runtime) are taken from the highest layer that sets them.
+ * Lists (env, read, write, directives, fetch) accumulate across layers: a later layer cannot
+ * take away what an earlier one granted, so to grant less, use fewer profiles. Single values
+ * (limits, network, image, runtime) are taken from the highest layer that sets them; `network`
+ * is one value whether it is true, false or a host list.
  *
  * Paths stay as written (relative ones from the workspace root): the runtime resolves them and
  * checks their real paths.
@@ -24,6 +25,7 @@ import type { BuiltinProfileName, Capabilities, ContainerRuntime, DefaultsTable 
 import { describePins, selectEntry, type CrateIdentity, type EntryRef, type GrantPhase, type SkippedEntry, type StalePin } from "./select.ts";
 import { lineOf } from "./toml-lines.ts";
 import type { EnvPattern } from "./values.ts";
+import type { FetchGrant } from "../egress.ts";
 
 export type { CrateIdentity, EntryRef, GrantPhase, SkippedEntry, StalePin };
 
@@ -54,7 +56,12 @@ export interface EffectiveGrant {
   write: Sourced<string>[];
   /** Build-script directives let through the firewall (core/directives.ts). */
   directives: Sourced<string>[];
+  /** `network = true`: full access. */
   network: Sourced<boolean>;
+  /** `network = [...]`: the hosts reachable through the egress proxy (core/egress.ts). */
+  hosts: Sourced<string>[];
+  /** `fetch = [...]`: hash-checked downloads through the proxy. */
+  fetch: Sourced<FetchGrant>[];
   limits: Limits;
   limitOrigins: { [K in keyof Limits]: Origin };
   /** undefined: cratebox's own sandbox image. */
@@ -124,6 +131,8 @@ function baseGrant(parsed: ParsedProfile, crate: CrateIdentity, phase: GrantPhas
   const acc: EffectiveGrant = {
     crate, phase, entry: undefined, reviewed: undefined, profiles: [], env: [], read: [], write: [], directives: [],
     network: { value: false, origin: builtin },
+    hosts: [],
+    fetch: [],
     limits: { ...DEFAULT_LIMITS },
     limitOrigins: { memoryBytes: builtin, pids: builtin, timeoutMs: builtin, cpus: builtin, tmpBytes: builtin },
     image: undefined,
@@ -160,7 +169,14 @@ function applySandbox(acc: EffectiveGrant, t: DefaultsTable, origin: (key: KeySe
 
 function applyCapabilities(acc: EffectiveGrant, c: Capabilities, origin: (key: KeySegment[]) => Origin): void {
   applySandbox(acc, c, origin);
-  if (c.network !== undefined) acc.network = { value: c.network, origin: origin(["network"]) };
+  // One value, like a limit: the highest layer that sets `network` decides, a list included.
+  if (c.network !== undefined) {
+    acc.network = { value: c.network === true, origin: origin(["network"]) };
+    acc.hosts = Array.isArray(c.network) ? c.network.map((h, i) => ({ value: h, origin: origin(["network", i]) })) : [];
+  }
+  c.fetch?.forEach((f, i) => {
+    if (!acc.fetch.some((e) => e.value.url === f.url)) acc.fetch.push({ value: f, origin: origin(["fetch", i]) });
+  });
   c.env?.forEach((p, i) => {
     if (!acc.env.some((e) => e.value.text === p.text)) acc.env.push({ value: p, origin: origin(["env", i]) });
   });

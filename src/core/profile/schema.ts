@@ -16,15 +16,16 @@
  *   a crate of another source, so a `[patch]` to a git fork does not inherit the registry grant.
  * - An entry that grants nothing must say `reviewed = true`: an empty table is more likely a
  *   leftover than a decision, and strict mode counts only decisions.
- * - `network` accepts a list of hosts in the schema (so editors know the future shape) but the
- *   list is refused with its own message until egress filtering enforces it; it never means true.
+ * - `network` is one value, like a limit: true, false or a host list; a later layer's list
+ *   replaces an earlier one instead of adding to it, so that `network = false` in a crate's table
+ *   really means none. `fetch` is a list and accumulates like env.
  */
 import * as z from "zod";
 import { DURATION_ACCEPTED, SIZE_ACCEPTED, parseCount, parseCpus, parseDuration, parseSize } from "../limits.ts";
-import { ACCEPTED, NETWORK_ACCEPTED } from "./accepted.ts";
+import { ACCEPTED } from "./accepted.ts";
 import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
 import {
-  ENV_ACCEPTED, parseChecksum, parseCrateName, parseEnvPattern, parseHostPath, parseHostPort, parseImageRef, type ValueResult,
+  ENV_ACCEPTED, HOST_PORT_ACCEPTED, parseChecksum, parseCrateName, parseEnvPattern, parseFetchUrl, parseHostPath, parseHostPort, parseImageRef, parseSha256, type ValueResult,
 } from "./values.ts";
 import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
 
@@ -73,20 +74,14 @@ function uniqueList<S extends z.ZodType>(item: S, keyOf: (v: z.output<S>) => str
   });
 }
 
-const network = z
-  .union([z.boolean(), z.array(checked(z.string(), parseHostPort))])
-  .transform((v, ctx): boolean => {
-    if (typeof v === "boolean") return v;
-    ctx.issues.push({
-      code: "custom",
-      input: v,
-      params: { accepted: NETWORK_ACCEPTED },
-      message:
-        `a list of hosts (${v.join(", ") || "empty"}) is not enforced yet: cratebox cannot limit egress to ` +
-        "named hosts until egress filtering lands, and never treats a list as true; write network = true to grant all network access",
-    });
-    return z.NEVER;
-  });
+/** `true`: full access; `false`: none; a list: these hosts only, through cratebox's egress proxy. */
+const network = z.union([z.boolean(), uniqueList(checked(z.string(), parseHostPort))]);
+
+/** One file a step may download through the proxy, checked against its SHA-256 (Nix's fixed-output idea). */
+const fetchEntry = z.strictObject({
+  url: checked(z.string(), parseFetchUrl).describe("The exact http:// or https:// URL."),
+  sha256: checked(z.string(), parseSha256).describe("SHA-256 of the file, 64 hex digits (\"sha256:\" prefix accepted)."),
+});
 
 // ---- keys -------------------------------------------------------------------------------------
 
@@ -131,7 +126,10 @@ const capabilityKeys = {
     "Build-script directives let through the directive firewall, as KEY=VALUE with * matching anything (e.g. \"rustc-link-arg=-Wl,-T*\"). By default cratebox blocks directives that make the host linker or rustc run or load files the script chose.",
   ),
   network: network.optional().describe(
-    "Network access: false (default, no network at all) or true (unrestricted). A list of \"host:port\" entries is the planned allowlist; until egress filtering enforces it, a list is refused.",
+    `Network access: false (default, no network at all), a list of hosts reachable only through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted, warned about). A list replaces what an earlier layer set.`,
+  ),
+  fetch: uniqueList(fetchEntry, (f) => f.url).optional().describe(
+    "Files the step may download through cratebox's egress proxy, each { url, sha256 }: the proxy downloads the URL itself and answers only if the body has that SHA-256. Reach it with a plain http:// request through the proxy (HTTP_PROXY); for an https URL, ask for its http:// form.",
   ),
   ...sandboxKeys,
 };

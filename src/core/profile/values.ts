@@ -181,6 +181,31 @@ function isHostName(host: string): boolean {
   return labels.every((l, i) => (i === 0 && l === "*" && labels.length > 1) || label.test(l));
 }
 
+export const FETCH_URL_ACCEPTED = 'an absolute http:// or https:// URL without credentials or fragment, such as "https://static.example.org/schema-1.4.tar.gz"';
+
+/** A fetch grant's URL, normalised as the WHATWG URL parser writes it (what the proxy compares). */
+export function parseFetchUrl(raw: string): ValueResult<string> {
+  const show = JSON.stringify(raw);
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return bad(`${show} is not a URL`, FETCH_URL_ACCEPTED);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return bad(`${show}: only http and https URLs can be fetched`, FETCH_URL_ACCEPTED);
+  if (u.username || u.password) return bad(`${show}: a URL with credentials would put them in cratebox.toml`, FETCH_URL_ACCEPTED);
+  if (u.hash) return bad(`${show}: a fragment (#...) is never sent to the server`, FETCH_URL_ACCEPTED);
+  return ok(u.href);
+}
+
+export const SHA256_ACCEPTED = '64 hex digits, the SHA-256 of the file (`sha256sum FILE`), optionally after "sha256:"';
+
+/** A file's SHA-256, normalised to lowercase hex. */
+export function parseSha256(raw: string): ValueResult<string> {
+  const m = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(raw.trim());
+  return m ? ok(m[1]!.toLowerCase()) : bad(`${JSON.stringify(raw)} is not a SHA-256 (64 hex digits)`, SHA256_ACCEPTED);
+}
+
 // ---- checksums --------------------------------------------------------------------------------
 
 export const CHECKSUM_ACCEPTED = 'the package\'s checksum from Cargo.lock: "sha256:" and 64 hex digits (the bare 64 digits are accepted too)';
