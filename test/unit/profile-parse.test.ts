@@ -182,15 +182,29 @@ describe("parseProfile: every class of invalid file has its message", () => {
     });
   });
 
-  it("a bad network entry, and a list of hosts refused for now (never taken as true)", () => {
+  it("a bad network entry; a list of hosts is a grant of its own, never taken as true", () => {
     const bad = oneIssue(entry('network = ["static.example.org"]'));
     expect(bad).toMatchObject({ path: "build.openssl-sys.network[0]", message: '"static.example.org" is not "host:port"' });
     expect(oneIssue(entry('network = ["example.org:99999"]')).message).toMatch(/out of range/);
-    expect(oneIssue(entry('network = "yes"'))).toMatchObject({ message: 'has the wrong type: the string "yes"', accepted: expect.stringMatching(/^false .* or true/) });
-    const list = oneIssue(entry('network = ["static.example.org:443", "*.internal:8443"]'));
-    expect(list).toMatchObject({ line: 4, path: "build.openssl-sys.network" });
-    expect(list.message).toMatch(/^a list of hosts \(static.example.org:443, \*.internal:8443\) is not enforced yet/);
-    expect(list.message).toMatch(/never treats a list as true/);
+    expect(oneIssue(entry('network = ["*:443"]')).message).toMatch(/is not a host name/);
+    expect(oneIssue(entry('network = ["a.example:443", "A.example:443"]'))).toMatchObject({ path: "build.openssl-sys.network[1]", message: '"a.example:443" is listed twice' });
+    expect(oneIssue(entry('network = "yes"'))).toMatchObject({ message: 'has the wrong type: the string "yes"', accepted: expect.stringMatching(/^false .*a list of hosts.* or true/) });
+    const r = parseProfile(entry('network = ["Static.Example.org:443", "*.internal:8443", "[::1]:80"]'), FILE);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.value.profile.build?.["openssl-sys"]).toMatchObject({ network: ["static.example.org:443", "*.internal:8443", "[::1]:80"] });
+  });
+
+  it("fetch entries: an http(s) URL without credentials or fragment, and a SHA-256", () => {
+    const sha = "AB".repeat(32);
+    const r = parseProfile(entry(`fetch = [{ url = "https://static.example.org/a b.tar.gz", sha256 = "sha256:${sha}" }]`), FILE);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.value.profile.build?.["openssl-sys"]).toMatchObject({ fetch: [{ url: "https://static.example.org/a%20b.tar.gz", sha256: "ab".repeat(32) }] });
+    expect(oneIssue(entry(`fetch = [{ url = "ftp://x.example/f", sha256 = "${sha}" }]`))).toMatchObject({ path: "build.openssl-sys.fetch[0].url", message: expect.stringMatching(/only http and https/) });
+    expect(oneIssue(entry(`fetch = [{ url = "https://u:p@x.example/f", sha256 = "${sha}" }]`)).message).toMatch(/credentials/);
+    expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f#top", sha256 = "${sha}" }]`)).message).toMatch(/fragment/);
+    expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f", sha256 = "abc" }]`))).toMatchObject({ path: "build.openssl-sys.fetch[0].sha256", message: '"abc" is not a SHA-256 (64 hex digits)' });
+    expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f" }]`)).path).toBe("build.openssl-sys.fetch[0].sha256");
+    expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f", sha256 = "${sha}", size = 3 }]`)).message).toMatch(/unknown key "size"/);
   });
 
   it("an unknown built-in profile name, with a suggestion", () => {
@@ -241,7 +255,7 @@ checksum = "nope"
 reviewed = true
 
 [test.my-app]
-network = ["db.internal:5432"]
+network = ["db.internal"]
 `);
     expect(issues.map((i) => [i.line, i.path])).toEqual([
       [2, "strict"],
@@ -252,7 +266,7 @@ network = ["db.internal:5432"]
       [14, "build.openssl-sys.netwrok"],
       [17, "build.ring[0].timeout"],
       [20, "build.ring[1].checksum"],
-      [24, "test.my-app.network"],
+      [24, "test.my-app.network[0]"],
     ]);
     expect(formatProfileIssue(issues[1]!)).toBe(`cratebox.toml:5: defaults.memory: "4 parsecs" is not a size (accepted: ${SIZE_ACCEPTED})`);
   });
