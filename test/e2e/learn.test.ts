@@ -98,3 +98,44 @@ describe("learn mode on a crate using the real pkg-config crate", () => {
     );
   });
 });
+
+describe("learn mode and the network", () => {
+  it("proposes the host a build script asked for through the proxy, by name and port; the proposal, applied, builds", async () => {
+    // A loopback HTTP server this test starts; at most 20 connections, closed at the end.
+    const { createServer } = await import("node:http");
+    const server = createServer((_req, res) => res.writeHead(200, { "content-length": "7" }).end("schema\n"));
+    server.maxConnections = 20;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      // A std-only client that honours http_proxy, as curl, reqwest and ureq do; fails unless 200.
+      const buildRs = `
+use std::io::{Read, Write};
+fn main() {
+    let url = "http://127.0.0.1:${port}/schema";
+    let via = std::env::var("http_proxy").ok().map(|p| p.trim_start_matches("http://").trim_end_matches('/').to_string());
+    let (to, target) = match via { Some(p) => (p, url.to_string()), None => ("127.0.0.1:${port}".to_string(), "/schema".to_string()) };
+    let mut s = std::net::TcpStream::connect(to).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(s, "GET {target} HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nConnection: close\\r\\n\\r\\n").unwrap();
+    let mut answer = String::new();
+    let _ = s.take(65536).read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "download failed: {answer}");
+}
+`;
+      const ws = makeWorkspace({ registry: makeRegistry().dir, files: { "build.rs": buildRs, "src/main.rs": "fn main() {}\n", "cratebox.toml": "version = 1\n" } });
+      const env = testEnv(makeFakeHome());
+      const learned = await cratebox(["build"], ws, env, ["learn"]);
+      expect(learned.code).toBe(101);
+      expect(learned.stderr).toContain(`proposing network 127.0.0.1:${port}`);
+      const proposedFile = path.join(ws, "cratebox.toml.proposed");
+      expect(readFileSync(proposedFile, "utf8")).toMatch(new RegExp(`\\[build\\.app\\]\\nversion = "=0\\.1\\.0"\\nsource = "path"\\nnetwork = \\["127\\.0\\.0\\.1:${port}"\\]\\n$`));
+      renameSync(proposedFile, path.join(ws, "cratebox.toml"));
+      const granted = await cratebox(["build"], ws, env);
+      expect(granted.code, granted.output).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
