@@ -166,6 +166,24 @@ describe("pins, strict mode, approve and deny", () => {
     expect(loot(target)).toMatch(/env GRANTED_VAR => OK granted-value/);
   });
 
+  it("approve --connect adds hosts to the network list, pinned; a bad host writes nothing; --network with --connect is refused", async () => {
+    const ws = probeWorkspace([], "version = 1\n");
+    const run = (args: string[]) => execa(CRATEBOX, ["approve", "evil-build", ...args], { cwd: ws, env, extendEnv: false, reject: false });
+    const first = await run(["--connect", "static.example.org:443"]);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const second = await run(["--connect", "*.internal:8443"]);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const toml = readFileSync(path.join(ws, "cratebox.toml"), "utf8");
+    expect(toml).toMatch(/\[build\.evil-build\]\nversion = "=0\.1\.0"\nsource = "registry"\nchecksum = "sha256:[0-9a-f]{64}"\nnetwork = \["static\.example\.org:443", "\*\.internal:8443"\]\n/);
+    const bad = await run(["--connect", "static.example.org"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('"static.example.org" is not "host:port"');
+    expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toBe(toml);
+    const both = await run(["--network", "--connect", "a.example:443"]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toContain("--network (full access) and --connect (named hosts) exclude each other");
+  });
+
   it("a stale pin shows what changed in the build script when both versions are on disk", async () => {
     const reg = makeRegistry(["evil-build-0.1.0"]);
     const old = reg.crate("evil-build");
