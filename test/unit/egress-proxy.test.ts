@@ -5,7 +5,7 @@
  * this machine has no DNS for; whether an address is this machine's own is the kernel's answer.
  */
 import { createHash } from "node:crypto";
-import { createServer as createHttpServer, request, type IncomingHttpHeaders } from "node:http";
+import { createServer as createHttpServer, request, Server as HttpServer, type IncomingHttpHeaders } from "node:http";
 import { connect, createServer, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
@@ -22,7 +22,11 @@ afterEach(async () => {
 async function listen(server: Server): Promise<number> {
   server.maxConnections = 20;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  closers.push(() => new Promise<void>((r) => { server.closeAllConnections?.(); server.close(() => r()); }));
+  closers.push(() => new Promise<void>((r) => {
+    // An HTTP server keeps idle keep-alive connections; a plain one is ended by its handlers.
+    if (server instanceof HttpServer) server.closeAllConnections();
+    server.close(() => r());
+  }));
   return (server.address() as { port: number }).port;
 }
 
