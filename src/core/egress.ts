@@ -277,7 +277,7 @@ export interface EgressEvent {
   grant?: string;
 }
 
-/** The grant that would allow a refused target: `network = ["host:port"]`. */
-export function networkGrantFor(target: string): string {
-  return `network = [${JSON.stringify(target)}]`;
+/** The grant that would allow a refused target: the list as it is, plus the target (a list is one value). */
+export function networkGrantFor(target: string, listed: readonly string[] = []): string {
+  return `network = [${[...listed.filter((h) => h !== target), target].map((h) => JSON.stringify(h)).join(", ")}]`;
 }

@@ -92,7 +92,7 @@ export class EgressProxy {
 
   /** What a refused client reads, and what the log keeps. */
   private refuse(method: string, target: string, reason: string, url?: string, withGrant = true): string {
-    const grant = withGrant && parseAuthority(target) ? networkGrantFor(target) : undefined;
+    const grant = withGrant && parseAuthority(target) ? networkGrantFor(target, this.opts.hosts) : undefined;
     this.log({ method, target, ...(url ? { url } : {}), decision: "refused", reason, ...(grant ? { grant } : {}) });
     return `cratebox: refused ${method} ${url ?? target}: ${reason}` + (grant ? `; to allow it: ${grant} in ${this.opts.table}` : "") + "\n";
   }

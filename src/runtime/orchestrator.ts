@@ -135,14 +135,15 @@ export class Orchestrator implements AsyncDisposable {
     const net = decision.grant.network;
     if (net.kind !== "proxy") return undefined;
     const what = phase === "build-script" ? "build script" : phase === "run" ? "program" : `${phase} binary`;
+    const table = `[${phase === "build-script" ? "build" : "test"}.${crate}]`;
     return EgressProxy.start({
       socket: path.join(this.opts.egressDir, `egress-${++this.proxies}.sock`),
       hosts: net.hosts,
       fetch: net.fetch,
       hostAddresses: readHostAddresses(),
-      table: `[${phase === "build-script" ? "build" : "test"}.${crate}]`,
+      table,
       onEvent: (e) => {
-        if (e.decision === "refused") this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in [${phase === "build-script" ? "build" : "test"}.${crate}]` : ""}`);
+        if (e.decision === "refused") this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${table}` : ""}`);
       },
     });
   }

@@ -194,11 +194,12 @@ describe("network = [\"host:port\"]: only the listed hosts, only through cratebo
     expect(boxed.get(get)).toMatch(/^OK HTTP\/1.1 403 Forbidden body=cratebox: refused GET/);
     // Same address as the listed host, another port: refused by port.
     expect(boxed.get(tunnel)).toMatch(new RegExp(`^ERR proxy answered HTTP/1.1 403 Forbidden cratebox: refused CONNECT ${tcp.address}: 127.0.0.1 is listed for port ${listed.port} only`));
-    expect(run.stderr).toContain(`evil-build's build script: CONNECT ${tcp.address} refused: 127.0.0.1 is listed for port ${listed.port} only; to allow it: network = ["${tcp.address}"] in [build.evil-build]`);
+    expect(run.stderr).toContain(`evil-build's build script: CONNECT ${tcp.address} refused: 127.0.0.1 is listed for port ${listed.port} only; to allow it: network = ["127.0.0.1:${listed.port}", "${tcp.address}"] in [build.evil-build]`);
     const refused = report(s).steps.find((x) => x.crate === "evil-build")!.egress.filter((e) => e.decision === "refused");
     expect(refused.map((e) => [e.method, e.target, e.grant])).toEqual([
-      ["GET", `127.0.0.1:${other.port}`, `network = ["127.0.0.1:${other.port}"]`],
-      ["CONNECT", tcp.address, `network = ["${tcp.address}"]`],
+      // The list as it is plus the refused host: a list is one value, so it must be written whole.
+      ["GET", `127.0.0.1:${other.port}`, `network = ["127.0.0.1:${listed.port}", "127.0.0.1:${other.port}"]`],
+      ["CONNECT", tcp.address, `network = ["127.0.0.1:${listed.port}", "${tcp.address}"]`],
     ]);
   });
 
