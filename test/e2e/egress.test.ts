@@ -13,6 +13,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer, type Server, type Socket } from "node:net";
 import { execa } from "execa";
 import path from "node:path";
@@ -282,6 +283,45 @@ describe("fetch = [{ url, sha256 }]: one file, checked against its hash", () => 
       [`http://127.0.0.1:${site.port}/dist/evil.tar`, "refused"],
       [`http://127.0.0.1:${site.port}/other`, "refused"],
     ]);
+  });
+});
+
+describe("fetch over https", () => {
+  it("the proxy downloads an https URL itself, verifying the server's certificate, when asked for its http:// form", async () => {
+    // A throwaway CA-less certificate for 127.0.0.1, trusted by cratebox only through NODE_EXTRA_CA_CERTS.
+    const dir = track(tempDir("cratebox-tls-"));
+    const key = path.join(dir, "key.pem");
+    const cert = path.join(dir, "cert.pem");
+    const made = await execa("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], { reject: false });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const content = `over-tls-${token()}`;
+    const requests: string[] = [];
+    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { "content-length": Buffer.byteLength(content) }).end(content);
+    });
+    bounded(server as unknown as Server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const sha = createHash("sha256").update(content).digest("hex");
+    const get = `http-get http://127.0.0.1:${port}/schema.tar`;
+
+    const trusted = side(`[build.evil-build]\nfetch = [{ url = "https://127.0.0.1:${port}/schema.tar", sha256 = "${sha}" }]\n`);
+    trusted.env.NODE_EXTRA_CA_CERTS = cert;
+    arm(trusted, [get]);
+    const ok = await build(trusted, "boxed");
+    expect(ok.code, ok.output).toBe(0);
+    expect(results(trusted).get(get)).toBe(`OK HTTP/1.1 200 OK body=${content}`);
+    expect(requests).toEqual(["GET /schema.tar"]);
+
+    // The same grant without trusting the certificate: the proxy refuses to download it.
+    const untrusted = side(`[build.evil-build]\nfetch = [{ url = "https://127.0.0.1:${port}/schema.tar", sha256 = "${sha}" }]\n`);
+    arm(untrusted, [get]);
+    const refused = await build(untrusted, "boxed");
+    expect(refused.code, refused.output).toBe(0);
+    expect(results(untrusted).get(get)).toMatch(/^OK HTTP\/1.1 502 Bad Gateway body=cratebox: fetch https:\/\/127\.0\.0\.1:\d+\/schema\.tar: (SELF_SIGNED|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY)/);
+    expect(results(untrusted).get(get)).not.toContain(content);
+    expect(report(untrusted).steps.find((x) => x.crate === "evil-build")!.egress[0]).toMatchObject({ decision: "allowed", reason: "fetch grant", error: expect.any(String) });
   });
 });
 
