@@ -57,7 +57,15 @@ export function parseAuthority(authority: string, defaultPort?: number): Target 
   let host = m[1]!.toLowerCase().replace(/\.$/, "");
   if (host.startsWith("[")) host = host.slice(1, -1);
   if (host === "") return undefined;
-  return { host, port, literal: parseIp(host) !== undefined };
+  const literal = parseIp(host) !== undefined;
+  // Not an address, yet the C resolver would read it as one ("2130706433", "0x7f.1", "127.1",
+  // "127.0.0.010"): no real name ends in a numeric label, so it is refused as a target.
+  if (!literal && looksNumeric(host)) return undefined;
+  return { host, port, literal };
+}
+
+export function looksNumeric(host: string): boolean {
+  return /^(0x[0-9a-f]*|\d+)$/i.test(host.split(".").at(-1) ?? "") || host.includes(":");
 }
 
 /** `host:port` as written in a grant (IPv6 in brackets). */
@@ -142,14 +150,15 @@ export function checkAddress(address: string, target: Target, host: HostAddresse
   if (target.literal) return { allowed: true };
   const ip = parseIp(address);
   if (!ip) return { allowed: false, reason: `${address} is not an IP address` };
-  const v4 = ip.kind === 4 ? ip.value : mappedV4(ip.value);
-  const special = v4 !== undefined ? specialV4(v4) : specialV6(ip.value);
+  const v4 = ip.kind === 4 ? ip.value : embeddedV4(ip.value);
+  const special = (v4 !== undefined ? specialV4(v4) : undefined) ?? (ip.kind === 6 ? specialV6(ip.value) : undefined);
   const literalHint = `list "${formatTarget({ host: address, port: target.port })}" if that address is really meant`;
   if (special) return { allowed: false, reason: `${target.host} resolves to ${address}, ${special}; ${literalHint}` };
-  if (host.own.some((a) => sameIp(a, address))) {
+  const asV4 = v4 === undefined ? undefined : canonicalIp([24n, 16n, 8n, 0n].map((s) => String((v4 >> s) & 0xffn)).join("."));
+  if (host.own.some((a) => sameIp(a, address) || (asV4 !== undefined && sameIp(a, asV4)))) {
     return { allowed: false, reason: `${target.host} resolves to ${address}, an address of this machine; ${literalHint}` };
   }
-  const bridge = host.bridges.find((cidr) => inCidr(address, cidr));
+  const bridge = host.bridges.find((cidr) => inCidr(address, cidr) || (asV4 !== undefined && inCidr(asV4, cidr)));
   if (bridge) return { allowed: false, reason: `${target.host} resolves to ${address}, on this machine's container bridge ${bridge}; ${literalHint}` };
   return { allowed: true };
 }
@@ -161,6 +170,21 @@ function specialV4(a: bigint): string | undefined {
   if (in4("169.254.0.0", 16)) return "a link-local address (where cloud metadata services answer)";
   if (in4("224.0.0.0", 4)) return "a multicast address";
   if (in4("240.0.0.0", 4)) return "a reserved or broadcast address";
+  if (in4("100.100.100.200", 32)) return "a cloud metadata address";
+  return undefined;
+}
+
+/**
+ * The IPv4 address an IPv6 one carries, where it leads to that IPv4 host: mapped
+ * (::ffff:a.b.c.d), SIIT (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64
+ * (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+ */
+function embeddedV4(v6: bigint): bigint | undefined {
+  const low32 = v6 & 0xffffffffn;
+  const high96 = v6 >> 32n;
+  if (high96 === 0xffffn || high96 === 0xffff0000n || high96 === 0x64ff9b0000000000000000n) return low32;
+  if (high96 === 0n && low32 > 1n) return low32;
+  if (v6 >> 112n === 0x2002n) return (v6 >> 80n) & 0xffffffffn;
   return undefined;
 }
 
@@ -169,10 +193,22 @@ function specialV6(a: bigint): string | undefined {
   if (a === 0n) return "an unspecified address";
   if (a >> 118n === 0x3fan) return "a link-local address";
   if (a >> 120n === 0xffn) return "a multicast address";
+  if (a === parseV6("fd00:ec2::254")) return "a cloud metadata address";
   return undefined;
 }
 
 type Ip = { kind: 4; value: bigint } | { kind: 6; value: bigint };
+
+/**
+ * The one spelling of an address that is connected to: dotted decimal, or all eight IPv6 groups.
+ * Never the text a request carried (the C resolver reads "127.0.0.010" as 127.0.0.8).
+ */
+export function canonicalIp(text: string): string | undefined {
+  const ip = parseIp(text);
+  if (!ip) return undefined;
+  if (ip.kind === 4) return [24n, 16n, 8n, 0n].map((s) => String((ip.value >> s) & 0xffn)).join(".");
+  return [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((ip.value >> s) & 0xffffn).toString(16)).join(":");
+}
 
 export function parseIp(text: string): Ip | undefined {
   const v4 = parseV4(text);
@@ -181,14 +217,16 @@ export function parseIp(text: string): Ip | undefined {
   return v6 === undefined ? undefined : { kind: 6, value: v6 };
 }
 
+/** Dotted decimal, canonical only: "010" is octal to the C resolver, so it is no address here. */
 function parseV4(text: string): bigint | undefined {
   const parts = text.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
+  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) return undefined;
   return parts.reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
 }
 
+/** IPv6 text (with "::" and an embedded dotted IPv4); a zone id ("%eth0") is refused. */
 function parseV6(text: string): bigint | undefined {
-  let s = text.replace(/%.*$/, "");
+  let s = text;
   if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return undefined;
   // A trailing dotted IPv4 (::ffff:1.2.3.4) counts as the last two groups.
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
@@ -207,10 +245,6 @@ function parseV6(text: string): bigint | undefined {
   const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
   if (!all.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
   return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-function mappedV4(v6: bigint): bigint | undefined {
-  return v6 >> 32n === 0xffffn ? v6 & 0xffffffffn : undefined;
 }
 
 function inBlock(a: bigint, base: bigint, width: number, bits: number): boolean {
@@ -251,8 +285,12 @@ export function proxyEnv(proxyUrl: string): Record<string, string> {
   return env;
 }
 
-/** Variables a proxied step must not inherit: they would send traffic around the proxy. */
-export const PROXY_BYPASS_VARS = ["NO_PROXY", "no_proxy"];
+/**
+ * What goes around the proxy: the step's own loopback (a test's mock server), unless a grant
+ * passes the host's NO_PROXY. Going around the proxy reaches nothing else: the container has no
+ * other interface.
+ */
+export const NO_PROXY_DEFAULT = "localhost,127.0.0.1,::1";
 
 // ---- the log ----------------------------------------------------------------------------------
 

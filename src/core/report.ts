@@ -55,7 +55,8 @@ export const stepSchema = z.strictObject({
     address: z.string().optional().describe("The address the proxy connected to."),
     error: z.string().optional().describe("An allowed connection that then failed."),
     grant: z.string().optional().describe("For a refusal: the grant that would allow it."),
-  })).describe("Every connection and request the step's egress proxy allowed or refused, in order."),
+  })).describe("Every connection and request the step's egress proxy allowed or refused, in order (the first 500)."),
+  egressOmitted: z.number().int().nonnegative().describe("Egress events beyond the 500 kept."),
 });
 
 export const reportSchema = z.strictObject({
@@ -97,6 +98,7 @@ export function toReportStep(o: StepOutcome): ReportStep {
     withheld: { env: o.withheldEnv, paths: o.withheldPaths, directives: o.blockedDirectives, askedEnv: o.askedWithheld },
     network: o.network,
     egress: o.egress,
+    egressOmitted: o.egressOmitted ?? 0,
   };
 }
 

@@ -11,7 +11,7 @@ import type { Limits } from "./limits.ts";
 import { matchesEnvPattern, type EnvPattern } from "./profile/values.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
 import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
-import { NO_NETWORK, PROXY_BYPASS_VARS, proxyEnv, type NetworkAccess } from "./egress.ts";
+import { NO_NETWORK, NO_PROXY_DEFAULT, proxyEnv, type NetworkAccess } from "./egress.ts";
 
 /** A build script, or a binary cargo runs through its runner hook (tests, benches, `cargo run`). */
 export type Phase = "build-script" | "test" | "bench" | "run";
@@ -228,7 +228,8 @@ export function toSandboxSpec(
     (name) => grant.env.some((p) => matchesEnvPattern(p, name)),
   );
 
-  // A proxied step: the relay's parts read-only, the proxy variables set, bypass lists dropped.
+  // A proxied step: the relay's parts read-only, the proxy variables set, its own loopback
+  // (a test's mock server) left out of the proxy unless a grant passes the host's NO_PROXY.
   let relay: string[] | undefined;
   if (grant.network.kind === "proxy") {
     if (!host.egress) throw new SpecError("the grant lists hosts but no egress proxy was started for this step");
@@ -239,8 +240,8 @@ export function toSandboxSpec(
       { source: host.egress.socket, target: at("egress.sock"), readOnly: false },
     );
     relay = [at("node"), "--max-old-space-size=64", at("egress-relay.js"), at("egress.sock"), String(RELAY_PORT), "--"];
-    for (const name of PROXY_BYPASS_VARS) delete env.env[name];
     Object.assign(env.env, proxyEnv(PROXY_URL));
+    for (const name of ["NO_PROXY", "no_proxy"]) env.env[name] ??= NO_PROXY_DEFAULT;
   }
 
   const fallbackSeconds = Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S;

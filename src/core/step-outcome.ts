@@ -55,8 +55,10 @@ export interface StepOutcome {
   denials?: TraceDenials;
   /** none; full (`network = true`); proxy (a host list or fetch grants, through the egress proxy). */
   network: "none" | "full" | "proxy";
-  /** What the egress proxy allowed and refused (proxied steps only). */
+  /** What the egress proxy allowed and refused (proxied steps only), the first 500. */
   egress: EgressEvent[];
+  /** Events beyond those kept. */
+  egressOmitted?: number;
 }
 
 /** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */

@@ -120,7 +120,7 @@ export function toHostFacts(run: RunHostFacts, sysroot: string, phase: Phase = "
 }
 
 /**
- * This machine's addresses, and the subnets of its container bridges (docker0, br-*), for the
+ * This machine's addresses, and the subnets of its bridges (docker0, br-*, any Linux bridge), for the
  * egress proxy: a listed name may not lead to them. Read when a proxied step starts, so a bridge
  * created meanwhile counts. Node lists only interfaces that are up (docker0 is down while no
  * container uses it, yet its address is this machine's), so the bridges' routes come from
@@ -130,7 +130,8 @@ export function toHostFacts(run: RunHostFacts, sysroot: string, phase: Phase = "
 export function readHostAddresses(): HostAddresses {
   const own: string[] = [];
   const bridges = new Set<string>();
-  const isBridge = (name: string) => name === "docker0" || name.startsWith("br-");
+  // Any Linux bridge (docker0, br-*, docker_gwbridge, podman0, virbr0, ...): containers and VMs live behind them.
+  const isBridge = (name: string) => name === "docker0" || name.startsWith("br-") || existsSync(`/sys/class/net/${name}/bridge`);
   for (const [name, addresses] of Object.entries(networkInterfaces())) {
     for (const a of addresses ?? []) {
       own.push(a.address);

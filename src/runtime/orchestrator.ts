@@ -221,6 +221,7 @@ export class Orchestrator implements AsyncDisposable {
         withheldPaths: spec.withheldPaths,
         network: spec.network,
         egress: proxy?.events ?? [],
+        ...(proxy?.omitted ? { egressOmitted: proxy.omitted } : {}),
       };
       this.outcomes.push(outcome);
       opts.onStepEnd?.(outcome);

@@ -19,8 +19,9 @@ if (!socketPath || !portText || dashes !== "--" || command.length === 0) {
   process.exit(101);
 }
 
-const server = createServer((inside) => {
-  const outside = connect(socketPath);
+// Half-open both ways: a client that shuts its sending side after the request still gets the answer.
+const server = createServer({ allowHalfOpen: true }, (inside) => {
+  const outside = connect({ path: socketPath, allowHalfOpen: true });
   inside.pipe(outside);
   outside.pipe(inside);
   const end = () => {
@@ -29,8 +30,8 @@ const server = createServer((inside) => {
   };
   inside.on("error", end);
   outside.on("error", end);
-  inside.on("close", () => outside.end());
-  outside.on("close", () => inside.end());
+  inside.on("close", end);
+  outside.on("close", end);
 });
 
 server.on("error", (err) => {

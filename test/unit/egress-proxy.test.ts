@@ -4,6 +4,7 @@
  * loopback. Names are resolved by a stand-in resolver only where a name must lead somewhere
  * this machine has no DNS for; whether an address is this machine's own is the kernel's answer.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer as createHttpServer, request, Server as HttpServer, type IncomingHttpHeaders } from "node:http";
 import { connect, createServer, type Server } from "node:net";
@@ -138,4 +139,91 @@ describe("EgressProxy", () => {
     await ended;
     expect(await new Promise((r) => connect(p.socket).on("error", (err: NodeJS.ErrnoException) => r(err.code)))).toBe("ENOENT");
   });
+
+  it("a leading-zero address is no address: CONNECT 127.0.0.010 is refused, not sent to 127.0.0.8", async () => {
+    const p = await proxy({ hosts: ["127.0.0.10:8080"] });
+    expect(await tunnel(p, "127.0.0.010:8080", "x")).toMatch(/^HTTP\/1.1 400 Bad Request/);
+    expect(p.events).toMatchObject([{ decision: "refused", reason: expect.stringContaining("not a host:port") }]);
+  });
+
+  it("a fetch redirect to another host:port is checked like a name: no redirect to loopback or metadata", async () => {
+    const inner = await echo();
+    const port = await listen(createHttpServer((_req, res) => void res.writeHead(302, { location: `http://127.0.0.1:${inner.port}/admin` }).end()) as unknown as Server);
+    const p = await proxy({ fetch: [{ url: `http://127.0.0.1:${port}/f`, sha256: "a".repeat(64) }] });
+    const r = await get(p, `http://127.0.0.1:${port}/f`);
+    expect(r.status).toBe(502);
+    expect(r.body).toContain(`redirected to 127.0.0.1:${inner.port}, refused: 127.0.0.1 resolves to 127.0.0.1, a loopback address`);
+    expect(inner.lines).toEqual([]);
+  });
+
+  it("fetch: one download per grant however often it is asked for, and the step never learns the digest it got", async () => {
+    let served = 0;
+    const port = await listen(createHttpServer((_req, res) => { served++; res.end("not what was reviewed"); }) as unknown as Server);
+    const p = await proxy({ fetch: [{ url: `http://127.0.0.1:${port}/f`, sha256: "a".repeat(64) }] });
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(p, `http://127.0.0.1:${port}/f`)));
+    expect(served).toBe(1);
+    expect(answers.every((a) => a.status === 502 && !a.body.includes(createHash("sha256").update("not what was reviewed").digest("hex")))).toBe(true);
+    expect(p.events[0]!.reason).toContain(createHash("sha256").update("not what was reviewed").digest("hex")); // cratebox's own log has it
+  });
+
+  it("keeps 500 events and counts the rest; tells each distinct refusal once", async () => {
+    const told: string[] = [];
+    const p = await proxy({ onEvent: (e) => told.push(e.target) });
+    for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 20 }, (_, j) => get(p, `http://x${j}.example/`)));
+    expect(p.events).toHaveLength(500);
+    expect(p.omitted).toBe(100);
+    expect(told).toHaveLength(20);
+  });
+
+  it("an upstream's invalid status becomes a 502, and the proxy lives on", async () => {
+    const port = await listen(createServer((s) => s.on("data", () => s.end("HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n"))));
+    const p = await proxy({ hosts: [`127.0.0.1:${port}`] });
+    expect((await get(p, `http://127.0.0.1:${port}/`)).status).toBe(502);
+    expect((await get(p, `http://127.0.0.1:${port}/`)).status).toBe(502);
+  });
+
+  it("a chunked body on a GET reaches the server framed, as one request", async () => {
+    const seen: string[] = [];
+    const port = await listen(createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => { seen.push(`${req.method} ${req.url} ${body}`); res.end("ok"); });
+    }) as unknown as Server);
+    const p = await proxy({ hosts: [`127.0.0.1:${port}`] });
+    const r = await new Promise<number>((resolve, reject) => {
+      const req = request({ socketPath: p.socket, path: `http://127.0.0.1:${port}/q`, method: "GET", headers: { "transfer-encoding": "chunked" } }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode ?? 0)); });
+      req.on("error", reject);
+      req.write("GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+      req.end();
+    });
+    expect(r).toBe(200);
+    expect(seen).toEqual([`GET /q GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n`]);
+  });
+});
+
+describe("the relay (dist/shims/egress-relay.js), run on this host", () => {
+  it("carries a connection to the proxy socket, answers a client that half-closes after its request, and exits as its command did", async () => {
+    const site = await listen(createHttpServer((_req, res) => res.end("through the relay")) as unknown as Server);
+    const p = await proxy({ hosts: [`127.0.0.1:${site}`] });
+    const free = createServer();
+    const port = await new Promise<number>((r) => free.listen(0, "127.0.0.1", () => r((free.address() as { port: number }).port)));
+    await new Promise<void>((r) => free.close(() => r()));
+    const relay = spawn(process.execPath, [path.resolve(import.meta.dirname, "../../dist/shims/egress-relay.js"), p.socket, String(port), "--", "sh", "-c", "sleep 3; exit 7"], { stdio: "ignore" });
+    closers.push(() => void relay.kill("SIGKILL"));
+    const exited = new Promise<number | null>((r) => relay.on("exit", (code) => r(code)));
+    let answer = "";
+    for (let attempt = 0; attempt < 50 && !answer; attempt++) {
+      answer = await new Promise<string>((resolve) => {
+        const s = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+        let got = "";
+        s.on("connect", () => s.end(`GET http://127.0.0.1:${site}/ HTTP/1.1\r\nHost: 127.0.0.1:${site}\r\nConnection: close\r\n\r\n`));
+        s.on("data", (d) => (got += d.toString()));
+        s.on("close", () => resolve(got));
+        s.on("error", () => resolve(""));
+      });
+      if (!answer) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(answer).toMatch(/^HTTP\/1.1 200 OK[\s\S]*through the relay$/);
+    expect(await exited).toBe(7);
+  }, 20_000);
 });

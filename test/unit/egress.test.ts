@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  checkAddress, decideConnect, inCidr, matchFetch, parseAuthority, parseIp, proxyEnv, toNetworkAccess, type HostAddresses,
+  canonicalIp, checkAddress, decideConnect, inCidr, matchFetch, parseAuthority, parseIp, proxyEnv, toNetworkAccess, type HostAddresses,
 } from "../../src/core/egress.ts";
 import { toCreateOptions } from "../../src/core/container-options.ts";
 import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
@@ -30,6 +30,12 @@ describe("parseAuthority", () => {
     expect(parseAuthority("[::1]:8080")).toEqual({ host: "::1", port: 8080, literal: true });
     expect(parseAuthority("example.org", 80)).toEqual({ host: "example.org", port: 80, literal: false });
     for (const bad of ["example.org", "a:0", "a:70000", "user@a:1", "a/b:1", ":80", "[::1"]) expect(parseAuthority(bad), bad).toBeUndefined();
+  });
+  it("refuses what the C resolver would read as an address in another spelling: leading zeros (octal), one number, hex", () => {
+    for (const bad of ["127.0.0.010:80", "010.0.0.7:80", "2130706433:80", "0x7f.1:80", "127.1:80", "[fe80::1%eth0]:80"]) expect(parseAuthority(bad), bad).toBeUndefined();
+    expect(canonicalIp("0:0:0:0:0:ffff:7f00:1")).toBe("0:0:0:0:0:ffff:7f00:1");
+    expect(canonicalIp("::1")).toBe("0:0:0:0:0:0:0:1");
+    expect(canonicalIp("10.0.0.7")).toBe("10.0.0.7");
   });
 });
 
@@ -65,6 +71,9 @@ describe("checkAddress: where a listed NAME may lead", () => {
       ["127.0.0.1", "loopback"], ["127.8.9.10", "loopback"], ["::1", "loopback"], ["::ffff:127.0.0.1", "loopback"],
       ["0.0.0.0", "unspecified"], ["::", "unspecified"], ["169.254.169.254", "link-local"], ["fe80::1", "link-local"],
       ["224.0.0.1", "multicast"], ["ff02::1", "multicast"], ["255.255.255.255", "broadcast"],
+      ["100.100.100.200", "cloud metadata"], ["fd00:ec2::254", "cloud metadata"],
+      // IPv6 forms that lead to an IPv4 host: NAT64, IPv4-compatible, 6to4, SIIT.
+      ["64:ff9b::a9fe:a9fe", "link-local"], ["::127.0.0.1", "loopback"], ["2002:7f00:1::", "loopback"], ["::ffff:0:127.0.0.1", "loopback"],
     ] as const) {
       const d = checkAddress(address, name, host);
       expect(d.allowed, address).toBe(false);
@@ -202,7 +211,7 @@ describe("the container of a proxied step", () => {
     env: { CARGO_MANIFEST_DIR: "/reg/foo", OUT_DIR: "/ws/target/debug/build/foo-2/out", NO_PROXY: "*", CARGO_PKG_NAME: "foo" },
   };
   const grant = { ...DENY_ALL, env: [{ text: "NO_PROXY", kind: "name" as const, literal: "NO_PROXY" }], network: toNetworkAccess(false, ["a.example:443"], []) };
-  it("stays on network mode none, runs the command under the relay, sets the proxy variables and drops NO_PROXY even when granted", () => {
+  it("stays on network mode none, runs the command under the relay, sets the proxy variables; NO_PROXY is the step's own loopback unless granted", () => {
     const spec = toSandboxSpec(request, facts, DEFAULT_LIMITS, {}, grant as never);
     const o = toCreateOptions(spec);
     expect(o.HostConfig?.NetworkMode).toBe("none");
@@ -210,7 +219,8 @@ describe("the container of a proxied step", () => {
     expect(o.Cmd?.slice(0, 6)).toEqual([`${RELAY_DIR}/node`, "--max-old-space-size=64", `${RELAY_DIR}/egress-relay.js`, `${RELAY_DIR}/egress.sock`, "3128", "--"]);
     expect(o.Cmd?.[6]).toBe("/usr/bin/timeout");
     expect(spec.env).toMatchObject({ HTTP_PROXY: "http://127.0.0.1:3128", https_proxy: "http://127.0.0.1:3128" });
-    expect(spec.env.NO_PROXY).toBeUndefined();
+    expect(spec.env.NO_PROXY).toBe("*"); // granted: going around the proxy reaches only the container itself
+    expect(spec.env.no_proxy).toBe("localhost,127.0.0.1,::1");
     expect(spec.mounts).toContainEqual({ source: "/tmp/cratebox-x/egress-1.sock", target: `${RELAY_DIR}/egress.sock`, readOnly: false });
     expect(spec.mounts).toContainEqual({ source: "/opt/node/bin/node", target: `${RELAY_DIR}/node`, readOnly: true });
   });

@@ -187,6 +187,9 @@ describe("parseProfile: every class of invalid file has its message", () => {
     expect(bad).toMatchObject({ path: "build.openssl-sys.network[0]", message: '"static.example.org" is not "host:port"' });
     expect(oneIssue(entry('network = ["example.org:99999"]')).message).toMatch(/out of range/);
     expect(oneIssue(entry('network = ["*:443"]')).message).toMatch(/is not a host name/);
+    expect(oneIssue(entry('network = ["127.0.0.010:80"]')).message).toMatch(/127\.0\.0\.010 is not an IPv4 address/);
+    expect(oneIssue(entry('network = ["2130706433:80"]')).message).toMatch(/is not a host name \(nor an address in dotted decimal\)/);
+    expect(oneIssue(entry('network = ["[fe80::1%eth0]:80"]')).message).toMatch(/not "host:port"|not an IPv6 address/);
     expect(oneIssue(entry('network = ["a.example:443", "A.example:443"]'))).toMatchObject({ path: "build.openssl-sys.network[1]", message: '"a.example:443" is listed twice' });
     expect(oneIssue(entry('network = "yes"'))).toMatchObject({ message: 'has the wrong type: the string "yes"', accepted: expect.stringMatching(/^false .*a list of hosts.* or true/) });
     const r = parseProfile(entry('network = ["Static.Example.org:443", "*.internal:8443", "[::1]:80"]'), FILE);

@@ -6,6 +6,7 @@
  * These are the pure halves of the rules. What needs the host (real paths after symlinks, the
  * user's home, the real target directory) is checked again by the runtime.
  */
+import { looksNumeric, parseIp } from "../egress.ts";
 import path from "node:path";
 
 export type ValueResult<T> = { ok: true; value: T } | { ok: false; message: string; accepted: string };
@@ -170,7 +171,10 @@ export function parseHostPort(raw: string): ValueResult<string> {
   if (isV4 && !host.split(".").every((o) => Number(o) <= 255 && String(Number(o)) === o)) {
     return bad(`${show}: ${host} is not an IPv4 address`, HOST_PORT_ACCEPTED);
   }
-  if (!isV6 && !isV4 && !isHostName(host)) return bad(`${show}: ${m[1]} is not a host name`, HOST_PORT_ACCEPTED);
+  if (!isV6 && !isV4 && (!isHostName(host) || looksNumeric(host))) {
+    return bad(`${show}: ${m[1]} is not a host name (nor an address in dotted decimal)`, HOST_PORT_ACCEPTED);
+  }
+  if (isV6 && parseIp(host.slice(1, -1)) === undefined) return bad(`${show}: ${m[1]} is not an IPv6 address`, HOST_PORT_ACCEPTED);
   return ok(`${host}:${port}`);
 }
 
