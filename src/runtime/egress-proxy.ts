@@ -217,7 +217,8 @@ export class EgressProxy {
     const where = await this.addressesOf(target, true);
     if ("refused" in where) return deny("403 Forbidden", this.refuse("CONNECT", shown, where.refused));
     if (client.destroyed) return;
-    const upstream = connect({ host: where.addresses[0]!, port: target.port, lookup: pinnedLookup(where.addresses), autoSelectFamily: true, timeout: CONNECT_TIMEOUT_MS });
+    // A name goes through the pinned lookup (every checked address, tried in turn); an address as checked.
+    const upstream = connect({ host: target.literal ? where.addresses[0]! : target.host, port: target.port, lookup: pinnedLookup(where.addresses), autoSelectFamily: true, timeout: CONNECT_TIMEOUT_MS });
     this.track(upstream);
     const event = this.log({ method: "CONNECT", target: shown, decision: "allowed", reason: `network entry ${JSON.stringify(decision.entry)}`, address: where.addresses[0]! });
     upstream.once("connect", () => {
@@ -273,7 +274,7 @@ export class EgressProxy {
       delete headers["content-length"];
     }
     const upstream = httpRequest({
-      host: where.addresses[0]!, port: target.port, lookup: pinnedLookup(where.addresses), method, path: parsed.pathname + parsed.search, headers, timeout: CONNECT_TIMEOUT_MS,
+      host: target.literal ? where.addresses[0]! : target.host, port: target.port, lookup: pinnedLookup(where.addresses), method, path: parsed.pathname + parsed.search, headers, timeout: CONNECT_TIMEOUT_MS,
     }, (up) => {
       const status = up.statusCode ?? 0;
       if (status < 100 || status > 599) {

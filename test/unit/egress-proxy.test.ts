@@ -4,15 +4,15 @@
  * loopback. Names are resolved by a stand-in resolver only where a name must lead somewhere
  * this machine has no DNS for; whether an address is this machine's own is the kernel's answer.
  */
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { createServer as createHttpServer, request, Server as HttpServer, type IncomingHttpHeaders } from "node:http";
 import { connect, createServer, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { EgressProxy } from "../../src/runtime/egress-proxy.ts";
-import { isLocalAddress } from "../../src/runtime/host-facts.ts";
+import { isLocalAddress, readHostAddresses } from "../../src/runtime/host-facts.ts";
 import { tempDir } from "../helpers/workspace.ts";
 
 const closers: (() => Promise<void> | void)[] = [];
@@ -227,3 +227,38 @@ describe("the relay (dist/shims/egress-relay.js), run on this host", () => {
     expect(await exited).toBe(7);
   }, 20_000);
 });
+
+describe("a listed name that leads to another machine", () => {
+  it("is reached through the proxy, at the address the proxy checked (a host in a network namespace this test creates)", async () => {
+    // A throwaway network namespace with a veth pair: 10.213.x.1 here, 10.213.x.2 there, and an
+    // echo server there that exits by itself after 20 s. Removed with the namespace afterwards.
+    const id = randomBytes(3).toString("hex");
+    const ns = `cbx-${id}`;
+    const subnet = `10.213.${parseInt(id.slice(0, 2), 16)}`;
+    const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
+    ip("netns", "add", ns);
+    closers.push(() => void ip("netns", "del", ns));
+    ip("link", "add", `cbh-${id}`, "type", "veth", "peer", "name", `cbn-${id}`);
+    ip("link", "set", `cbn-${id}`, "netns", ns);
+    ip("addr", "add", `${subnet}.1/30`, "dev", `cbh-${id}`);
+    ip("link", "set", `cbh-${id}`, "up");
+    ip("netns", "exec", ns, "ip", "addr", "add", `${subnet}.2/30`, "dev", `cbn-${id}`);
+    ip("netns", "exec", ns, "ip", "link", "set", `cbn-${id}`, "up");
+    const server = spawn("ip", ["netns", "exec", ns, process.execPath, "-e",
+      `const s = require("node:net").createServer((c) => c.on("data", (d) => c.end("pong " + d.toString().trim() + "\\n"))).listen(7007, "${subnet}.2", () => console.log("up")); setTimeout(() => process.exit(0), 20000);`], { stdio: ["ignore", "pipe", "inherit"] });
+    closers.push(() => void server.kill("SIGKILL"));
+    await new Promise((r) => server.stdout!.once("data", r));
+
+    const p = await proxy({ hosts: ["svc.internal:7007", "*.corp.internal:7007"], hostAddresses: readHostAddresses(), resolve: async (n) => (n.endsWith(".internal") ? [`${subnet}.2`] : []) });
+    expect(await tunnel(p, "svc.internal:7007", "hello")).toBe("HTTP/1.1 200 Connection Established\r\n\r\npong hello\n");
+    expect(await tunnel(p, "db.corp.internal:7007", "wild")).toContain("pong wild");
+    expect(p.events.map((e) => [e.target, e.decision, e.address])).toEqual([
+      ["svc.internal:7007", "allowed", `${subnet}.2`],
+      ["db.corp.internal:7007", "allowed", `${subnet}.2`],
+    ]);
+    // The same host by a name that resolves to the address this machine has on that link: refused.
+    const own = await proxy({ hosts: ["gw.internal:7007"], hostAddresses: readHostAddresses(), resolve: async () => [`${subnet}.1`] });
+    expect(await tunnel(own, "gw.internal:7007", "x")).toContain(`gw.internal resolves to ${subnet}.1, an address of this machine`);
+  }, 30_000);
+});
+
