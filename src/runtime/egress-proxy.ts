@@ -52,6 +52,8 @@ const MAX_EVENTS = 500;
 /** Longest target or URL kept in an event. */
 const MAX_TEXT = 300;
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** A tunnel with no byte either way for this long is closed (the step's time limit ends the rest). */
+const TUNNEL_IDLE_MS = 5 * 60_000;
 /** Name lookups in flight at once over all proxies: getaddrinfo runs on libuv's shared pool of 4 threads. */
 const MAX_LOOKUPS = 2;
 
@@ -221,20 +223,24 @@ export class EgressProxy {
     const upstream = connect({ host: target.literal ? where.addresses[0]! : target.host, port: target.port, lookup: pinnedLookup(where.addresses), autoSelectFamily: true, timeout: CONNECT_TIMEOUT_MS });
     this.track(upstream);
     const event = this.log({ method: "CONNECT", target: shown, decision: "allowed", reason: `network entry ${JSON.stringify(decision.entry)}`, address: where.addresses[0]! });
+    let open = false;
     upstream.once("connect", () => {
-      upstream.setTimeout(0);
+      open = true;
+      upstream.setTimeout(TUNNEL_IDLE_MS);
       event.address = upstream.remoteAddress ?? event.address;
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
       client.pipe(upstream);
     });
+    // Before the tunnel opened, the client is told; after, the tunnel just ends.
     const fail = (why: string) => {
       event.error ??= why;
-      if (!client.destroyed) deny("502 Bad Gateway", `cratebox: ${shown}: ${why}\n`);
+      if (!open && !client.destroyed) deny("502 Bad Gateway", `cratebox: ${shown}: ${why}\n`);
+      else client.destroy();
       upstream.destroy();
     };
-    upstream.once("timeout", () => fail("connect timed out"));
+    upstream.once("timeout", () => fail(open ? "idle for 5 minutes" : "connect timed out"));
     upstream.once("error", (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
     client.once("close", () => upstream.destroy());
   }
