@@ -197,7 +197,7 @@ export class EgressProxy {
     for (const raw of found) {
       const address = canonicalIp(raw);
       if (address === undefined) continue;
-      const d = checkAddress(address, asName, this.opts.hostAddresses);
+      const d = checkAddress(raw, asName, this.opts.hostAddresses); // the resolver's spelling in messages, the canonical one to connect
       if (!d.allowed) reasons.push(d.reason);
       else if (await (this.opts.isLocal ?? isLocalAddress)(address)) reasons.push(`${target.host} resolves to ${raw}, an address of this machine; list "${formatTarget({ host: raw, port: target.port })}" if that address is really meant`);
       else allowed.push(address);
