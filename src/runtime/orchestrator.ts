@@ -123,64 +123,26 @@ export class Orchestrator implements AsyncDisposable {
     const traceDir = opts.traceRoot ? mkdtempSync(path.join(opts.traceRoot, "step-")) : undefined;
     const proxy = await this.startProxy(decision, request.phase, crate);
     if (proxy) facts.egress = { node: process.execPath, script: EGRESS_RELAY, socket: proxy.socket };
-    try {
-      return await this.runInContainer(request, io, decision, facts, traceDir, proxy, clientStartedAt, clientGone);
-    } finally {
-      await proxy?.close();
-    }
-  }
-
-  /** A step whose grant lists hosts or fetch URLs gets an egress proxy of its own, on a socket of its own. */
-  private async startProxy(decision: StepDecision, phase: Phase, crate: string): Promise<EgressProxy | undefined> {
-    const net = decision.grant.network;
-    if (net.kind !== "proxy") return undefined;
-    const what = phase === "build-script" ? "build script" : phase === "run" ? "program" : `${phase} binary`;
-    const table = `[${phase === "build-script" ? "build" : "test"}.${crate}]`;
-    return EgressProxy.start({
-      socket: path.join(this.opts.egressDir, `egress-${++this.proxies}.sock`),
-      hosts: net.hosts,
-      fetch: net.fetch,
-      hostAddresses: readHostAddresses(),
-      table,
-      onEvent: (e) => {
-        if (e.decision === "refused") this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${table}` : ""}`);
-      },
-    });
-  }
-
-  private async runInContainer(
-    request: StepRequest,
-    io: RunIo,
-    decision: StepDecision,
-    facts: ReturnType<typeof toHostFacts>,
-    traceDir: string | undefined,
-    proxy: EgressProxy | undefined,
-    clientStartedAt: number,
-    clientGone: AbortSignal | undefined,
-  ): Promise<StepOutcome> {
-    const { opts } = this;
-    const crate = request.env.CARGO_PKG_NAME ?? "unknown";
-    const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
-    const manifestDir = request.env.CARGO_MANIFEST_DIR ?? request.cwd;
-    const plainSpec = toSandboxSpec(request, facts, decision.limits, {
-      [LABEL_RUN]: opts.runId,
-      [LABEL_OWNER]: opts.owner,
-      "cratebox.crate": crate,
-      "cratebox.version": version,
-      "cratebox.phase": request.phase,
-    }, decision.grant);
-    const spec = traceDir ? withTracing(plainSpec, traceDir) : plainSpec;
-    // The directive firewall: a build script's stdout goes to cargo line by line, and a line
-    // the host would act on dangerously is kept back (core/directive-gate.ts).
-    const gate = request.phase === "build-script" ? new DirectiveGate(request.env.OUT_DIR ?? "", decision.directives, io.stdout) : undefined;
-    const relay: RunIo = gate ? { stdout: (c) => gate.push(c), stderr: io.stderr } : io;
     const abort = new AbortController();
     const key = Symbol(crate);
     this.live.set(key, abort);
     const onGone = () => abort.abort("client-gone");
     clientGone?.addEventListener("abort", onGone, { once: true });
     let containerId = "";
+    // Everything from here on is inside the try: a refused spec still closes the step's proxy.
     try {
+      const plainSpec = toSandboxSpec(request, facts, decision.limits, {
+        [LABEL_RUN]: opts.runId,
+        [LABEL_OWNER]: opts.owner,
+        "cratebox.crate": crate,
+        "cratebox.version": version,
+        "cratebox.phase": request.phase,
+      }, decision.grant);
+      const spec = traceDir ? withTracing(plainSpec, traceDir) : plainSpec;
+      // The directive firewall: a build script's stdout goes to cargo line by line, and a line
+      // the host would act on dangerously is kept back (core/directive-gate.ts).
+      const gate = request.phase === "build-script" ? new DirectiveGate(request.env.OUT_DIR ?? "", decision.directives, io.stdout) : undefined;
+      const relay: RunIo = gate ? { stdout: (c) => gate.push(c), stderr: io.stderr } : io;
       const run = await runContainer(
         opts.docker,
         toCreateOptions(spec),
@@ -230,7 +192,26 @@ export class Orchestrator implements AsyncDisposable {
       clientGone?.removeEventListener("abort", onGone);
       this.live.delete(key);
       if (containerId) this.scheduleRemoval(containerId);
+      await proxy?.close();
     }
+  }
+
+  /** A step whose grant lists hosts or fetch URLs gets an egress proxy of its own, on a socket of its own. */
+  private async startProxy(decision: StepDecision, phase: Phase, crate: string): Promise<EgressProxy | undefined> {
+    const net = decision.grant.network;
+    if (net.kind !== "proxy") return undefined;
+    const what = phase === "build-script" ? "build script" : phase === "run" ? "program" : `${phase} binary`;
+    const table = `[${phase === "build-script" ? "build" : "test"}.${crate}]`;
+    return EgressProxy.start({
+      socket: path.join(this.opts.egressDir, `egress-${++this.proxies}.sock`),
+      hosts: net.hosts,
+      fetch: net.fetch,
+      hostAddresses: readHostAddresses(),
+      table,
+      onEvent: (e) => {
+        if (e.decision === "refused") this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${table}` : ""}`);
+      },
+    });
   }
 
   private scheduleRemoval(id: string): void {
