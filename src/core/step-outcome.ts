@@ -5,6 +5,7 @@
 import type { EgressEvent } from "./egress.ts";
 import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/schema.ts";
+import type { GrantPhase } from "./profile/select.ts";
 import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
 import type { Phase } from "./sandbox-spec.ts";
@@ -61,9 +62,12 @@ export interface StepOutcome {
   egressOmitted?: number;
 }
 
+/** Which kind of cratebox.toml table grants a step: `[build.*]` for build scripts, `[test.*]` for what cargo runs. */
+export const toGrantPhase = (phase: Phase): GrantPhase => (phase === "build-script" ? "build" : "test");
+
 /** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */
 function tableHead(o: StepOutcome): string {
-  const scope = o.phase === "build-script" ? "build" : "test";
+  const scope = toGrantPhase(o.phase);
   return `[${scope}.${o.crate}] version = "=${o.version}"${o.source === defaultSourceOf(scope) ? "" : ` source = "${o.source}"`}`;
 }
 

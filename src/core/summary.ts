@@ -1,6 +1,6 @@
 /** The one summary line at the end of a run. Pure. */
 import type { Phase } from "./sandbox-spec.ts";
-import type { StepOutcome } from "./step-outcome.ts";
+import { toGrantPhase, type StepOutcome } from "./step-outcome.ts";
 
 const NOUNS: Record<Phase, [string, string]> = {
   "build-script": ["build script", "build scripts"],
@@ -35,7 +35,7 @@ export function networkWarnings(outcomes: readonly StepOutcome[]): string[] {
   for (const o of outcomes) if (o.network === "full") seen.set(`${o.phase} ${o.crate} ${o.version}`, o);
   return [...seen.values()].map((o) => {
     const from = o.grant.items.find((i) => i.key === "network")?.from ?? "its grant";
-    const scope = o.phase === "build-script" ? "build" : "test";
+    const scope = toGrantPhase(o.phase);
     return `WARNING: ${o.phase === "build-script" ? "the build script" : `the ${NOUNS[o.phase][1]}`} of ${o.crate} ${o.version} ran with FULL network access ` +
       `(network = true, from ${from}): the whole internet and this machine's own services; list the hosts it needs instead: [${scope}.${o.crate}] network = ["host:port"]`;
   });

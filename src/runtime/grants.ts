@@ -21,6 +21,7 @@ import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
 import { toGrantView } from "../core/policy/view.ts";
 import { toGrantSummary, type GrantSummary } from "../core/grant-summary.ts";
 import type { Phase, SandboxGrant } from "../core/sandbox-spec.ts";
+import { toGrantPhase } from "../core/step-outcome.ts";
 import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
 import { realpathOrUndefined } from "./host-facts.ts";
 import { PACKAGE_ROOT } from "./image.ts";
@@ -59,7 +60,6 @@ export function loadBuiltins(dir = BUILTINS_DIR): BuiltinProfiles {
   return result.value;
 }
 
-export const toGrantPhase = (phase: Phase): GrantPhase => (phase === "build-script" ? "build" : "test");
 
 /**
  * A crate the graph does not know (it should not happen): it is matched by no table, so it runs

@@ -14,7 +14,7 @@ import { isWithin } from "../core/paths.ts";
 import { upsertTable, type TomlValue } from "../core/profile/edit.ts";
 import { entriesOf, parseProfile } from "../core/profile/parse.ts";
 import { defaultSourceOf } from "../core/profile/schema.ts";
-import type { StepOutcome } from "../core/step-outcome.ts";
+import { toGrantPhase, type StepOutcome } from "../core/step-outcome.ts";
 import { toGrantDirs } from "../core/trace.ts";
 import type { CrateGraph } from "./crate-graph.ts";
 import { PROFILE_FILE } from "./grants.ts";
@@ -36,7 +36,7 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
   const tables: string[] = [];
   for (const o of outcomes) {
     const d = o.denials;
-    const scope = o.phase === "build-script" ? "build" : "test";
+    const scope = toGrantPhase(o.phase);
     const what = `${o.crate} ${o.version} (${o.phase === "build-script" ? "build script" : o.program})`;
     if (!d) continue;
     // Hosts asked for through the egress proxy (learn mode gives every step one): by name and port.

@@ -13,7 +13,7 @@ import { toCreateOptions } from "../core/container-options.ts";
 import { DirectiveGate } from "../core/directive-gate.ts";
 import { SpecError, toSandboxSpec, withTracing, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
 import { parseTrace, type TraceDenials } from "../core/trace.ts";
-import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
+import { PHASE_TEXT, signalName, toCause, toGrantPhase, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
 import type { StepDecision } from "./grants.ts";
 import { EgressProxy } from "./egress-proxy.ts";
@@ -200,8 +200,8 @@ export class Orchestrator implements AsyncDisposable {
   private async startProxy(decision: StepDecision, phase: Phase, crate: string): Promise<EgressProxy | undefined> {
     const net = decision.grant.network;
     if (net.kind !== "proxy") return undefined;
-    const what = phase === "build-script" ? "build script" : phase === "run" ? "program" : `${phase} binary`;
-    const table = `[${phase === "build-script" ? "build" : "test"}.${crate}]`;
+    const what = PHASE_TEXT[phase];
+    const table = `[${toGrantPhase(phase)}.${crate}]`;
     return EgressProxy.start({
       socket: path.join(this.opts.egressDir, `egress-${++this.proxies}.sock`),
       hosts: net.hosts,
