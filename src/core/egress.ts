@@ -154,7 +154,7 @@ export function checkAddress(address: string, target: Target, host: HostAddresse
   const special = (v4 !== undefined ? specialV4(v4) : undefined) ?? (ip.kind === 6 ? specialV6(ip.value) : undefined);
   const literalHint = `list "${formatTarget({ host: address, port: target.port })}" if that address is really meant`;
   if (special) return { allowed: false, reason: `${target.host} resolves to ${address}, ${special}; ${literalHint}` };
-  const asV4 = v4 === undefined ? undefined : canonicalIp([24n, 16n, 8n, 0n].map((s) => String((v4 >> s) & 0xffn)).join("."));
+  const asV4 = v4 === undefined ? undefined : formatV4(v4);
   if (host.own.some((a) => sameIp(a, address) || (asV4 !== undefined && sameIp(a, asV4)))) {
     return { allowed: false, reason: `${target.host} resolves to ${address}, an address of this machine; ${literalHint}` };
   }
@@ -206,8 +206,12 @@ type Ip = { kind: 4; value: bigint } | { kind: 6; value: bigint };
 export function canonicalIp(text: string): string | undefined {
   const ip = parseIp(text);
   if (!ip) return undefined;
-  if (ip.kind === 4) return [24n, 16n, 8n, 0n].map((s) => String((ip.value >> s) & 0xffn)).join(".");
+  if (ip.kind === 4) return formatV4(ip.value);
   return [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((s) => ((ip.value >> s) & 0xffffn).toString(16)).join(":");
+}
+
+function formatV4(v: bigint): string {
+  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join(".");
 }
 
 export function parseIp(text: string): Ip | undefined {

@@ -306,7 +306,7 @@ export class EgressProxy {
     const shownTarget = formatTarget(parseAuthority(u.host, u.protocol === "https:" ? 443 : 80)!);
     let download = this.downloads.get(grant.url);
     if (!download) {
-      download = this.download(grant.url, MAX_REDIRECTS, formatTarget(parseAuthority(u.host, u.protocol === "https:" ? 443 : 80)!));
+      download = this.download(grant.url, MAX_REDIRECTS, shownTarget);
       this.downloads.set(grant.url, download);
     }
     const result = await download;

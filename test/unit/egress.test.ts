@@ -21,7 +21,6 @@ import { DENY_ALL, RELAY_DIR, SpecError, toSandboxSpec, type HostFacts } from ".
 import { grantView } from "../helpers/policy-input.ts";
 
 const t = (authority: string) => parseAuthority(authority)!;
-const NO_HOST: HostAddresses = { own: [], bridges: [] };
 
 describe("parseAuthority", () => {
   it("reads names, IPv4 and bracketed IPv6, lowercases, drops a trailing dot, applies a default port", () => {

@@ -132,7 +132,6 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
       for (const c of excluding) shaped(c, "hosts", `${item} removed (ceiling: ${describeList(c.d.caps.hosts!)})`);
       return excluding.length === 0;
     });
-    grant.fetch = requested.fetch.map((f) => ({ ...f }));
   }
 
   for (const key of LIMIT_CAPS) {
