@@ -31,7 +31,11 @@ async function stepCost(): Promise<{ none: number; proxy: number }> {
   for (let i = 0; i < runs * 2; i++) {
     const kind = i % 2 === 0 ? "none" : "proxy";
     const grant = kind === "proxy" ? 'network = ["static.example.org:443"]' : "reviewed = true";
-    const ws = makeWorkspace({ registry: registry.dir, dependencies: ['evil-build = "0.1"'], files: { "cratebox.toml": `version = 1\n[build.evil-build]\n${grant}\n` } });
+    const ws = makeWorkspace({
+      registry: registry.dir,
+      dependencies: ['evil-build = "0.1"'],
+      files: { "cratebox.toml": `version = 1\n[build.evil-build]\n${grant}\n` },
+    });
     const report = path.join(tempDir(), "report.json");
     const res = await cratebox(["build"], ws, env, ["--report", report]);
     if (res.code !== 0) throw new Error(res.output);
@@ -47,7 +51,13 @@ async function download(): Promise<{ direct: number; get: number; tunnel: number
   const server = createServer((_req, res) => res.writeHead(200, { "content-length": body.length }).end(body));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as { port: number }).port;
-  const proxy = await EgressProxy.start({ socket: path.join(tempDir(), "egress.sock"), hosts: [`127.0.0.1:${port}`], fetch: [], hostAddresses: readHostAddresses(), table: "[build.bench]" });
+  const proxy = await EgressProxy.start({
+    socket: path.join(tempDir(), "egress.sock"),
+    hosts: [`127.0.0.1:${port}`],
+    fetch: [],
+    hostAddresses: readHostAddresses(),
+    table: "[build.bench]",
+  });
   const timed = async (fn: () => Promise<number>) => {
     const t = performance.now();
     const n = await fn();
@@ -55,34 +65,38 @@ async function download(): Promise<{ direct: number; get: number; tunnel: number
     if (n < body.length) throw new Error(`got ${n} bytes`);
     return performance.now() - t;
   };
-  const httpGet = (o: RequestOptions) => new Promise<number>((resolve, reject) => {
-    request(o, (res) => {
-      let n = 0;
-      res.on("data", (c: Buffer) => (n += c.length));
-      res.on("end", () => resolve(n));
-    }).on("error", reject).end();
-  });
-  const tunnel = () => new Promise<number>((resolve, reject) => {
-    const s = connect(proxy.socket);
-    let head = true;
-    let n = 0;
-    let pending = Buffer.alloc(0);
-    s.on("data", (c: Buffer) => {
-      if (!head) return void (n += c.length);
-      pending = Buffer.concat([pending, c]);
-      const end = pending.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      if (pending.subarray(0, 12).toString() === "HTTP/1.1 200") {
-        // Tunnel open: one request, then count every byte of the answer.
-        head = false;
-        n = pending.length - end - 4;
-        s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
-      }
+  const httpGet = (o: RequestOptions) =>
+    new Promise<number>((resolve, reject) => {
+      request(o, (res) => {
+        let n = 0;
+        res.on("data", (c: Buffer) => (n += c.length));
+        res.on("end", () => resolve(n));
+      })
+        .on("error", reject)
+        .end();
     });
-    s.on("end", () => resolve(n));
-    s.on("error", reject);
-    s.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`);
-  });
+  const tunnel = () =>
+    new Promise<number>((resolve, reject) => {
+      const s = connect(proxy.socket);
+      let head = true;
+      let n = 0;
+      let pending = Buffer.alloc(0);
+      s.on("data", (c: Buffer) => {
+        if (!head) return void (n += c.length);
+        pending = Buffer.concat([pending, c]);
+        const end = pending.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        if (pending.subarray(0, 12).toString() === "HTTP/1.1 200") {
+          // Tunnel open: one request, then count every byte of the answer.
+          head = false;
+          n = pending.length - end - 4;
+          s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+        }
+      });
+      s.on("end", () => resolve(n));
+      s.on("error", reject);
+      s.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`);
+    });
   const t = { direct: [] as number[], get: [] as number[], tunnel: [] as number[] };
   for (let i = 0; i < runs; i++) {
     t.direct.push(await timed(() => httpGet({ host: "127.0.0.1", port, path: "/" })));
@@ -97,10 +111,12 @@ async function download(): Promise<{ direct: number; get: number; tunnel: number
 const step = await stepCost();
 const dl = await download();
 const rate = (ms: number) => `${((dl.mib / ms) * 1000).toFixed(0)} MiB/s`;
-process.stdout.write([
-  "",
-  `egress benchmark (${runs} runs each, medians)`,
-  `  one build script, network none        ${step.none} ms   with a host list (relay + proxy) ${step.proxy} ms   difference +${step.proxy - step.none} ms`,
-  `  ${dl.mib} MiB from loopback: direct ${dl.direct.toFixed(0)} ms (${rate(dl.direct)})   proxy GET ${dl.get.toFixed(0)} ms (${rate(dl.get)})   CONNECT tunnel ${dl.tunnel.toFixed(0)} ms (${rate(dl.tunnel)})`,
-  "",
-].join("\n"));
+process.stdout.write(
+  [
+    "",
+    `egress benchmark (${runs} runs each, medians)`,
+    `  one build script, network none        ${step.none} ms   with a host list (relay + proxy) ${step.proxy} ms   difference +${step.proxy - step.none} ms`,
+    `  ${dl.mib} MiB from loopback: direct ${dl.direct.toFixed(0)} ms (${rate(dl.direct)})   proxy GET ${dl.get.toFixed(0)} ms (${rate(dl.get)})   CONNECT tunnel ${dl.tunnel.toFixed(0)} ms (${rate(dl.tunnel)})`,
+    "",
+  ].join("\n"),
+);

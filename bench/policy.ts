@@ -67,12 +67,19 @@ async function measure(label: string, files: string[], extra: PolicySource[] = [
     decisions = evaluated.reduce((n, p) => n + p.decisions.length, 0);
     refusals = outcomes.reduce((n, s) => n + s.outcome.denied.length + s.outcome.unmet.length, 0);
   }
-  console.log(`${label}: median ${ms(median(total))} (fastest ${ms(Math.min(...total))}, slowest ${ms(Math.max(...total))}); ` +
-    `of which applying: ${ms(median(apply))}; ${decisions} decisions, ${refusals} refusals`);
+  console.log(
+    `${label}: median ${ms(median(total))} (fastest ${ms(Math.min(...total))}, slowest ${ms(Math.max(...total))}); ` +
+      `of which applying: ${ms(median(apply))}; ${decisions} decisions, ${refusals} refusals`,
+  );
 }
 
 console.log(`policy benchmark: ${crates} crates (${steps} sandboxed steps), ${runs} runs each, Node ${process.version}`);
-await measure("fixed cost: an empty policy, no crates (evaluator process start)", [], [{ file: "empty.js", source: "function policy() { return []; }" }], policyInput([]));
+await measure(
+  "fixed cost: an empty policy, no crates (evaluator process start)",
+  [],
+  [{ file: "empty.js", source: "function policy() { return []; }" }],
+  policyInput([]),
+);
 await measure("strict-ci-baseline.js", ["strict-ci-baseline.js"]);
 await measure("all three shipped policies", ["strict-ci-baseline.js", "no-network.js", "pins-required.js"]);
 await measure("a per-crate policy (a decision for every crate)", [], [{ file: "per-crate.js", source: PER_CRATE }]);

@@ -86,7 +86,9 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  process.stdout.write("usage: node bench/run.ts [--runs N] [--keep]\n  --runs N  clean + no-op builds per tool (default 3)\n  --keep    keep the temporary workspace and target dirs\n");
+  process.stdout.write(
+    "usage: node bench/run.ts [--runs N] [--keep]\n  --runs N  clean + no-op builds per tool (default 3)\n  --keep    keep the temporary workspace and target dirs\n",
+  );
   process.exit(0);
 }
 const runs = Number(opts.runs);
@@ -109,7 +111,9 @@ const CLK_TCK = 100;
 
 /** CPU seconds of this process's waited-for children and their descendants (Linux). */
 function childrenCpuS(): number {
-  const fields = readFileSync("/proc/self/stat", "utf8").replace(/^.*\) /s, "").split(" ");
+  const fields = readFileSync("/proc/self/stat", "utf8")
+    .replace(/^.*\) /s, "")
+    .split(" ");
   // After "pid (comm) ": state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
   return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
 }
@@ -179,7 +183,11 @@ async function main(): Promise<void> {
     // cratebox build so the sandbox image exists and the engine has started a container before.
     mustSucceed("cargo generate-lockfile", await plainCargo(["generate-lockfile", "--offline"], ws, env));
     const packages = warmSources(ws, env);
-    const tiny = makeWorkspace({ name: "warmup", registry: registry.dir, files: { "build.rs": "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n" } });
+    const tiny = makeWorkspace({
+      name: "warmup",
+      registry: registry.dir,
+      files: { "build.rs": 'fn main() { println!("cargo:rerun-if-changed=build.rs"); }\n' },
+    });
     mustSucceed("warm-up cratebox build", await cratebox(["build", "--target-dir", path.join(scratch, "warmup")], tiny, env));
     rmSync(tiny, { recursive: true, force: true });
     const versions = toolVersions(env);
@@ -191,7 +199,10 @@ async function main(): Promise<void> {
       for (const [i, tool] of order.entries()) {
         const target = path.join(scratch, `${tool}-${run}`);
         const report = path.join(scratch, `${tool}-${run}.json`);
-        const build = () => (tool === "plain" ? plainCargo(["build", "--target-dir", target], ws, env) : cratebox(["build", "--target-dir", target], ws, env, ["--report", report]));
+        const build = () =>
+          tool === "plain"
+            ? plainCargo(["build", "--target-dir", target], ws, env)
+            : cratebox(["build", "--target-dir", target], ws, env, ["--report", report]);
         const loadAtStart = loadavg()[0]!;
         const [cpu0, busy0] = [childrenCpuS(), machineBusyS()];
         let t = performance.now();
@@ -206,7 +217,18 @@ async function main(): Promise<void> {
         const noopS = (performance.now() - t) / 1000;
         mustSucceed(`${tool} no-op build`, noop);
         const noopSteps = tool === "cratebox" ? (JSON.parse(readFileSync(report, "utf8")) as { steps: Step[] }).steps.length : undefined;
-        const sample: Sample = { run, tool, order: i, cleanS, noopS, cleanCpuS, cleanOtherCpuS, loadAtStart, runDirs: countRunDirs(target), ...(steps ? { steps, noopSteps } : {}) };
+        const sample: Sample = {
+          run,
+          tool,
+          order: i,
+          cleanS,
+          noopS,
+          cleanCpuS,
+          cleanOtherCpuS,
+          loadAtStart,
+          runDirs: countRunDirs(target),
+          ...(steps ? { steps, noopSteps } : {}),
+        };
         samples.push(sample);
         say(
           `run ${run + 1}/${runs} ${tool.padEnd(8)} clean ${cleanS.toFixed(2)} s (CPU ${cleanCpuS.toFixed(1)} s own, ${cleanOtherCpuS.toFixed(1)} s rest of the machine), ` +
@@ -248,7 +270,9 @@ async function main(): Promise<void> {
         (untimed ? `; ${untimed} step(s) without engine run time, counted as all overhead` : ""),
       `  clean-build CPU  plain ${cpuPlain.toFixed(1)} s own + ${otherPlain.toFixed(1)} s rest of the machine   cratebox ${cpuBoxed.toFixed(1)} s own + ${otherBoxed.toFixed(1)} s rest of the machine (engine daemons, other processes)`,
       `  (medians over ${runs} run(s); order alternates plain/cratebox per run; times include process start-up of cargo or cratebox)`,
-      ...(otherPlain > 0.1 * cpuPlain ? [`  NOTE: other processes used ${otherPlain.toFixed(1)} CPU s during plain clean builds: the machine was not idle, the figures are noisy`] : []),
+      ...(otherPlain > 0.1 * cpuPlain
+        ? [`  NOTE: other processes used ${otherPlain.toFixed(1)} CPU s during plain clean builds: the machine was not idle, the figures are noisy`]
+        : []),
       "",
     ];
     process.stdout.write(out.join("\n"));
@@ -265,7 +289,12 @@ async function main(): Promise<void> {
         crateboxS: round(cleanBoxed),
         ratio: round(ratio),
         pass: pass.clean,
-        cpuS: { plainOwn: round(cpuPlain, 2), plainRestOfMachine: round(otherPlain, 2), crateboxOwn: round(cpuBoxed, 2), crateboxRestOfMachine: round(otherBoxed, 2) },
+        cpuS: {
+          plainOwn: round(cpuPlain, 2),
+          plainRestOfMachine: round(otherPlain, 2),
+          crateboxOwn: round(cpuBoxed, 2),
+          crateboxRestOfMachine: round(otherBoxed, 2),
+        },
       },
       noop: { plainS: round(noopPlain), crateboxS: round(noopBoxed), differenceS: round(noopExtra), pass: pass.noop },
       overheadPerBuildScript: {
@@ -286,7 +315,9 @@ async function main(): Promise<void> {
         cleanOtherCpuS: round(s.cleanOtherCpuS, 2),
         loadAtStart: s.loadAtStart,
         runDirs: s.runDirs,
-        ...(s.steps ? { noopSteps: s.noopSteps, steps: s.steps.map(({ crate, durationMs, runMs, overheadMs }) => ({ crate, durationMs, runMs, overheadMs })) } : {}),
+        ...(s.steps
+          ? { noopSteps: s.noopSteps, steps: s.steps.map(({ crate, durationMs, runMs, overheadMs }) => ({ crate, durationMs, runMs, overheadMs })) }
+          : {}),
       })),
     };
     const file = path.join(ROOT, ".bench/results.json");

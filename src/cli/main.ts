@@ -10,10 +10,18 @@ import { CrateboxError, EXIT_USAGE } from "../core/errors.ts";
 import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type Limits } from "../core/limits.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
-import { approve, policyTest, profilesCheck, profilesDiff, profilesExplain, profilesLs, profilesPrune, type CommandContext } from "../runtime/profile-commands.ts";
+import {
+  approve,
+  policyTest,
+  profilesCheck,
+  profilesDiff,
+  profilesExplain,
+  profilesLs,
+  profilesPrune,
+  type CommandContext,
+} from "../runtime/profile-commands.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
-
 
 function parser(argv: string[]) {
   return yargs(argv)
@@ -22,7 +30,10 @@ function parser(argv: string[]) {
     .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
     .command("learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)")
     .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
-    .command("profiles", "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin")
+    .command(
+      "profiles",
+      "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin",
+    )
     .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
     .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
     .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
@@ -31,7 +42,12 @@ function parser(argv: string[]) {
     .option("write", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount writable" })
     .option("use", { type: "string", array: true, nargs: 1, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" })
     .option("network", { type: "boolean", describe: "approve: full network access (prefer --connect)" })
-    .option("connect", { type: "string", array: true, nargs: 1, describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)" })
+    .option("connect", {
+      type: "string",
+      array: true,
+      nargs: 1,
+      describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)",
+    })
     .option("test", { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" })
     .option("crate-version", { type: "string", describe: "approve/deny: which version, when the graph has several" })
     .option("memory", { type: "string", describe: `memory limit per sandboxed step (default ${DEFAULT_LIMITS.memoryBytes / 1024 ** 3}GiB)` })
@@ -40,7 +56,12 @@ function parser(argv: string[]) {
     .option("cpus", { type: "string", describe: "CPUs per step (default: all)" })
     .option("tmp-size", { type: "string", describe: "size of the private /tmp (default 1GiB)" })
     .option("report", { type: "string", describe: "write a JSON report of every sandboxed step to this file" })
-    .option("policy", { type: "string", array: true, nargs: 1, describe: "an organisation policy file (JavaScript, run in an isolated V8); repeatable; also CRATEBOX_POLICY and cratebox.toml's policy" })
+    .option("policy", {
+      type: "string",
+      array: true,
+      nargs: 1,
+      describe: "an organisation policy file (JavaScript, run in an isolated V8); repeatable; also CRATEBOX_POLICY and cratebox.toml's policy",
+    })
     .option("workspace", { type: "string", describe: "policy test: the workspace to evaluate (default: the current directory)" })
     .option("strict", { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" })
     .option("quiet", { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" })
@@ -87,17 +108,32 @@ export async function main(argv: string[]): Promise<number> {
       return name;
     };
     switch (sub) {
-      case "ls": return profilesLs(ctx);
-      case "explain": return profilesExplain(ctx, needName("explain"));
-      case "check": return profilesCheck(ctx, Boolean(args.strict));
-      case "prune": return profilesPrune(ctx);
-      case "diff": return profilesDiff(ctx, needName("diff"));
-      default: throw new CrateboxError("USAGE", sub ? `unknown profiles command "${sub}"` : "which profiles command?", "cratebox profiles ls|explain <crate>|check|prune|diff <crate>");
+      case "ls":
+        return profilesLs(ctx);
+      case "explain":
+        return profilesExplain(ctx, needName("explain"));
+      case "check":
+        return profilesCheck(ctx, Boolean(args.strict));
+      case "prune":
+        return profilesPrune(ctx);
+      case "diff":
+        return profilesDiff(ctx, needName("diff"));
+      default:
+        throw new CrateboxError(
+          "USAGE",
+          sub ? `unknown profiles command "${sub}"` : "which profiles command?",
+          "cratebox profiles ls|explain <crate>|check|prune|diff <crate>",
+        );
     }
   }
   if (command === "policy") {
     const [sub, file] = positional;
-    if (sub !== "test" || !file) throw new CrateboxError("USAGE", "usage: cratebox policy test <file> [--workspace <dir>]", "for example: cratebox policy test profiles/policies/strict-ci-baseline.js");
+    if (sub !== "test" || !file)
+      throw new CrateboxError(
+        "USAGE",
+        "usage: cratebox policy test <file> [--workspace <dir>]",
+        "for example: cratebox policy test profiles/policies/strict-ci-baseline.js",
+      );
     return policyTest(ctx, path.resolve(file));
   }
   if (command === "approve" || command === "deny") {
@@ -122,13 +158,22 @@ export async function main(argv: string[]): Promise<number> {
   }
   const learn = command === "learn" && args._.map(String)[1] === "cargo";
   if (command !== "cargo" && !learn) {
-    throw new CrateboxError("USAGE", command ? `unknown command "${command}"` : "no command given", "usage: cratebox [options] cargo <cargo arguments...> | cratebox doctor");
+    throw new CrateboxError(
+      "USAGE",
+      command ? `unknown command "${command}"` : "no command given",
+      "usage: cratebox [options] cargo <cargo arguments...> | cratebox doctor",
+    );
   }
   if (cargoArgs.length === 0) throw new CrateboxError("USAGE", "no cargo arguments given", "for example: cratebox cargo build --release");
   // Quiet in CI; a live progress line only on an interactive terminal.
   const quiet = Boolean(args.quiet);
   const tty = process.stderr.isTTY && !process.env.CI && !quiet && process.stderr.rows >= 5;
-  const progress = tty ? new ProgressLine((s) => process.stderr.write(s), () => process.stderr.rows) : undefined;
+  const progress = tty
+    ? new ProgressLine(
+        (s) => process.stderr.write(s),
+        () => process.stderr.rows,
+      )
+    : undefined;
   const onResize = () => progress?.resized();
   process.stderr.on("resize", onResize);
   const log = (line: string) => process.stderr.write(`cratebox: ${line}\n`);

@@ -6,9 +6,32 @@
  * (nextest, llvm-cov, hack, ...) and `package`/`publish`, which build to verify.
  */
 const NOT_BUILDING = new Set([
-  "help", "version", "metadata", "tree", "new", "init", "search", "login", "logout", "owner",
-  "yank", "locate-project", "pkgid", "verify-project", "read-manifest", "generate-lockfile",
-  "update", "fetch", "vendor", "clean", "add", "remove", "info", "report", "config", "fmt",
+  "help",
+  "version",
+  "metadata",
+  "tree",
+  "new",
+  "init",
+  "search",
+  "login",
+  "logout",
+  "owner",
+  "yank",
+  "locate-project",
+  "pkgid",
+  "verify-project",
+  "read-manifest",
+  "generate-lockfile",
+  "update",
+  "fetch",
+  "vendor",
+  "clean",
+  "add",
+  "remove",
+  "info",
+  "report",
+  "config",
+  "fmt",
 ]);
 
 /** Subcommands whose compiled binaries cargo executes (sandboxed by the runner issue, not yet). */

@@ -43,7 +43,19 @@ const SYSTEM_LIB_DIRS = ["/usr/lib", "/usr/lib64", "/usr/local/lib", "/lib", "/l
 const HARMLESS = new Set(["rerun-if-changed", "rerun-if-env-changed", "warning", "error", "rustc-cfg", "rustc-check-cfg", "metadata", "rustc-link-lib"]);
 const LINK_ARG = /^rustc-(cdylib-)?link-arg(-bins?|-tests|-examples|-benches)?(=|$)/;
 /** Every key cargo documents; an unknown key of the old `cargo:` syntax is links metadata. */
-const KNOWN = new Set([...HARMLESS, "rustc-link-search", "rustc-flags", "rustc-env", "rustc-link-arg", "rustc-cdylib-link-arg", "rustc-link-arg-bin", "rustc-link-arg-bins", "rustc-link-arg-tests", "rustc-link-arg-examples", "rustc-link-arg-benches"]);
+const KNOWN = new Set([
+  ...HARMLESS,
+  "rustc-link-search",
+  "rustc-flags",
+  "rustc-env",
+  "rustc-link-arg",
+  "rustc-cdylib-link-arg",
+  "rustc-link-arg-bin",
+  "rustc-link-arg-bins",
+  "rustc-link-arg-tests",
+  "rustc-link-arg-examples",
+  "rustc-link-arg-benches",
+]);
 
 /** Link arguments that make the linker driver run or load a file of the script's choosing. */
 const DANGEROUS_LINK_ARG: { re: RegExp; why: string }[] = [
@@ -62,10 +74,16 @@ const DANGEROUS_LINK_ARG: { re: RegExp; why: string }[] = [
 ];
 
 /** rustc-env variables that steer the host rustc, the linker it runs, or the dynamic loader. */
-const DANGEROUS_ENV = /^(LD_|DYLD_|RUST|CARGO|GCONV_PATH$|LOCPATH$|NLSPATH$|MALLOC_|GLIBC_|PATH$|HOME$|TMPDIR$|LIBRARY_PATH$|COMPILER_PATH$|GCC_|COLLECT_|CC$|CXX$|AR$|LD$|CPATH$|C_INCLUDE_PATH$|CPLUS_INCLUDE_PATH$|[A-Z_]*FLAGS$|PKG_CONFIG|SSL_|PYTHON|PERL5|NODE_)/;
+const DANGEROUS_ENV =
+  /^(LD_|DYLD_|RUST|CARGO|GCONV_PATH$|LOCPATH$|NLSPATH$|MALLOC_|GLIBC_|PATH$|HOME$|TMPDIR$|LIBRARY_PATH$|COMPILER_PATH$|GCC_|COLLECT_|CC$|CXX$|AR$|LD$|CPATH$|C_INCLUDE_PATH$|CPLUS_INCLUDE_PATH$|[A-Z_]*FLAGS$|PKG_CONFIG|SSL_|PYTHON|PERL5|NODE_)/;
 
 function globMatches(pattern: string, text: string): boolean {
-  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
   return re.test(text);
 }
 
@@ -100,7 +118,7 @@ export function checkDirective(line: string, ctx: DirectiveContext): Verdict {
     const parts = d.value.trim().split(/\s+/);
     for (let i = 0; i < parts.length; i++) {
       const flag = parts[i]!;
-      const path = flag === "-L" ? parts[++i] ?? "" : flag.startsWith("-L") ? flag.slice(2) : undefined;
+      const path = flag === "-L" ? (parts[++i] ?? "") : flag.startsWith("-L") ? flag.slice(2) : undefined;
       if (path !== undefined) {
         const why = searchPathVerdict(path, ctx);
         if (why) return block(why);
@@ -124,14 +142,18 @@ export function checkDirective(line: string, ctx: DirectiveContext): Verdict {
   return block(`a directive cratebox does not know yet (${key}), so it cannot tell what the host would do`);
 }
 
-
 /** `rustc-link-lib=[KIND[:MODIFIERS]=]NAME[:RENAME]` -> NAME when the link is dynamic (the default kind). */
 export function dynamicLibOf(key: string, value: string): string | undefined {
   if (key !== "rustc-link-lib") return undefined;
   const eq = value.indexOf("=");
   const kind = eq >= 0 ? value.slice(0, eq).split(":")[0] : "dylib";
   if (kind !== "dylib") return undefined;
-  return value.slice(eq + 1).split(":")[0]!.trim() || undefined;
+  return (
+    value
+      .slice(eq + 1)
+      .split(":")[0]!
+      .trim() || undefined
+  );
 }
 
 /** A `rustc-link-search` path inside the script's OUT_DIR, or undefined. */

@@ -75,9 +75,7 @@ export function formatTarget(t: Pick<Target, "host" | "port">): string {
 
 // ---- the allowlist ----------------------------------------------------------------------------
 
-export type ConnectDecision =
-  | { allowed: true; entry: string }
-  | { allowed: false; reason: string };
+export type ConnectDecision = { allowed: true; entry: string } | { allowed: false; reason: string };
 
 /**
  * Is `target` listed? Entries are "host:port" as the profile schema normalised them: a name,

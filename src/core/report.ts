@@ -26,7 +26,9 @@ export const stepSchema = z.strictObject({
   image: z.string().describe("The sandbox image (content-addressed tag)."),
   containerId: z.string().describe("The container's id (removed after the step)."),
   ok: z.boolean().describe("True when the program exited 0 and no limit was hit."),
-  cause: z.enum(["exit", "signal", "memory", "pids", "timeout", "interrupted", "fallback-timeout", "directive"]).describe("How the step ended (directive: the firewall blocked a build-script directive)."),
+  cause: z
+    .enum(["exit", "signal", "memory", "pids", "timeout", "interrupted", "fallback-timeout", "directive"])
+    .describe("How the step ended (directive: the firewall blocked a build-script directive)."),
   exitCode: z.number().int().describe("Exit code of the container's process (128+n for signal n)."),
   signal: z.number().int().nullable().describe("Signal number when the process died of one."),
   limitHit: z.enum(["memory", "pids", "timeout"]).nullable().describe("The limit that ended or broke the step, if any."),
@@ -34,28 +36,44 @@ export const stepSchema = z.strictObject({
   runMs: z.number().int().nonnegative().nullable().describe("Time the program ran inside the container, as the engine measured it."),
   overheadMs: z.number().int().nonnegative().nullable().describe("durationMs - runMs: what the sandbox cost this step."),
   limits: limitsSchema,
-  grant: z.strictObject({
-    table: z.string().nullable().describe("The cratebox.toml table that selected the crate; null: none, the default (deny) applied."),
-    items: z.array(z.strictObject({ key: z.string(), value: z.string(), from: z.string() })).describe("Every capability and limit of the step, with where it came from (cratebox default, [defaults], the crate's table, a built-in profile, the command line)."),
-  }).describe("The grant applied."),
+  grant: z
+    .strictObject({
+      table: z.string().nullable().describe("The cratebox.toml table that selected the crate; null: none, the default (deny) applied."),
+      items: z
+        .array(z.strictObject({ key: z.string(), value: z.string(), from: z.string() }))
+        .describe(
+          "Every capability and limit of the step, with where it came from (cratebox default, [defaults], the crate's table, a built-in profile, the command line).",
+        ),
+    })
+    .describe("The grant applied."),
   withheld: z.strictObject({
     env: z.array(z.string()).describe("Names (never values) of variables in the environment cargo gave the step that did not cross into the container."),
-    paths: z.array(z.strictObject({ path: z.string(), reason: z.string() })).describe("Paths the step was handed (DEP_* values) that were not mounted, and why."),
-    directives: z.array(z.strictObject({ directive: z.string(), reason: z.string() })).describe("Build-script directives the firewall kept from cargo, and why."),
+    paths: z
+      .array(z.strictObject({ path: z.string(), reason: z.string() }))
+      .describe("Paths the step was handed (DEP_* values) that were not mounted, and why."),
+    directives: z
+      .array(z.strictObject({ directive: z.string(), reason: z.string() }))
+      .describe("Build-script directives the firewall kept from cargo, and why."),
     askedEnv: z.array(z.string()).describe("Withheld variables the build script declared it reads (rerun-if-env-changed): the likely grant when it fails."),
   }),
-  network: z.enum(["none", "full", "proxy"]).describe("The step's network: none; full (network = true); proxy (only through cratebox's egress proxy, to the listed hosts and fetch URLs)."),
-  egress: z.array(z.strictObject({
-    at: z.string().describe("ISO 8601 time of the decision."),
-    method: z.string().describe("CONNECT (a tunnel, usually TLS) or the HTTP method of a plain request."),
-    target: z.string().describe("host:port asked for."),
-    url: z.string().optional().describe("The URL of a plain-HTTP request."),
-    decision: z.enum(["allowed", "refused"]),
-    reason: z.string().describe("The grant that allowed it, or why it was refused."),
-    address: z.string().optional().describe("The address the proxy connected to."),
-    error: z.string().optional().describe("An allowed connection that then failed."),
-    grant: z.string().optional().describe("For a refusal: the grant that would allow it."),
-  })).describe("Every connection and request the step's egress proxy allowed or refused, in order (the first 500)."),
+  network: z
+    .enum(["none", "full", "proxy"])
+    .describe("The step's network: none; full (network = true); proxy (only through cratebox's egress proxy, to the listed hosts and fetch URLs)."),
+  egress: z
+    .array(
+      z.strictObject({
+        at: z.string().describe("ISO 8601 time of the decision."),
+        method: z.string().describe("CONNECT (a tunnel, usually TLS) or the HTTP method of a plain request."),
+        target: z.string().describe("host:port asked for."),
+        url: z.string().optional().describe("The URL of a plain-HTTP request."),
+        decision: z.enum(["allowed", "refused"]),
+        reason: z.string().describe("The grant that allowed it, or why it was refused."),
+        address: z.string().optional().describe("The address the proxy connected to."),
+        error: z.string().optional().describe("An allowed connection that then failed."),
+        grant: z.string().optional().describe("For a refusal: the grant that would allow it."),
+      }),
+    )
+    .describe("Every connection and request the step's egress proxy allowed or refused, in order (the first 500)."),
   egressOmitted: z.number().int().nonnegative().describe("Egress events beyond the 500 kept."),
 });
 

@@ -78,13 +78,7 @@ export const PROXY_URL = `http://127.0.0.1:${RELAY_PORT}`;
  * /bin, /lib, /lib64 are symlinks into it on merged-/usr systems and in the image), Debian's
  * alternatives (`cc` -> gcc) and the dynamic linker's cache.
  */
-export const SYSTEM_PATHS = [
-  "/usr",
-  "/etc/alternatives",
-  "/etc/ld.so.cache",
-  "/etc/ld.so.conf",
-  "/etc/ld.so.conf.d",
-] as const;
+export const SYSTEM_PATHS = ["/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"] as const;
 
 /**
  * What a grant adds to the default, in host terms (paths already resolved and checked by the
@@ -253,7 +247,10 @@ export function toSandboxSpec(
     workdir: req.cwd,
     env: env.env,
     user: `${host.uid}:${host.gid}`,
-    mounts: dedupeMounts(mounts, tmpfs.map((t) => t.target)),
+    mounts: dedupeMounts(
+      mounts,
+      tmpfs.map((t) => t.target),
+    ),
     tmpfs,
     limits,
     network: grant.network.kind,
@@ -286,7 +283,10 @@ function inSysroot(host: HostFacts, tool: string, given: string | undefined): st
 function dedupeMounts(mounts: Mount[], masks: string[]): Mount[] {
   const identity = (m: Mount) => m.source === m.target;
   const covers = (o: Mount, m: Mount) =>
-    o.readOnly && identity(o) && isWithin(m.target, o.target) && !mounts.some((w) => !w.readOnly && w.target === o.target) &&
+    o.readOnly &&
+    identity(o) &&
+    isWithin(m.target, o.target) &&
+    !mounts.some((w) => !w.readOnly && w.target === o.target) &&
     !masks.some((t) => t !== o.target && isWithin(t, o.target) && isWithin(m.target, t));
   return mounts.filter((m, i) => {
     // Several mounts of one place: a writable one wins (a write grant over the crate's own

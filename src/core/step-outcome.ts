@@ -72,8 +72,19 @@ function tableHead(o: StepOutcome): string {
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
-  1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
-  8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
 };
 
 export function signalName(n: number): string {
@@ -120,7 +131,10 @@ function refusedEgress(o: StepOutcome): string | undefined {
   const list = seen.map((e) => `${e.method} ${e.url ?? e.target} (${e.reason})`).join("; ");
   const listed = o.grant.items.filter((i) => i.key === "network" && i.value !== "true" && i.value !== "false").map((i) => i.value);
   const targets = [...new Set([...listed, ...seen.filter((e) => e.grant).map((e) => e.target)])];
-  const grant = targets.length > 0 ? `; if it needs ${targets.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} network = [${targets.map((t) => JSON.stringify(t)).join(", ")}]` : "";
+  const grant =
+    targets.length > 0
+      ? `; if it needs ${targets.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} network = [${targets.map((t) => JSON.stringify(t)).join(", ")}]`
+      : "";
   return `; the egress proxy refused: ${list}${grant}`;
 }
 

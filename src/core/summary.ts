@@ -25,7 +25,6 @@ export function toSummaryLine(outcomes: readonly StepOutcome[]): string {
   return `${what} sandboxed, ${failed.length} failed (${why}): ${names.join(", ")}`;
 }
 
-
 /**
  * The warnings printed with the summary: each step that ran with full network access
  * (`network = true`), once per crate and phase, with the narrower grant to use instead.
@@ -36,7 +35,9 @@ export function networkWarnings(outcomes: readonly StepOutcome[]): string[] {
   return [...seen.values()].map((o) => {
     const from = o.grant.items.find((i) => i.key === "network")?.from ?? "its grant";
     const scope = toGrantPhase(o.phase);
-    return `WARNING: ${o.phase === "build-script" ? "the build script" : `the ${NOUNS[o.phase][1]}`} of ${o.crate} ${o.version} ran with FULL network access ` +
-      `(network = true, from ${from}): the whole internet and this machine's own services; list the hosts it needs instead: [${scope}.${o.crate}] network = ["host:port"]`;
+    return (
+      `WARNING: ${o.phase === "build-script" ? "the build script" : `the ${NOUNS[o.phase][1]}`} of ${o.crate} ${o.version} ran with FULL network access ` +
+      `(network = true, from ${from}): the whole internet and this machine's own services; list the hosts it needs instead: [${scope}.${o.crate}] network = ["host:port"]`
+    );
   });
 }

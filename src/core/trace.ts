@@ -27,7 +27,8 @@ export interface TraceDenials {
 const NOISE_PREFIXES = ["/proc", "/sys", "/dev", "/home/cratebox", "/etc/ld.so", "/cratebox-trace"];
 
 const OPEN_RE = /\b(openat|open|stat|lstat|newfstatat|statx|access|faccessat2?|readlink|execve)\((?:AT_FDCWD, )?"([^"]+)"([^)]*)\)\s+=\s+-1\s+(E[A-Z]+)/;
-const CONNECT_INET_RE = /\bconnect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin6_flowinfo=[^,]+, )?(?:inet_pton\(AF_INET6?, "([^"]+)"|sin_addr=inet_addr\("([^"]+)"\))/;
+const CONNECT_INET_RE =
+  /\bconnect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin6_flowinfo=[^,]+, )?(?:inet_pton\(AF_INET6?, "([^"]+)"|sin_addr=inet_addr\("([^"]+)"\))/;
 const CONNECT_UNIX_RE = /\bconnect\(\d+, \{sa_family=AF_UNIX, sun_path="([^"]+)"/;
 
 export function parseTrace(text: string, existsOnHost: (p: string) => boolean, ownPlaces: readonly string[]): TraceDenials {

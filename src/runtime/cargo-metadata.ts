@@ -16,7 +16,11 @@ export async function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: st
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
     ...inv.globals,
-    "metadata", "--format-version", "1", "--no-deps", "--offline",
+    "metadata",
+    "--format-version",
+    "1",
+    "--no-deps",
+    "--offline",
     ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
   ];
   // --target-dir goes in as CARGO_TARGET_DIR, so cargo itself says where both the target and the
@@ -24,7 +28,12 @@ export async function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: st
   const metaEnv = inv.targetDir ? { ...env, CARGO_TARGET_DIR: path.resolve(cwd, inv.targetDir) } : env;
   const res = await execa(cargo, args, { cwd, env: metaEnv, reject: false, extendEnv: false, stdin: "ignore" });
   if (res.exitCode !== 0) {
-    throw new CrateboxError("CARGO_METADATA", `\`cargo metadata\` failed, so cratebox cannot tell where this build writes:\n${res.stderr.trim()}`, undefined, res.exitCode ?? 101);
+    throw new CrateboxError(
+      "CARGO_METADATA",
+      `\`cargo metadata\` failed, so cratebox cannot tell where this build writes:\n${res.stderr.trim()}`,
+      undefined,
+      res.exitCode ?? 101,
+    );
   }
   const meta = JSON.parse(res.stdout) as { workspace_root: string; target_directory: string; build_directory?: string };
   const dirs = [meta.target_directory, meta.build_directory ?? meta.target_directory];

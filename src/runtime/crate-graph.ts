@@ -68,17 +68,30 @@ function lockChecksums(workspaceRoot: string): Map<string, string> {
 
 const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
 
-export async function readCrateGraph(cargo: string, inv: CargoInvocation, cargoArgs: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CrateGraph> {
+export async function readCrateGraph(
+  cargo: string,
+  inv: CargoInvocation,
+  cargoArgs: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<CrateGraph> {
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
     ...inv.globals,
-    "metadata", "--format-version", "1",
+    "metadata",
+    "--format-version",
+    "1",
     ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
     ...PASS_THROUGH.filter((f) => cargoArgs.includes(f)),
   ];
   const res = await execa(cargo, args, { cwd, env, reject: false, extendEnv: false, stdin: "ignore" });
   if (res.exitCode !== 0) {
-    throw new CrateboxError("CARGO_METADATA", `\`cargo metadata\` failed, so cratebox cannot tell which crates are in the build:\n${res.stderr.trim()}`, undefined, res.exitCode ?? 101);
+    throw new CrateboxError(
+      "CARGO_METADATA",
+      `\`cargo metadata\` failed, so cratebox cannot tell which crates are in the build:\n${res.stderr.trim()}`,
+      undefined,
+      res.exitCode ?? 101,
+    );
   }
   const meta = JSON.parse(res.stdout) as {
     workspace_root: string;

@@ -21,8 +21,17 @@ import { connect, isIP, type LookupFunction, type Socket } from "node:net";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import {
-  canonicalIp, checkAddress, decideConnect, formatTarget, matchFetch, networkGrantFor, parseAuthority,
-  type EgressEvent, type FetchGrant, type HostAddresses, type Target,
+  canonicalIp,
+  checkAddress,
+  decideConnect,
+  formatTarget,
+  matchFetch,
+  networkGrantFor,
+  parseAuthority,
+  type EgressEvent,
+  type FetchGrant,
+  type HostAddresses,
+  type Target,
 } from "../core/egress.ts";
 import { isLocalAddress } from "./host-facts.ts";
 
@@ -58,7 +67,17 @@ const TUNNEL_IDLE_MS = 5 * 60_000;
 const MAX_LOOKUPS = 2;
 
 /** Headers of one hop, never forwarded (RFC 9110 7.6.1), plus the ones `Connection` names. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 let lookupsInFlight = 0;
 const lookupQueue: (() => void)[] = [];
@@ -92,7 +111,12 @@ function pinnedLookup(addresses: readonly string[]): LookupFunction {
 }
 
 function forwardable(headers: IncomingMessage["headers"]): OutgoingHttpHeaders {
-  const named = new Set(String(headers.connection ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean));
+  const named = new Set(
+    String(headers.connection ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && !named.has(k) && v !== undefined) out[k] = v;
   return out;
@@ -199,7 +223,10 @@ export class EgressProxy {
       if (address === undefined) continue;
       const d = checkAddress(raw, asName, this.opts.hostAddresses); // the resolver's spelling in messages, the canonical one to connect
       if (!d.allowed) reasons.push(d.reason);
-      else if (await (this.opts.isLocal ?? isLocalAddress)(address)) reasons.push(`${target.host} resolves to ${raw}, an address of this machine; list "${formatTarget({ host: raw, port: target.port })}" if that address is really meant`);
+      else if (await (this.opts.isLocal ?? isLocalAddress)(address))
+        reasons.push(
+          `${target.host} resolves to ${raw}, an address of this machine; list "${formatTarget({ host: raw, port: target.port })}" if that address is really meant`,
+        );
       else allowed.push(address);
     }
     if (allowed.length > 0) return { addresses: allowed };
@@ -212,7 +239,8 @@ export class EgressProxy {
       client.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
     };
     const target = parseAuthority(asked);
-    if (!target) return deny("400 Bad Request", this.refuse("CONNECT", asked, "not a host:port (a name, or an address in dotted decimal or IPv6)", undefined, false));
+    if (!target)
+      return deny("400 Bad Request", this.refuse("CONNECT", asked, "not a host:port (a name, or an address in dotted decimal or IPv6)", undefined, false));
     const shown = formatTarget(target);
     const decision = decideConnect(this.opts.hosts, target);
     if (!decision.allowed) return deny("403 Forbidden", this.refuse("CONNECT", shown, decision.reason));
@@ -220,9 +248,21 @@ export class EgressProxy {
     if ("refused" in where) return deny("403 Forbidden", this.refuse("CONNECT", shown, where.refused));
     if (client.destroyed) return;
     // A name goes through the pinned lookup (every checked address, tried in turn); an address as checked.
-    const upstream = connect({ host: target.literal ? where.addresses[0]! : target.host, port: target.port, lookup: pinnedLookup(where.addresses), autoSelectFamily: true, timeout: CONNECT_TIMEOUT_MS });
+    const upstream = connect({
+      host: target.literal ? where.addresses[0]! : target.host,
+      port: target.port,
+      lookup: pinnedLookup(where.addresses),
+      autoSelectFamily: true,
+      timeout: CONNECT_TIMEOUT_MS,
+    });
     this.track(upstream);
-    const event = this.log({ method: "CONNECT", target: shown, decision: "allowed", reason: `network entry ${JSON.stringify(decision.entry)}`, address: where.addresses[0]! });
+    const event = this.log({
+      method: "CONNECT",
+      target: shown,
+      decision: "allowed",
+      reason: `network entry ${JSON.stringify(decision.entry)}`,
+      address: where.addresses[0]!,
+    });
     let open = false;
     upstream.once("connect", () => {
       open = true;
@@ -261,17 +301,34 @@ export class EgressProxy {
     } catch {
       parsed = undefined;
     }
-    if (!parsed) return deny(400, this.refuse(method, url || "/", "this is cratebox's egress proxy: send absolute http:// URLs, or CONNECT host:port", undefined, false));
+    if (!parsed)
+      return deny(400, this.refuse(method, url || "/", "this is cratebox's egress proxy: send absolute http:// URLs, or CONNECT host:port", undefined, false));
     const target = parseAuthority(parsed.host, parsed.protocol === "http:" ? 80 : parsed.protocol === "https:" ? 443 : undefined);
     if (parsed.protocol !== "http:" || !target) {
-      return deny(403, this.refuse(method, parsed.host, `${parsed.protocol} URLs go through CONNECT (only a fetch grant lets the proxy download them itself)`, parsed.href, false));
+      return deny(
+        403,
+        this.refuse(
+          method,
+          parsed.host,
+          `${parsed.protocol} URLs go through CONNECT (only a fetch grant lets the proxy download them itself)`,
+          parsed.href,
+          false,
+        ),
+      );
     }
     const shown = formatTarget(target);
     const decision = decideConnect(this.opts.hosts, target);
     if (!decision.allowed) return deny(403, this.refuse(method, shown, decision.reason, parsed.href));
     const where = await this.addressesOf(target, true);
     if ("refused" in where) return deny(403, this.refuse(method, shown, where.refused, parsed.href));
-    const event = this.log({ method, target: shown, url: parsed.href, decision: "allowed", reason: `network entry ${JSON.stringify(decision.entry)}`, address: where.addresses[0]! });
+    const event = this.log({
+      method,
+      target: shown,
+      url: parsed.href,
+      decision: "allowed",
+      reason: `network entry ${JSON.stringify(decision.entry)}`,
+      address: where.addresses[0]!,
+    });
     const headers = forwardable(req.headers);
     headers.host = parsed.host;
     // A body of unknown length stays chunked (Node frames it again); a known one keeps its length.
@@ -279,18 +336,27 @@ export class EgressProxy {
       headers["transfer-encoding"] = "chunked";
       delete headers["content-length"];
     }
-    const upstream = httpRequest({
-      host: target.literal ? where.addresses[0]! : target.host, port: target.port, lookup: pinnedLookup(where.addresses), method, path: parsed.pathname + parsed.search, headers, timeout: CONNECT_TIMEOUT_MS,
-    }, (up) => {
-      const status = up.statusCode ?? 0;
-      if (status < 100 || status > 599) {
-        up.destroy();
-        event.error ??= `invalid status ${status}`;
-        return deny(502, `cratebox: ${shown} answered an invalid status (${status})\n`);
-      }
-      res.writeHead(status, forwardable(up.headers));
-      up.pipe(res);
-    });
+    const upstream = httpRequest(
+      {
+        host: target.literal ? where.addresses[0]! : target.host,
+        port: target.port,
+        lookup: pinnedLookup(where.addresses),
+        method,
+        path: parsed.pathname + parsed.search,
+        headers,
+        timeout: CONNECT_TIMEOUT_MS,
+      },
+      (up) => {
+        const status = up.statusCode ?? 0;
+        if (status < 100 || status > 599) {
+          up.destroy();
+          event.error ??= `invalid status ${status}`;
+          return deny(502, `cratebox: ${shown} answered an invalid status (${status})\n`);
+        }
+        res.writeHead(status, forwardable(up.headers));
+        up.pipe(res);
+      },
+    );
     upstream.on("timeout", () => upstream.destroy(new Error("timed out")));
     upstream.on("error", (err: NodeJS.ErrnoException) => {
       event.error ??= err.code ?? err.message;
@@ -316,10 +382,24 @@ export class EgressProxy {
     }
     if (result.sha256 !== grant.sha256) {
       // The step learns that it differs, not what it is: the digest stays in cratebox's log.
-      this.log({ method: "GET", target: shownTarget, url: asked, decision: "refused", address: result.address, reason: `the body's sha256 is ${result.sha256}, the fetch grant says ${grant.sha256}: nothing was passed on` });
+      this.log({
+        method: "GET",
+        target: shownTarget,
+        url: asked,
+        decision: "refused",
+        address: result.address,
+        reason: `the body's sha256 is ${result.sha256}, the fetch grant says ${grant.sha256}: nothing was passed on`,
+      });
       return deny(502, `cratebox: refused GET ${grant.url}: the body's sha256 is not the one the fetch grant names; nothing was passed on\n`);
     }
-    this.log({ method: "GET", target: shownTarget, url: asked, decision: "allowed", reason: `fetch grant, sha256 ${result.sha256} matches`, address: result.address });
+    this.log({
+      method: "GET",
+      target: shownTarget,
+      url: asked,
+      decision: "allowed",
+      reason: `fetch grant, sha256 ${result.sha256} matches`,
+      address: result.address,
+    });
     res.writeHead(200, { "content-type": result.contentType ?? "application/octet-stream", "content-length": result.size });
     await pipeline(createReadStream(result.file), res).catch(() => res.destroy());
   }

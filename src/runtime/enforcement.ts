@@ -122,7 +122,9 @@ export async function probeEnforcement(docker: Docker, image: string): Promise<P
     {
       name: "memory",
       enforced: memory.oomKilled || memory.exitCode !== 0,
-      detail: memory.oomKilled ? "allocating 512 MiB under a 64 MiB limit was killed for memory" : `allocating 512 MiB under a 64 MiB limit ended with exit code ${memory.exitCode}, not killed`,
+      detail: memory.oomKilled
+        ? "allocating 512 MiB under a 64 MiB limit was killed for memory"
+        : `allocating 512 MiB under a 64 MiB limit ended with exit code ${memory.exitCode}, not killed`,
     },
     {
       name: "network",

@@ -14,7 +14,15 @@ import type { Limits } from "../core/limits.ts";
 import { isWithin } from "../core/paths.ts";
 import { parseBuiltinProfiles, type BuiltinProfiles } from "../core/profile/builtins.ts";
 import { formatProfileIssue, parseProfile, ProfileInvalidError, type ParsedProfile } from "../core/profile/parse.ts";
-import { describeAmbiguity, describePinMismatch, resolveGrant, strictViolations, type EffectiveGrant, type GrantPhase, type Origin } from "../core/profile/resolve.ts";
+import {
+  describeAmbiguity,
+  describePinMismatch,
+  resolveGrant,
+  strictViolations,
+  type EffectiveGrant,
+  type GrantPhase,
+  type Origin,
+} from "../core/profile/resolve.ts";
 import type { CrateIdentity } from "../core/profile/select.ts";
 import { applyPolicies, describeRefusals, type PolicyOutcome } from "../core/policy/apply.ts";
 import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
@@ -59,7 +67,6 @@ export function loadBuiltins(dir = BUILTINS_DIR): BuiltinProfiles {
   if (!result.ok) throw new ProfileInvalidError(result.issues);
   return result.value;
 }
-
 
 /**
  * A crate the graph does not know (it should not happen): it is matched by no table, so it runs
@@ -112,7 +119,13 @@ export class GrantBook {
   /** Decisions of the organisation's policies, evaluated once per run (runtime/policy.ts). */
   policies: PolicyDecisions[] = [];
 
-  constructor(profile: LoadedProfile, builtins: BuiltinProfiles, graph: CrateGraph | undefined, overrides: Partial<Limits>, buildRoots: readonly string[] = []) {
+  constructor(
+    profile: LoadedProfile,
+    builtins: BuiltinProfiles,
+    graph: CrateGraph | undefined,
+    overrides: Partial<Limits>,
+    buildRoots: readonly string[] = [],
+  ) {
     this.profile = profile;
     this.builtins = builtins;
     this.graph = graph;
@@ -187,7 +200,14 @@ export class GrantBook {
     const { effective, outcome } = this.capped(crate, toGrantPhase(phase));
     const summary = toGrantSummary(effective);
     for (const s of outcome?.shapedBy ?? []) summary.items.push({ key: `policy:${s.capability}`, value: s.detail, from: `policy rule ${s.rule} (${s.file})` });
-    return { limits: effective.limits, grant: this.toSandboxGrant(effective), image: effective.image?.value, summary, directives: effective.directives.map((d) => d.value), crate };
+    return {
+      limits: effective.limits,
+      grant: this.toSandboxGrant(effective),
+      image: effective.image?.value,
+      summary,
+      directives: effective.directives.map((d) => d.value),
+      crate,
+    };
   }
 
   /** Granted paths on the real file system: they must exist, and relative ones stay in the workspace. */
@@ -197,22 +217,50 @@ export class GrantBook {
     const check = (p: string, key: "read" | "write", where: string): string => {
       const abs = path.resolve(root, p);
       const real = realpathOrUndefined(abs);
-      if (real === undefined) throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} does not exist (${abs})`, "create it, or remove it from the grant");
+      if (real === undefined)
+        throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} does not exist (${abs})`, "create it, or remove it from the grant");
       if (!path.isAbsolute(p) && !isWithin(real, realRoot)) {
-        throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} leads out of the workspace through a symbolic link (to ${real})`, "write the path absolute if that is really meant");
+        throw new CrateboxError(
+          "GRANT_PATH",
+          `${where}: ${key} path ${p} leads out of the workspace through a symbolic link (to ${real})`,
+          "write the path absolute if that is really meant",
+        );
       }
       const home = realpathOrUndefined(homedir());
-      if (home && isWithin(home, real)) throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} would expose your whole home directory (${real})`, "grant the one directory the crate needs");
+      if (home && isWithin(home, real))
+        throw new CrateboxError(
+          "GRANT_PATH",
+          `${where}: ${key} path ${p} would expose your whole home directory (${real})`,
+          "grant the one directory the crate needs",
+        );
       if (key === "write") {
         // The schema refuses these as written; the real path must not reach them either
         // (an absolute path, or a symlink inside the workspace).
-        const protectedPlaces = [realRoot, path.join(realRoot, ".git"), path.join(realRoot, PROFILE_FILE), path.join(realRoot, "Cargo.toml"), path.join(realRoot, "Cargo.lock")];
-        if (protectedPlaces.some((p2) => real === p2 || (p2.endsWith(".git") && isWithin(real, p2))) || isWithin(realRoot, real) || /\/(Cargo\.toml|Cargo\.lock)$/.test(real)) {
-          throw new CrateboxError("GRANT_PATH", `${where}: write path ${p} is (or leads to) the workspace itself, its .git, or a manifest (${real})`, "grant a directory for generated files only");
+        const protectedPlaces = [
+          realRoot,
+          path.join(realRoot, ".git"),
+          path.join(realRoot, PROFILE_FILE),
+          path.join(realRoot, "Cargo.toml"),
+          path.join(realRoot, "Cargo.lock"),
+        ];
+        if (
+          protectedPlaces.some((p2) => real === p2 || (p2.endsWith(".git") && isWithin(real, p2))) ||
+          isWithin(realRoot, real) ||
+          /\/(Cargo\.toml|Cargo\.lock)$/.test(real)
+        ) {
+          throw new CrateboxError(
+            "GRANT_PATH",
+            `${where}: write path ${p} is (or leads to) the workspace itself, its .git, or a manifest (${real})`,
+            "grant a directory for generated files only",
+          );
         }
       }
       if (key === "write" && this.buildRoots.some((root) => isWithin(real, root) || isWithin(root, real))) {
-        throw new CrateboxError("GRANT_PATH", `${where}: write path ${p} overlaps cargo's build directory (${real}), where build scripts and their sandbox shims live`, "let the build script write to its OUT_DIR, or grant a directory outside target/");
+        throw new CrateboxError(
+          "GRANT_PATH",
+          `${where}: write path ${p} overlaps cargo's build directory (${real}), where build scripts and their sandbox shims live`,
+          "let the build script write to its OUT_DIR, or grant a directory outside target/",
+        );
       }
       return real;
     };
@@ -221,7 +269,11 @@ export class GrantBook {
       env: g.env.map((e) => e.value),
       read: g.read.map((r) => check(r.value, "read", label(r))),
       write: g.write.map((w) => check(w.value, "write", label(w))),
-      network: toNetworkAccess(g.network.value, g.hosts.map((h) => h.value), g.fetch.map((f) => f.value)),
+      network: toNetworkAccess(
+        g.network.value,
+        g.hosts.map((h) => h.value),
+        g.fetch.map((f) => f.value),
+      ),
       runtime: g.runtime.value,
     };
   }
@@ -237,7 +289,14 @@ export class GrantBook {
       const phases: GrantPhase[] = [...(crate.hasBuildScript ? (["build"] as const) : []), ...(crate.isWorkspaceMember ? (["test"] as const) : [])];
       for (const phase of phases) {
         const r = resolveGrant(this.profile.parsed, this.builtins, crate, phase);
-        if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + diffForMessage(crate, r.stale.map((s) => s.version)));
+        if (r.kind === "pin-mismatch")
+          problems.push(
+            describePinMismatch(r) +
+              diffForMessage(
+                crate,
+                r.stale.map((s) => s.version),
+              ),
+          );
         if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));
         if (r.kind === "granted") {
           try {
@@ -252,7 +311,8 @@ export class GrantBook {
     }
     if (strict) {
       const withScripts = this.graph.crates.filter((c) => c.hasBuildScript);
-      for (const v of strictViolations(this.profile.parsed, withScripts, "build")) if (v.reason === "unlisted" || v.reason === "not-reviewed") problems.push(`strict: ${v.message}`);
+      for (const v of strictViolations(this.profile.parsed, withScripts, "build"))
+        if (v.reason === "unlisted" || v.reason === "not-reviewed") problems.push(`strict: ${v.message}`);
     }
     if (problems.length > 0) {
       throw new CrateboxError(
@@ -276,7 +336,20 @@ export function buildScriptDiff(crate: GraphCrate, reviewedVersion: string | und
   if (old === crate.manifestDir || !existsSync(path.join(old, "Cargo.toml"))) return undefined;
   const files = ["build.rs", ...includedFiles(path.join(crate.manifestDir, "build.rs"))];
   const parts = files.map((f) => {
-    const res = spawnSync("diff", ["-u", "-N", "--label", `${crate.name}-${version}/${f}`, "--label", `${crate.name}-${crate.version}/${f}`, path.join(old, f), path.join(crate.manifestDir, f)], { encoding: "utf8" });
+    const res = spawnSync(
+      "diff",
+      [
+        "-u",
+        "-N",
+        "--label",
+        `${crate.name}-${version}/${f}`,
+        "--label",
+        `${crate.name}-${crate.version}/${f}`,
+        path.join(old, f),
+        path.join(crate.manifestDir, f),
+      ],
+      { encoding: "utf8" },
+    );
     return res.status === 0 ? `${f}: unchanged` : res.stdout;
   });
   return parts.join("\n").trimEnd();
@@ -286,7 +359,9 @@ export function buildScriptDiff(crate: GraphCrate, reviewedVersion: string | und
 function includedFiles(buildRs: string): string[] {
   if (!existsSync(buildRs)) return [];
   const text = readFileSync(buildRs, "utf8");
-  return [...new Set([...text.matchAll(/include(?:_str|_bytes)?!\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!))].filter((p) => !p.includes("..") && !path.isAbsolute(p));
+  return [...new Set([...text.matchAll(/include(?:_str|_bytes)?!\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]!))].filter(
+    (p) => !p.includes("..") && !path.isAbsolute(p),
+  );
 }
 
 /** The diff appended to a stale-pin message, shortened to what fits a terminal. */
@@ -295,7 +370,10 @@ function diffForMessage(crate: GraphCrate, reviewed: (string | undefined)[]): st
     const diff = buildScriptDiff(crate, version);
     if (diff === undefined) continue;
     const lines = diff.split("\n");
-    const shown = lines.slice(0, 60).map((l) => `      ${l}`).join("\n");
+    const shown = lines
+      .slice(0, 60)
+      .map((l) => `      ${l}`)
+      .join("\n");
     const more = lines.length > 60 ? `\n      ... ${lines.length - 60} more lines: \`cratebox profiles diff ${crate.name}\`` : "";
     return `\n    what changed in the build script since the review:\n${shown}${more}`;
   }
@@ -310,7 +388,10 @@ function diffForMessage(crate: GraphCrate, reviewed: (string | undefined)[]): st
 export function policySources(flags: string[], env: NodeJS.ProcessEnv, fromProfile: string[], workspaceRoot: string, cwd: string): string[] {
   const files = [
     ...flags.map((f) => path.resolve(cwd, f)),
-    ...(env.CRATEBOX_POLICY ?? "").split(":").filter(Boolean).map((f) => path.resolve(cwd, f)),
+    ...(env.CRATEBOX_POLICY ?? "")
+      .split(":")
+      .filter(Boolean)
+      .map((f) => path.resolve(cwd, f)),
     ...fromProfile.map((f) => path.resolve(workspaceRoot, f)),
   ];
   return [...new Set(files)];

@@ -48,7 +48,11 @@ export class SysrootCache {
     try {
       out = execFileSync(rustc, ["--print", "sysroot"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
     } catch (err) {
-      throw new CrateboxError("TOOLCHAIN", `could not ask ${rustc} for its sysroot: ${(err as Error).message}`, "is the Rust toolchain installed (`rustup show`)?");
+      throw new CrateboxError(
+        "TOOLCHAIN",
+        `could not ask ${rustc} for its sysroot: ${(err as Error).message}`,
+        "is the Rust toolchain installed (`rustup show`)?",
+      );
     }
     const real = realpathOrUndefined(out);
     if (!real) throw new CrateboxError("TOOLCHAIN", `${rustc} reports a sysroot that does not exist: ${out}`);

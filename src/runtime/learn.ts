@@ -27,7 +27,12 @@ export interface Proposal {
   tables: string[];
 }
 
-export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutcome[], graph: CrateGraph | undefined, print: (line: string) => void): Proposal | undefined {
+export function proposeGrants(
+  workspaceRoot: string,
+  outcomes: readonly StepOutcome[],
+  graph: CrateGraph | undefined,
+  print: (line: string) => void,
+): Proposal | undefined {
   const current = path.join(workspaceRoot, PROFILE_FILE);
   let text = existsSync(current) ? readFileSync(current, "utf8") : `#:schema ./node_modules/cratebox/profiles/schema.json\nversion = 1\n`;
   const parsed = parseProfile(text, current);
@@ -41,7 +46,14 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     if (!d) continue;
     // Hosts asked for through the egress proxy (learn mode gives every step one): by name and port.
     const refusedHosts = [...new Set(o.egress.filter((e) => e.decision === "refused" && e.grant).map((e) => e.target))];
-    const tried = [...d.reads.map((r) => `read ${r}`), ...d.writes.map((w) => `write ${w}`), ...refusedHosts.map((h) => `network ${h}`), ...d.connects.map((c) => `connect ${c}`), ...d.sockets.map((s) => `socket ${s}`), ...o.askedWithheld.map((e) => `env ${e}`)];
+    const tried = [
+      ...d.reads.map((r) => `read ${r}`),
+      ...d.writes.map((w) => `write ${w}`),
+      ...refusedHosts.map((h) => `network ${h}`),
+      ...d.connects.map((c) => `connect ${c}`),
+      ...d.sockets.map((s) => `socket ${s}`),
+      ...o.askedWithheld.map((e) => `env ${e}`),
+    ];
     const blockedDirectives = o.blockedDirectives.map((b) => b.directive);
     if (tried.length === 0 && blockedDirectives.length === 0) continue;
     if (o.ok) {
@@ -50,10 +62,17 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     }
     // A step stopped by the directive firewall ran to its end: the directives are the cause.
     const cause = blockedDirectives.length > 0 || o.askedWithheld.length > 0 || refusedHosts.length > 0 ? undefined : d.sequence.at(-1);
-    const proposedWhat = blockedDirectives.length > 0 ? blockedDirectives.map((b) => `directive ${b}`)
-      : refusedHosts.length > 0 ? refusedHosts.map((h) => `network ${h}`)
-      : cause ? [`${cause.kind} ${cause.value}`] : o.askedWithheld.map((e) => `env ${e}`);
-    print(`learn: ${what} failed; proposing ${proposedWhat.join(", ")}${tried.length > proposedWhat.length ? `; also tried (not proposed): ${tried.filter((t) => !proposedWhat.includes(t)).join(", ")}` : ""}`);
+    const proposedWhat =
+      blockedDirectives.length > 0
+        ? blockedDirectives.map((b) => `directive ${b}`)
+        : refusedHosts.length > 0
+          ? refusedHosts.map((h) => `network ${h}`)
+          : cause
+            ? [`${cause.kind} ${cause.value}`]
+            : o.askedWithheld.map((e) => `env ${e}`);
+    print(
+      `learn: ${what} failed; proposing ${proposedWhat.join(", ")}${tried.length > proposedWhat.length ? `; also tried (not proposed): ${tried.filter((t) => !proposedWhat.includes(t)).join(", ")}` : ""}`,
+    );
     const had = existing.find((e) => e.scope === scope && e.name === o.crate && e.index === undefined)?.entry;
     const union = (a: readonly string[] | undefined, b: readonly string[]) => [...new Set([...(a ?? []), ...b])];
     const checksum = graph?.crates.find((c) => c.name === o.crate && c.version === o.version)?.checksum;
@@ -61,7 +80,10 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     if (o.source !== defaultSourceOf(scope)) set.source = o.source;
     if (checksum) set.checksum = `sha256:${checksum.replace(/^sha256:/, "")}`;
     const pick = (kind: string) => (cause?.kind === kind ? [cause.value] : []);
-    const env = union(had?.env?.map((e) => e.text), cause || blockedDirectives.length ? [] : o.askedWithheld);
+    const env = union(
+      had?.env?.map((e) => e.text),
+      cause || blockedDirectives.length ? [] : o.askedWithheld,
+    );
     const directives = union(had?.directives, blockedDirectives);
     const read = union(had?.read, toGrantDirs(pick("read"), isDirectory).map(rel));
     const write = union(had?.write, toGrantDirs(pick("write"), isDirectory).map(rel));
@@ -71,7 +93,8 @@ export function proposeGrants(workspaceRoot: string, outcomes: readonly StepOutc
     if (directives.length) set.directives = directives;
     // Named hosts become a list; a direct connect to an address (a client that ignores the proxy
     // variables) can only be served by full access.
-    if (blockedDirectives.length === 0 && refusedHosts.length > 0 && had?.network !== true) set.network = union(Array.isArray(had?.network) ? had.network : [], refusedHosts);
+    if (blockedDirectives.length === 0 && refusedHosts.length > 0 && had?.network !== true)
+      set.network = union(Array.isArray(had?.network) ? had.network : [], refusedHosts);
     else if (cause?.kind === "connect" || had?.network === true) set.network = true;
     const table = `${scope}.${o.crate}`;
     text = upsertTable(text, table, { set, comment: [`proposed by cratebox learn: it failed after trying ${proposedWhat.join(", ")}`] });

@@ -77,7 +77,9 @@ export class Orchestrator implements AsyncDisposable {
       throw new CrateboxError(
         "RUNTIME_MISSING",
         `the runtime ${name} named in a grant is not registered with the Docker engine (it has: ${known.join(", ")})`,
-        name === "runsc" ? "install gVisor (Debian: apt-get install runsc) and register it in /etc/docker/daemon.json under \"runtimes\", then restart dockerd" : undefined,
+        name === "runsc"
+          ? 'install gVisor (Debian: apt-get install runsc) and register it in /etc/docker/daemon.json under "runtimes", then restart dockerd'
+          : undefined,
       );
     }
   }
@@ -87,7 +89,12 @@ export class Orchestrator implements AsyncDisposable {
     let p = this.images.get(ref);
     if (!p) {
       p = imageExists(this.opts.docker, ref).then((exists) => {
-        if (!exists) throw new CrateboxError("IMAGE_MISSING", `the image ${ref} named in a grant is not in the engine, and cratebox does not pull images`, `build or load it first (docker build / docker load / docker import)`);
+        if (!exists)
+          throw new CrateboxError(
+            "IMAGE_MISSING",
+            `the image ${ref} named in a grant is not in the engine, and cratebox does not pull images`,
+            `build or load it first (docker build / docker load / docker import)`,
+          );
       });
       this.images.set(ref, p);
     }
@@ -113,7 +120,8 @@ export class Orchestrator implements AsyncDisposable {
     let decision = await opts.decide(manifestDir, request.phase);
     // Learn mode: a step without network gets a proxy that lists nothing, so that each host it
     // asks for is refused by name and can be proposed (`network = ["host:port"]`).
-    if (opts.traceRoot && decision.grant.network.kind === "none") decision = { ...decision, grant: { ...decision.grant, network: { kind: "proxy", hosts: [], fetch: [] } } };
+    if (opts.traceRoot && decision.grant.network.kind === "none")
+      decision = { ...decision, grant: { ...decision.grant, network: { kind: "proxy", hosts: [], fetch: [] } } };
     if (decision.image) await this.ensureCustomImage(decision.image);
     if (decision.grant.runtime !== "runc") await this.ensureRuntime(decision.grant.runtime);
     const rustc = request.env.RUSTC ?? opts.rustc;
@@ -131,13 +139,19 @@ export class Orchestrator implements AsyncDisposable {
     let containerId = "";
     // Everything from here on is inside the try: a refused spec still closes the step's proxy.
     try {
-      const plainSpec = toSandboxSpec(request, facts, decision.limits, {
-        [LABEL_RUN]: opts.runId,
-        [LABEL_OWNER]: opts.owner,
-        "cratebox.crate": crate,
-        "cratebox.version": version,
-        "cratebox.phase": request.phase,
-      }, decision.grant);
+      const plainSpec = toSandboxSpec(
+        request,
+        facts,
+        decision.limits,
+        {
+          [LABEL_RUN]: opts.runId,
+          [LABEL_OWNER]: opts.owner,
+          "cratebox.crate": crate,
+          "cratebox.version": version,
+          "cratebox.phase": request.phase,
+        },
+        decision.grant,
+      );
       const spec = traceDir ? withTracing(plainSpec, traceDir) : plainSpec;
       // The directive firewall: a build script's stdout goes to cargo line by line, and a line
       // the host would act on dangerously is kept back (core/directive-gate.ts).
@@ -171,7 +185,14 @@ export class Orchestrator implements AsyncDisposable {
         // Variables it said it reads (rerun-if-env-changed) that the host has and the sandbox withheld.
         askedWithheld: spec.withheldEnv.filter((name) => gate?.askedEnv.has(name) ?? false),
         source: decision.crate.source,
-        ...(traceDir ? { denials: readDenials(traceDir, spec.mounts.map((m) => m.target)) } : {}),
+        ...(traceDir
+          ? {
+              denials: readDenials(
+                traceDir,
+                spec.mounts.map((m) => m.target),
+              ),
+            }
+          : {}),
         cause,
         exitCode: run.exit.exitCode,
         signal: toSignal(run.exit, cause),
@@ -209,7 +230,8 @@ export class Orchestrator implements AsyncDisposable {
       hostAddresses: readHostAddresses(),
       table,
       onEvent: (e) => {
-        if (e.decision === "refused") this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${table}` : ""}`);
+        if (e.decision === "refused")
+          this.opts.log(`${crate}'s ${what}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${table}` : ""}`);
       },
     });
   }

@@ -33,12 +33,9 @@ export type EvaluationProblem = "syntax" | "threw" | "no-policy" | "not-data" | 
 
 export type EvaluationResult =
   /** `output`: what policy(input) returned, as JSON text (not yet validated). */
-  | { ok: true; output: string }
-  | { ok: false; stage: "load" | "call"; problem: EvaluationProblem; detail: string };
+  { ok: true; output: string } | { ok: false; stage: "load" | "call"; problem: EvaluationProblem; detail: string };
 
-export type EvaluatorEvent =
-  | { event: "start"; index: number }
-  | { event: "result"; index: number; result: EvaluationResult };
+export type EvaluatorEvent = { event: "start"; index: number } | { event: "result"; index: number; result: EvaluationResult };
 
 const TIMED_OUT = "Script execution timed out.";
 
@@ -79,7 +76,8 @@ function toStatus(raw: unknown): { status: "ok" | "threw" | "no-policy" | "not-d
   const s = String(raw);
   const cut = s.indexOf("\n");
   const status = s.slice(0, cut);
-  if (status !== "ok" && status !== "threw" && status !== "no-policy" && status !== "not-data") throw new Error(`unexpected answer from the isolate: ${s.slice(0, 80)}`);
+  if (status !== "ok" && status !== "threw" && status !== "no-policy" && status !== "not-data")
+    throw new Error(`unexpected answer from the isolate: ${s.slice(0, 80)}`);
   return { status, text: s.slice(cut + 1) };
 }
 

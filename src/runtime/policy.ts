@@ -28,9 +28,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CrateboxError } from "../core/errors.ts";
 import { formatSize } from "../core/limits.ts";
-import {
-  PolicyInputSchema, formatDecisionIssue, validateDecisions, type PolicyDecisions, type PolicyInput,
-} from "../core/policy/schema.ts";
+import { PolicyInputSchema, formatDecisionIssue, validateDecisions, type PolicyDecisions, type PolicyInput } from "../core/policy/schema.ts";
 import type { EvaluationResult, EvaluatorEvent, EvaluatorRequest } from "./policy-child.ts";
 
 /** A policy file's path (as the user named it: messages cite it) and its text. */
@@ -55,7 +53,11 @@ export function loadPolicy(file: string): PolicySource {
   try {
     return { file, source: readFileSync(file, "utf8") };
   } catch (err) {
-    throw new CrateboxError("POLICY_READ", `policy ${file} cannot be read: ${(err as Error).message}`, "check the path given with --policy, CRATEBOX_POLICY or policy = [...] in cratebox.toml");
+    throw new CrateboxError(
+      "POLICY_READ",
+      `policy ${file} cannot be read: ${(err as Error).message}`,
+      "check the path given with --policy, CRATEBOX_POLICY or policy = [...] in cratebox.toml",
+    );
   }
 }
 
@@ -64,11 +66,7 @@ export function loadPolicy(file: string): PolicySource {
  * their validated decisions in the same order. The first policy that fails stops the
  * evaluation with a CrateboxError naming its file and what went wrong.
  */
-export async function evaluatePolicies(
-  policies: readonly PolicySource[],
-  input: PolicyInput,
-  options: Partial<PolicyLimits> = {},
-): Promise<PolicyDecisions[]> {
+export async function evaluatePolicies(policies: readonly PolicySource[], input: PolicyInput, options: Partial<PolicyLimits> = {}): Promise<PolicyDecisions[]> {
   const limits = validateLimits({ ...DEFAULT_POLICY_LIMITS, ...options });
   const checked = PolicyInputSchema.safeParse(input);
   // The input is built by cratebox itself: a mismatch is a bug, reported with a stack.
@@ -77,7 +75,11 @@ export async function evaluatePolicies(
   for (const p of policies) {
     // isolated-vm compiles source text only up to an eighth of the isolate's memory limit.
     if (p.source.length > limits.memoryBytes / 8 - 1024) {
-      throw new CrateboxError("POLICY_FAILED", `policy ${p.file} is too large (${formatSize(p.source.length)}; at most an eighth of the policy memory limit of ${formatSize(limits.memoryBytes)})`, HINT);
+      throw new CrateboxError(
+        "POLICY_FAILED",
+        `policy ${p.file} is too large (${formatSize(p.source.length)}; at most an eighth of the policy memory limit of ${formatSize(limits.memoryBytes)})`,
+        HINT,
+      );
     }
   }
   const request: EvaluatorRequest = {
@@ -116,13 +118,20 @@ function toDecisions(file: string, result: EvaluationResult, limits: PolicyLimit
 export function describeFailure(file: string, r: Extract<EvaluationResult, { ok: false }>, limits: PolicyLimits): string {
   const where = r.stage === "load" ? "while loading" : "in policy(input)";
   switch (r.problem) {
-    case "syntax": return `policy ${file} has a syntax error: ${r.detail}`;
-    case "threw": return `policy ${file} threw ${where}: ${r.detail}`;
-    case "no-policy": return `policy ${file} defines no function policy(input) (policy is ${r.detail})`;
-    case "not-data": return `policy ${file} returned something that is not JSON data: ${r.detail}`;
-    case "timeout": return `policy ${file} did not finish within its time limit of ${limits.timeoutMs} ms ${where} (an endless loop?)`;
-    case "memory": return `policy ${file} ran out of memory ${where} (limit ${formatSize(limits.memoryBytes)})`;
-    case "rejected": return `policy ${file} left a rejected promise behind ${where}: ${r.detail} (policies are synchronous; import() is not supported)`;
+    case "syntax":
+      return `policy ${file} has a syntax error: ${r.detail}`;
+    case "threw":
+      return `policy ${file} threw ${where}: ${r.detail}`;
+    case "no-policy":
+      return `policy ${file} defines no function policy(input) (policy is ${r.detail})`;
+    case "not-data":
+      return `policy ${file} returned something that is not JSON data: ${r.detail}`;
+    case "timeout":
+      return `policy ${file} did not finish within its time limit of ${limits.timeoutMs} ms ${where} (an endless loop?)`;
+    case "memory":
+      return `policy ${file} ran out of memory ${where} (limit ${formatSize(limits.memoryBytes)})`;
+    case "rejected":
+      return `policy ${file} left a rejected promise behind ${where}: ${r.detail} (policies are synchronous; import() is not supported)`;
   }
 }
 
@@ -174,7 +183,10 @@ function runEvaluator(request: EvaluatorRequest, limits: PolicyLimits): Promise<
     const onEvent = (event: EvaluatorEvent) => {
       if (event.event === "start") {
         current = event.index;
-        arm(2 * limits.timeoutMs + GRACE_MS, `policy ${fileOf(current)} did not finish within its time limit of ${limits.timeoutMs} ms and its evaluator had to be killed`);
+        arm(
+          2 * limits.timeoutMs + GRACE_MS,
+          `policy ${fileOf(current)} did not finish within its time limit of ${limits.timeoutMs} ms and its evaluator had to be killed`,
+        );
         return;
       }
       results[event.index] = event.result;
@@ -182,8 +194,12 @@ function runEvaluator(request: EvaluatorRequest, limits: PolicyLimits): Promise<
       // A failed policy ends the evaluation: it is what the caller reports.
       if (!event.result.ok || event.index === request.policies.length - 1) settle({ results });
     };
-    child.stdin.on("error", () => { /* an early exit is reported on "close" */ });
-    child.stderr.setEncoding("utf8").on("data", (s: string) => { stderr = (stderr + s).slice(-4000); });
+    child.stdin.on("error", () => {
+      /* an early exit is reported on "close" */
+    });
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      stderr = (stderr + s).slice(-4000);
+    });
     child.stdout.setEncoding("utf8").on("data", (s: string) => {
       buffered += s;
       for (let nl = buffered.indexOf("\n"); nl >= 0 && !settled; nl = buffered.indexOf("\n")) {

@@ -66,7 +66,8 @@ export async function profilesLs(ctx: CommandContext): Promise<number> {
     .flatMap((c) => phasesOf(c).map((phase) => ({ c, phase })))
     .sort((a, b) => a.c.name.localeCompare(b.c.name) || a.phase.localeCompare(b.phase));
   ctx.print(`${ws.book.profile.exists ? ws.file : `no ${PROFILE_FILE} in ${ws.graph.workspaceRoot}: everything runs with the default (deny)`}`);
-  for (const { c, phase } of rows) ctx.print(`${phase === "build" ? "build script" : "tests       "}  ${c.name} ${c.version} (${c.source})  ${status(ws, c, phase)}`);
+  for (const { c, phase } of rows)
+    ctx.print(`${phase === "build" ? "build script" : "tests       "}  ${c.name} ${c.version} (${c.source})  ${status(ws, c, phase)}`);
   return 0;
 }
 
@@ -77,11 +78,15 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
   if (crates.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name} in this build graph`, "`cratebox profiles ls` lists them");
   for (const c of crates) {
     const phases = phasesOf(c);
-    if (phases.length === 0) ctx.print(`${c.name} ${c.version} (${c.source}): no build script and not a workspace member: nothing of it runs in a sandbox step`);
+    if (phases.length === 0)
+      ctx.print(`${c.name} ${c.version} (${c.source}): no build script and not a workspace member: nothing of it runs in a sandbox step`);
     for (const phase of phases) {
-      ctx.print(`${c.name} ${c.version} (${c.source}), ${phase === "build" ? "build script" : "test/bench/run binaries"}${c.dependents.length ? `, used by ${c.dependents.join(", ")}` : ""}`);
+      ctx.print(
+        `${c.name} ${c.version} (${c.source}), ${phase === "build" ? "build script" : "test/bench/run binaries"}${c.dependents.length ? `, used by ${c.dependents.join(", ")}` : ""}`,
+      );
       const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, c, phase);
-      if (r.kind !== "granted") ctx.print(`  ${r.kind === "pin-mismatch" ? describePinMismatch(r) : describeAmbiguity(r)}\n  until then it gets only what follows:`);
+      if (r.kind !== "granted")
+        ctx.print(`  ${r.kind === "pin-mismatch" ? describePinMismatch(r) : describeAmbiguity(r)}\n  until then it gets only what follows:`);
       const { effective: g, outcome } = r.kind === "granted" ? ws.book.capped(c, phase) : { effective: r.withoutEntry, outcome: undefined };
       const summary = toGrantSummary(g);
       ctx.print(`  table: ${summary.table ?? "none (default: deny)"}`);
@@ -120,8 +125,14 @@ export interface ApproveOptions {
 
 function pick(ws: Workspace, name: string, version: string | undefined): GraphCrate {
   const all = ws.graph.crates.filter((c) => c.name === name && (version === undefined || c.version === version));
-  if (all.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name}${version ? ` ${version}` : ""} in this build graph`, "`cratebox profiles ls` lists them");
-  if (all.length > 1) throw new CrateboxError("WHICH_CRATE", `${name} is in the graph ${all.length} times (${all.map((c) => `${c.version} ${c.source}`).join(", ")})`, "say which with --version");
+  if (all.length === 0)
+    throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name}${version ? ` ${version}` : ""} in this build graph`, "`cratebox profiles ls` lists them");
+  if (all.length > 1)
+    throw new CrateboxError(
+      "WHICH_CRATE",
+      `${name} is in the graph ${all.length} times (${all.map((c) => `${c.version} ${c.source}`).join(", ")})`,
+      "say which with --version",
+    );
   return all[0]!;
 }
 
@@ -149,7 +160,10 @@ export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<n
     set.reviewed = true;
     remove.push("env", "read", "write", "use", "network", "fetch");
   } else {
-    const env = union(current?.env?.map((e) => e.text), o.env);
+    const env = union(
+      current?.env?.map((e) => e.text),
+      o.env,
+    );
     const read = union(current?.read, o.read);
     const write = union(current?.write, o.write);
     const use = union(current?.use, o.use);
@@ -159,24 +173,44 @@ export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<n
     if (use.length) set.use = use;
     const hosts = union(Array.isArray(current?.network) ? current.network : [], o.connect);
     if (o.network !== undefined && o.connect?.length) {
-      throw new CrateboxError("APPROVE_CONFLICT", "--network (full access) and --connect (named hosts) exclude each other", "grant the hosts the crate needs with --connect host:port");
+      throw new CrateboxError(
+        "APPROVE_CONFLICT",
+        "--network (full access) and --connect (named hosts) exclude each other",
+        "grant the hosts the crate needs with --connect host:port",
+      );
     }
     if (o.network !== undefined) set.network = o.network;
     else if (o.connect?.length) set.network = hosts;
-    const grantsSomething = env.length + read.length + write.length + use.length > 0 || o.network === true || (o.network === undefined && current?.network !== undefined && current.network !== false) ||
-      (o.connect?.length ?? 0) > 0 || (current?.fetch?.length ?? 0) > 0;
+    const grantsSomething =
+      env.length + read.length + write.length + use.length > 0 ||
+      o.network === true ||
+      (o.network === undefined && current?.network !== undefined && current.network !== false) ||
+      (o.connect?.length ?? 0) > 0 ||
+      (current?.fetch?.length ?? 0) > 0;
     if (!grantsSomething) set.reviewed = true;
   }
   const when = new Date().toISOString().slice(0, 10);
-  const next = upsertTable(text, table, { set, remove, comment: [`${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`] });
+  const next = upsertTable(text, table, {
+    set,
+    remove,
+    comment: [`${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`],
+  });
   const check = parseProfile(next, ws.file);
   if (!check.ok) {
-    throw new CrateboxError("APPROVE_INVALID", `the entry would make ${ws.file} invalid; nothing was written:\n${check.issues.map((i) => `  ${formatProfileIssue(i)}`).join("\n")}`);
+    throw new CrateboxError(
+      "APPROVE_INVALID",
+      `the entry would make ${ws.file} invalid; nothing was written:\n${check.issues.map((i) => `  ${formatProfileIssue(i)}`).join("\n")}`,
+    );
   }
   writeFileSync(ws.file, next);
-  ctx.print(`${o.deny ? "denied" : "approved"}: [${table}] pinned to ${crate.name} ${crate.version} (${crate.source})${crate.checksum ? ", checksum from Cargo.lock" : ""} in ${ws.file}`);
+  ctx.print(
+    `${o.deny ? "denied" : "approved"}: [${table}] pinned to ${crate.name} ${crate.version} (${crate.source})${crate.checksum ? ", checksum from Cargo.lock" : ""} in ${ws.file}`,
+  );
   for (const w of o.write ?? []) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} may now WRITE to ${w}`);
-  if (o.network) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} now get full network access; --connect host:port grants only the hosts it needs`);
+  if (o.network)
+    ctx.print(
+      `WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} now get full network access; --connect host:port grants only the hosts it needs`,
+    );
   return 0;
 }
 
@@ -190,7 +224,9 @@ export async function profilesPrune(ctx: CommandContext): Promise<number> {
   let text = readFileSync(ws.file, "utf8");
   const gone: string[] = [];
   for (const e of entriesOf(ws.book.profile.parsed.profile)) {
-    const live = ws.graph.crates.some((c) => c.name === e.name && e.entry.source === c.source && (e.scope === "build" ? c.hasBuildScript : c.isWorkspaceMember));
+    const live = ws.graph.crates.some(
+      (c) => c.name === e.name && e.entry.source === c.source && (e.scope === "build" ? c.hasBuildScript : c.isWorkspaceMember),
+    );
     if (live || gone.includes(`${e.scope}.${e.name}`)) continue;
     gone.push(`${e.scope}.${e.name}`);
     text = removeTable(text, `${e.scope}.${e.name}`);

@@ -83,7 +83,6 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
   return book;
 }
 
-
 /**
  * In CI only the committed cratebox.toml counts: a step of the pipeline (or a build script of an
  * earlier run) could otherwise widen the grants just before the build. Outside a git checkout
@@ -98,9 +97,11 @@ async function ensureCommitted(file: string): Promise<void> {
   const rel = path.relative(inside.stdout.trim(), file);
   const committed = await execa("git", ["show", `HEAD:${rel}`], { cwd: dir, reject: false, stripFinalNewline: false });
   const reason =
-    committed.exitCode !== 0 ? `git cannot show the committed ${rel} (${committed.stderr.trim() || "not committed"})`
-    : committed.stdout !== readFileSync(file, "utf8") ? `${rel} differs from the committed one`
-    : undefined;
+    committed.exitCode !== 0
+      ? `git cannot show the committed ${rel} (${committed.stderr.trim() || "not committed"})`
+      : committed.stdout !== readFileSync(file, "utf8")
+        ? `${rel} differs from the committed one`
+        : undefined;
   if (reason) {
     throw new CrateboxError(
       "PROFILE_UNCOMMITTED",
@@ -121,7 +122,12 @@ async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJ
   const rustc = env.RUSTC ?? "rustc";
   const res = await execa(rustc, [...(toolchain && !env.RUSTC ? [`+${toolchain}`] : []), "-vV"], { cwd, env, extendEnv: false, reject: false });
   const host = /^host: (\S+)$/m.exec(res.stdout)?.[1];
-  if (!host) throw new CrateboxError("TOOLCHAIN", `could not learn the host triple from \`${rustc} -vV\`: ${res.stderr.trim() || res.stdout.trim()}`, "is the Rust toolchain installed (`rustup show`)?");
+  if (!host)
+    throw new CrateboxError(
+      "TOOLCHAIN",
+      `could not learn the host triple from \`${rustc} -vV\`: ${res.stderr.trim() || res.stdout.trim()}`,
+      "is the Rust toolchain installed (`rustup show`)?",
+    );
   return host;
 }
 

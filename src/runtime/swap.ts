@@ -76,7 +76,9 @@ export function writeShimTemplate(file: string): void {
 function* buildScriptDirs(root: string): Generator<string> {
   const list = (d: string) => {
     try {
-      return readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name));
+      return readdirSync(d, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => path.join(d, e.name));
     } catch {
       return [];
     }
@@ -110,4 +112,3 @@ export function swapExisting(buildRoots: readonly string[]): number {
   }
   return swapped;
 }
-

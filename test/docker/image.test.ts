@@ -10,7 +10,11 @@ const docker = new Docker();
 const built: string[] = [];
 
 afterAll(async () => {
-  for (const tag of built) await docker.getImage(tag).remove({ force: true }).catch(() => {});
+  for (const tag of built)
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => {});
 });
 
 describe("ensureImage", () => {

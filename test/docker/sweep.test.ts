@@ -16,7 +16,11 @@ describe("sweepOrphans", () => {
   });
 
   it("removes a container of a dead owner", async () => {
-    const dead = await docker.createContainer({ Image: imageTag().tag, Cmd: ["/x"], Labels: { "cratebox.owner": `${hostname()}:999999999:1`, "cratebox.run": "sweep-test" } });
+    const dead = await docker.createContainer({
+      Image: imageTag().tag,
+      Cmd: ["/x"],
+      Labels: { "cratebox.owner": `${hostname()}:999999999:1`, "cratebox.run": "sweep-test" },
+    });
     const removed = await sweepOrphans(docker);
     // A cratebox run of a parallel test may have swept it first; either way it is gone.
     expect(removed).toBeGreaterThanOrEqual(0);

@@ -78,11 +78,9 @@ function plantHome(fake: FakeHome, secrets: Secrets): void {
   writeFileSync(path.join(fake.cargoHome, "credentials.toml"), `[registry]\ntoken = "${secrets.cargoCredentials}"\n`);
   writeFileSync(path.join(fake.cargoHome, "config.toml"), "# the user's own cargo configuration\n");
   mkdirSync(path.join(fake.home, ".ssh"), { recursive: true, mode: 0o700 });
-  writeFileSync(
-    path.join(fake.home, ".ssh/id_ed25519"),
-    `-----BEGIN OPENSSH PRIVATE KEY-----\n${secrets.sshKey}\n-----END OPENSSH PRIVATE KEY-----\n`,
-    { mode: 0o600 },
-  );
+  writeFileSync(path.join(fake.home, ".ssh/id_ed25519"), `-----BEGIN OPENSSH PRIVATE KEY-----\n${secrets.sshKey}\n-----END OPENSSH PRIVATE KEY-----\n`, {
+    mode: 0o600,
+  });
   writeFileSync(path.join(fake.home, ".bashrc"), "# ~/.bashrc\nexport EDITOR=vi\n");
 }
 
@@ -153,7 +151,9 @@ function outDirs(side: Side, pkg: string): string[] {
 
 /** The loot file the armed script wrote; fails the test when the script never ran armed. */
 function loot(side: Side): string {
-  const files = outDirs(side, "evil-build").map((d) => path.join(d, "loot.txt")).filter((f) => existsSync(f));
+  const files = outDirs(side, "evil-build")
+    .map((d) => path.join(d, "loot.txt"))
+    .filter((f) => existsSync(f));
   expect(files, `no loot.txt under ${side.targetDir}: the armed build script did not run`).toHaveLength(1);
   const text = readFileSync(files[0]!, "utf8");
   expect(text).toMatch(/^armed => OK \d+ action\(s\)$/m);

@@ -19,17 +19,23 @@ const COLLECT2 = execFileSync("gcc", ["-print-prog-name=collect2"], { encoding: 
 const plantedCollect2 = (m: string) => ({ name: "collect2", text: `#!/bin/sh\necho ran > ${m}\nexec ${COLLECT2} "$@"\n` });
 
 /** A build script that writes `planted` into OUT_DIR and prints `directive` (OUT in it = OUT_DIR). */
-function escapeWorkspace(marker: string, planted: { name: string; text?: string; c?: string; extra?: { name: string; text: string } }, directive: string): string {
+function escapeWorkspace(
+  marker: string,
+  planted: { name: string; text?: string; c?: string; extra?: { name: string; text: string } },
+  directive: string,
+): string {
   const buildRs = `
 use std::{env, fs, os::unix::fs::PermissionsExt, process::Command};
 fn main() {
     let out = env::var("OUT_DIR").unwrap();
     let file = format!("{out}/${planted.name}");
-    ${planted.c
-      ? `fs::write(format!("{out}/evil.c"), ${JSON.stringify(planted.c)}).unwrap();
+    ${
+      planted.c
+        ? `fs::write(format!("{out}/evil.c"), ${JSON.stringify(planted.c)}).unwrap();
     assert!(Command::new("cc").args(["-shared", "-fPIC", "-o", &file, &format!("{out}/evil.c")]).status().unwrap().success());`
-      : `fs::write(&file, ${JSON.stringify(planted.text ?? "")}).unwrap();
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();`}
+        : `fs::write(&file, ${JSON.stringify(planted.text ?? "")}).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();`
+    }
     ${planted.extra ? `fs::write(format!("{out}/${planted.extra.name}"), ${JSON.stringify(planted.extra.text)}.replace("OUT", &out)).unwrap();` : ""}
     println!("cargo:rerun-if-changed=build.rs");
     println!("{}", "${directive}".replace("OUT", &out));
@@ -54,7 +60,10 @@ describe("link escapes", () => {
     },
     {
       what: "rustc-env=LD_PRELOAD makes the host rustc load a planted library",
-      planted: (m: string) => ({ name: "evil.so", c: `#include <stdio.h>\n__attribute__((constructor)) static void ran(void) { FILE *f = fopen("${m}", "w"); if (f) { fputs("ran\\n", f); fclose(f); } }\n` }),
+      planted: (m: string) => ({
+        name: "evil.so",
+        c: `#include <stdio.h>\n__attribute__((constructor)) static void ran(void) { FILE *f = fopen("${m}", "w"); if (f) { fputs("ran\\n", f); fclose(f); } }\n`,
+      }),
       directive: "cargo:rustc-env=LD_PRELOAD=OUT/evil.so",
       blocked: "rustc-env=LD_PRELOAD=",
     },

@@ -39,10 +39,13 @@ function bounded(server: Server): void {
     s.setTimeout(10_000, () => s.destroy());
     s.on("close", () => sockets.delete(s));
   });
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
 }
 
 interface Web {
@@ -123,7 +126,10 @@ async function build(s: Side, mode: "plain" | "boxed"): Promise<RunResult> {
 /** What the armed script recorded for each plan line. */
 function results(s: Side): Map<string, string> {
   const buildDir = path.join(s.targetDir, "debug/build");
-  const loot = readdirSync(buildDir).filter((d) => d.startsWith("evil-build-")).map((d) => path.join(buildDir, d, "out/loot.txt")).find((f) => existsSync(f));
+  const loot = readdirSync(buildDir)
+    .filter((d) => d.startsWith("evil-build-"))
+    .map((d) => path.join(buildDir, d, "out/loot.txt"))
+    .find((f) => existsSync(f));
   expect(loot, "the armed build script did not run").toBeDefined();
   const map = new Map<string, string>();
   for (const line of readFileSync(loot!, "utf8").split("\n")) {
@@ -152,7 +158,7 @@ async function compare(profile: string, plan: string[]): Promise<{ plain: Map<st
 
 // ---- the tests --------------------------------------------------------------------------------
 
-describe("network = [\"host:port\"]: only the listed hosts, only through cratebox's proxy", () => {
+describe('network = ["host:port"]: only the listed hosts, only through cratebox\'s proxy', () => {
   it("a listed host is reachable from a real build script, by plain HTTP and by a CONNECT tunnel; the report logs both", async () => {
     const secret = `hello-${token()}`;
     const site = await web({ "/hello": secret });
@@ -194,9 +200,15 @@ describe("network = [\"host:port\"]: only the listed hosts, only through cratebo
     expect(run.code, run.output).toBe(0); // the script tolerates the refusals
     expect(boxed.get(get)).toMatch(/^OK HTTP\/1.1 403 Forbidden body=cratebox: refused GET/);
     // Same address as the listed host, another port: refused by port.
-    expect(boxed.get(tunnel)).toMatch(new RegExp(`^ERR proxy answered HTTP/1.1 403 Forbidden cratebox: refused CONNECT ${tcp.address}: 127.0.0.1 is listed for port ${listed.port} only`));
-    expect(run.stderr).toContain(`evil-build's build script: CONNECT ${tcp.address} refused: 127.0.0.1 is listed for port ${listed.port} only; to allow it: network = ["127.0.0.1:${listed.port}", "${tcp.address}"] in [build.evil-build]`);
-    const refused = report(s).steps.find((x) => x.crate === "evil-build")!.egress.filter((e) => e.decision === "refused");
+    expect(boxed.get(tunnel)).toMatch(
+      new RegExp(`^ERR proxy answered HTTP/1.1 403 Forbidden cratebox: refused CONNECT ${tcp.address}: 127.0.0.1 is listed for port ${listed.port} only`),
+    );
+    expect(run.stderr).toContain(
+      `evil-build's build script: CONNECT ${tcp.address} refused: 127.0.0.1 is listed for port ${listed.port} only; to allow it: network = ["127.0.0.1:${listed.port}", "${tcp.address}"] in [build.evil-build]`,
+    );
+    const refused = report(s)
+      .steps.find((x) => x.crate === "evil-build")!
+      .egress.filter((e) => e.decision === "refused");
     expect(refused.map((e) => [e.method, e.target, e.grant])).toEqual([
       // The list as it is plus the refused host: a list is one value, so it must be written whole.
       ["GET", `127.0.0.1:${other.port}`, `network = ["127.0.0.1:${listed.port}", "127.0.0.1:${other.port}"]`],
@@ -223,7 +235,9 @@ describe("network = [\"host:port\"]: only the listed hosts, only through cratebo
     const { plain, boxed } = await compare(`[build.evil-build]\nnetwork = ["localhost:${site.port}", "localhost:${tcp.port}"]\n`, [get, tunnel]);
     expect(plain.get(get)).toContain("body=host-service");
     expect(plain.get(tunnel)).toContain("reply=pong");
-    expect(boxed.get(get)).toMatch(/403 Forbidden body=cratebox: refused GET http:\/\/localhost:\d+\/: localhost resolves to (127\.0\.0\.1|::1), a loopback address; list "(127\.0\.0\.1|\[::1\]):\d+" if that address is really meant/);
+    expect(boxed.get(get)).toMatch(
+      /403 Forbidden body=cratebox: refused GET http:\/\/localhost:\d+\/: localhost resolves to (127\.0\.0\.1|::1), a loopback address; list "(127\.0\.0\.1|\[::1\]):\d+" if that address is really meant/,
+    );
     expect(boxed.get(tunnel)).toMatch(/403 Forbidden cratebox: refused CONNECT localhost:\d+: localhost resolves to/);
     expect(site.requests).toHaveLength(1); // plain cargo's only
     expect(tcp.connections).toBe(1);
@@ -252,7 +266,9 @@ describe("network = [\"host:port\"]: only the listed hosts, only through cratebo
     arm(s, []);
     const run = await build(s, "boxed");
     expect(run.code, run.output).toBe(0);
-    expect(run.stderr).toMatch(/WARNING: the build script of evil-build 0\.1\.0 ran with FULL network access \(network = true, from \[build\.evil-build\] \(.*cratebox\.toml:3\)\).*network = \["host:port"\]/);
+    expect(run.stderr).toMatch(
+      /WARNING: the build script of evil-build 0\.1\.0 ran with FULL network access \(network = true, from \[build\.evil-build\] \(.*cratebox\.toml:3\)\).*network = \["host:port"\]/,
+    );
     expect(report(s).steps.find((x) => x.crate === "evil-build")!.network).toBe("full");
   });
 });
@@ -274,7 +290,9 @@ describe("fetch = [{ url, sha256 }]: one file, checked against its hash", () => 
     expect(plain.get(other)).toContain("body=other");
     expect(run.code, run.output).toBe(0);
     expect(boxed.get(granted)).toBe(`OK HTTP/1.1 200 OK body=${content.trim()}`);
-    expect(boxed.get(tamperedGet)).toMatch(/^OK HTTP\/1.1 502 Bad Gateway body=cratebox: refused GET .*the body's sha256 is not the one the fetch grant names; nothing was passed on$/);
+    expect(boxed.get(tamperedGet)).toMatch(
+      /^OK HTTP\/1.1 502 Bad Gateway body=cratebox: refused GET .*the body's sha256 is not the one the fetch grant names; nothing was passed on$/,
+    );
     expect(boxed.get(tamperedGet)).not.toContain(tampered.trim());
     expect(boxed.get(other)).toMatch(/403 Forbidden/);
     const events = report(s).steps.find((x) => x.crate === "evil-build")!.egress;
@@ -294,7 +312,29 @@ describe("fetch over https", () => {
     const dir = track(tempDir("cratebox-tls-"));
     const key = path.join(dir, "key.pem");
     const cert = path.join(dir, "cert.pem");
-    const made = await execa("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], { reject: false });
+    const made = await execa(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { reject: false },
+    );
     expect(made.exitCode, made.stderr).toBe(0);
     const content = `over-tls-${token()}`;
     const requests: string[] = [];
@@ -321,9 +361,15 @@ describe("fetch over https", () => {
     arm(untrusted, [get]);
     const refused = await build(untrusted, "boxed");
     expect(refused.code, refused.output).toBe(0);
-    expect(results(untrusted).get(get)).toMatch(/^OK HTTP\/1.1 502 Bad Gateway body=cratebox: fetch https:\/\/127\.0\.0\.1:\d+\/schema\.tar: (SELF_SIGNED|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY)/);
+    expect(results(untrusted).get(get)).toMatch(
+      /^OK HTTP\/1.1 502 Bad Gateway body=cratebox: fetch https:\/\/127\.0\.0\.1:\d+\/schema\.tar: (SELF_SIGNED|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY)/,
+    );
     expect(results(untrusted).get(get)).not.toContain(content);
-    expect(report(untrusted).steps.find((x) => x.crate === "evil-build")!.egress[0]).toMatchObject({ decision: "allowed", reason: "fetch grant", error: expect.any(String) });
+    expect(report(untrusted).steps.find((x) => x.crate === "evil-build")!.egress[0]).toMatchObject({
+      decision: "allowed",
+      reason: "fetch grant",
+      error: expect.any(String),
+    });
   });
 });
 

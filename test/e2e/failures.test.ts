@@ -46,20 +46,28 @@ describe("a failing build script", () => {
     expect(boxed.code).toBe(plain.code);
     expect(boxed.stderr).toMatch(line);
     expect(boxed.stderr).toContain("failed to run custom build command for `app v0.1.0");
-    const cargoStderrOf = (s: string) => s.split("\n").filter((l) => /no luck|boom/.test(l)).map((l) => l.trim());
+    const cargoStderrOf = (s: string) =>
+      s
+        .split("\n")
+        .filter((l) => /no luck|boom/.test(l))
+        .map((l) => l.trim());
     expect(cargoStderrOf(boxed.stderr)).toEqual(cargoStderrOf(plain.stderr));
   });
 });
 
-const SLEEPER = 'fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }';
+const SLEEPER = "fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }";
 
 describe("a denial that explains itself", () => {
   it("a script failing without a withheld variable it reads gets the exact grant, and the grant works", async () => {
-    const ws = workspaceWithBuildRs('fn main() { println!("cargo:rerun-if-env-changed=MY_SDK_DIR"); let d = std::env::var("MY_SDK_DIR").expect("MY_SDK_DIR must be set"); println!("cargo:rustc-env=SDK={d}"); }');
+    const ws = workspaceWithBuildRs(
+      'fn main() { println!("cargo:rerun-if-env-changed=MY_SDK_DIR"); let d = std::env::var("MY_SDK_DIR").expect("MY_SDK_DIR must be set"); println!("cargo:rustc-env=SDK={d}"); }',
+    );
     const env = testEnv(makeFakeHome(), { MY_SDK_DIR: "/opt/sdk" });
     const res = await cratebox(["build"], ws, env);
     expect(res.code).toBe(101);
-    expect(res.stderr).toContain('it reads MY_SDK_DIR (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs it, grant in cratebox.toml: [build.app] version = "=0.1.0" source = "path" env = ["MY_SDK_DIR"]');
+    expect(res.stderr).toContain(
+      'it reads MY_SDK_DIR (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs it, grant in cratebox.toml: [build.app] version = "=0.1.0" source = "path" env = ["MY_SDK_DIR"]',
+    );
     const { writeFileSync } = await import("node:fs");
     writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\n[build.app]\nsource = "path"\nversion = "=0.1.0"\nenv = ["MY_SDK_DIR"]\n');
     const granted = await cratebox(["build"], ws, env);
@@ -69,7 +77,7 @@ describe("a denial that explains itself", () => {
 
 describe("in GitHub Actions", () => {
   it("a failure is also printed as a workflow annotation on stdout", async () => {
-    const ws = workspaceWithBuildRs('fn main() { std::process::exit(3); }');
+    const ws = workspaceWithBuildRs("fn main() { std::process::exit(3); }");
     const res = await cratebox(["build"], ws, testEnv(makeFakeHome(), { GITHUB_ACTIONS: "true", CI: "true" }));
     expect(res.code).toBe(101);
     expect(res.stdout).toMatch(/^::error file=build\.rs,title=cratebox%3A app 0\.1\.0::build script of app 0\.1\.0 failed with exit code 3 in the sandbox/m);
@@ -81,7 +89,9 @@ describe("interruption", () => {
     const fake = makeFakeHome();
     const ws = workspaceWithBuildRs(SLEEPER);
     const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake), extendEnv: false, reject: false, detached: true, all: true });
-    const running = await until("the build script's container", async () => (await containersOf("cratebox.crate=app")).find((c) => c.State === "running" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)));
+    const running = await until("the build script's container", async () =>
+      (await containersOf("cratebox.crate=app")).find((c) => c.State === "running" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)),
+    );
     // Every container carries the run id, the crate, its version and the phase.
     expect(running.Labels).toMatchObject({ "cratebox.crate": "app", "cratebox.version": "0.1.0", "cratebox.phase": "build-script" });
     const runId = running.Labels["cratebox.run"]!;
@@ -99,7 +109,9 @@ describe("interruption", () => {
     const fake = makeFakeHome();
     const ws = workspaceWithBuildRs(SLEEPER);
     const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake), extendEnv: false, reject: false, detached: true });
-    const running = await until("the build script's container", async () => (await containersOf("cratebox.crate=app")).find((c) => c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)));
+    const running = await until("the build script's container", async () =>
+      (await containersOf("cratebox.crate=app")).find((c) => c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)),
+    );
     const runId = running.Labels["cratebox.run"]!;
     // SIGKILL the whole group: cratebox gets no chance to clean up.
     process.kill(-child.pid!, "SIGKILL");
@@ -118,7 +130,14 @@ describe("interruption", () => {
 
   it("the sweep spares containers whose owner is alive", async () => {
     const { tag } = imageTag();
-    const alive = await docker.createContainer({ Image: tag, Cmd: ["/x"], Labels: { "cratebox.owner": `${hostname()}:1:${(await import("node:fs")).readFileSync("/proc/1/stat", "utf8").split(") ")[1]!.split(" ")[19]}`, "cratebox.run": "alive-test" } });
+    const alive = await docker.createContainer({
+      Image: tag,
+      Cmd: ["/x"],
+      Labels: {
+        "cratebox.owner": `${hostname()}:1:${(await import("node:fs")).readFileSync("/proc/1/stat", "utf8").split(") ")[1]!.split(" ")[19]}`,
+        "cratebox.run": "alive-test",
+      },
+    });
     try {
       const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()));
       expect(res.code).toBe(0);
@@ -133,7 +152,11 @@ describe("limits the engine does not enforce", () => {
   it("make every run warn loudly, from what `cratebox doctor` found", async () => {
     const fake = makeFakeHome();
     const { ID } = (await docker.info()) as { ID: string };
-    writeEnforcementRecord(testEnv(fake), { engineId: ID, checkedAt: new Date().toISOString(), probes: [{ name: "pids", enforced: false, detail: "held 40 of 16" }] });
+    writeEnforcementRecord(testEnv(fake), {
+      engineId: ID,
+      checkedAt: new Date().toISOString(),
+      probes: [{ name: "pids", enforced: false, detail: "held 40 of 16" }],
+    });
     const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake));
     expect(res.code).toBe(0);
     expect(res.stderr).toContain("cratebox: WARNING: `cratebox doctor` found the pids limit not enforced by this engine: held 40 of 16");

@@ -26,7 +26,14 @@ fn main() {
     println!("cargo:rustc-env=SDK_VERSION={}", v.trim());
 }
 `;
-    const ws = makeWorkspace({ registry: makeRegistry().dir, files: { "build.rs": buildRs, "src/main.rs": 'fn main() { println!("{}", env!("SDK_VERSION")); }\n', "cratebox.toml": "# reviewed grants\nversion = 1\n" } });
+    const ws = makeWorkspace({
+      registry: makeRegistry().dir,
+      files: {
+        "build.rs": buildRs,
+        "src/main.rs": 'fn main() { println!("{}", env!("SDK_VERSION")); }\n',
+        "cratebox.toml": "# reviewed grants\nversion = 1\n",
+      },
+    });
     const env = testEnv(makeFakeHome(), { MY_SDK_DIR: sdk });
 
     const denied = await cratebox(["build"], ws, env);
@@ -56,7 +63,6 @@ fn main() {
   });
 });
 
-
 describe("learn mode and the directive firewall", () => {
   it("proposes the directives the firewall kept back, pinned", async () => {
     const libs = tempDir("cratebox-libs-");
@@ -78,8 +84,15 @@ describe("learn mode on a crate using the real pkg-config crate", () => {
     const prefix = tempDir("cratebox-cbxdemo-");
     mkdirSync(path.join(prefix, "pc"), { recursive: true });
     mkdirSync(path.join(prefix, "lib"), { recursive: true });
-    writeFileSync(path.join(prefix, "pc/cbxdemo.pc"), `Name: cbxdemo\nDescription: zlib under another name\nVersion: 1.0\nLibs: -L${prefix}/lib -lz\nCflags:\n`);
-    const ws = makeWorkspace({ registry: reg.dir, dependencies: ['pc-probe = "0.1"'], files: { "src/main.rs": 'fn main() { println!("{}", pc_probe::version()); }\n' } });
+    writeFileSync(
+      path.join(prefix, "pc/cbxdemo.pc"),
+      `Name: cbxdemo\nDescription: zlib under another name\nVersion: 1.0\nLibs: -L${prefix}/lib -lz\nCflags:\n`,
+    );
+    const ws = makeWorkspace({
+      registry: reg.dir,
+      dependencies: ['pc-probe = "0.1"'],
+      files: { "src/main.rs": 'fn main() { println!("{}", pc_probe::version()); }\n' },
+    });
     const env = testEnv(makeFakeHome(), { PKG_CONFIG_PATH: path.join(prefix, "pc") });
     const proposedFile = path.join(ws, "cratebox.toml.proposed");
     const learned: string[] = [];
@@ -94,7 +107,9 @@ describe("learn mode on a crate using the real pkg-config crate", () => {
     const final = await cratebox(["build"], ws, env);
     expect(final.code, final.output).toBe(0);
     expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toMatch(
-      new RegExp(`\\[build\\.pc-probe\\]\\nversion = "=0\\.1\\.0"\\nchecksum = "sha256:0+c2"\\nenv = \\["PKG_CONFIG_PATH"\\]\\nread = \\["${prefix.replace(/[/.]/g, "\\$&")}/pc"\\]\\ndirectives = \\["rustc-link-search=native=${prefix.replace(/[/.]/g, "\\$&")}/lib"\\]\\n$`),
+      new RegExp(
+        `\\[build\\.pc-probe\\]\\nversion = "=0\\.1\\.0"\\nchecksum = "sha256:0+c2"\\nenv = \\["PKG_CONFIG_PATH"\\]\\nread = \\["${prefix.replace(/[/.]/g, "\\$&")}/pc"\\]\\ndirectives = \\["rustc-link-search=native=${prefix.replace(/[/.]/g, "\\$&")}/lib"\\]\\n$`,
+      ),
     );
   });
 });
@@ -123,13 +138,18 @@ fn main() {
     assert!(answer.starts_with("HTTP/1.1 200"), "download failed: {answer}");
 }
 `;
-      const ws = makeWorkspace({ registry: makeRegistry().dir, files: { "build.rs": buildRs, "src/main.rs": "fn main() {}\n", "cratebox.toml": "version = 1\n" } });
+      const ws = makeWorkspace({
+        registry: makeRegistry().dir,
+        files: { "build.rs": buildRs, "src/main.rs": "fn main() {}\n", "cratebox.toml": "version = 1\n" },
+      });
       const env = testEnv(makeFakeHome());
       const learned = await cratebox(["build"], ws, env, ["learn"]);
       expect(learned.code).toBe(101);
       expect(learned.stderr).toContain(`proposing network 127.0.0.1:${port}`);
       const proposedFile = path.join(ws, "cratebox.toml.proposed");
-      expect(readFileSync(proposedFile, "utf8")).toMatch(new RegExp(`\\[build\\.app\\]\\nversion = "=0\\.1\\.0"\\nsource = "path"\\nnetwork = \\["127\\.0\\.0\\.1:${port}"\\]\\n$`));
+      expect(readFileSync(proposedFile, "utf8")).toMatch(
+        new RegExp(`\\[build\\.app\\]\\nversion = "=0\\.1\\.0"\\nsource = "path"\\nnetwork = \\["127\\.0\\.0\\.1:${port}"\\]\\n$`),
+      );
       renameSync(proposedFile, path.join(ws, "cratebox.toml"));
       const granted = await cratebox(["build"], ws, env);
       expect(granted.code, granted.output).toBe(0);

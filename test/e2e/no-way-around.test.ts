@@ -15,7 +15,8 @@ const registry = makeRegistry();
 const fake = makeFakeHome();
 const env = testEnv(fake);
 // Bakes the HOME the build script saw into the program.
-const BUILD_RS = 'fn main() { println!("cargo:rerun-if-env-changed=FOO"); println!("cargo:rustc-env=SEEN_HOME={}", std::env::var("HOME").unwrap_or_default()); }';
+const BUILD_RS =
+  'fn main() { println!("cargo:rerun-if-env-changed=FOO"); println!("cargo:rustc-env=SEEN_HOME={}", std::env::var("HOME").unwrap_or_default()); }';
 const MAIN_RS = 'fn main() { println!("{}", env!("SEEN_HOME")); }';
 const ws = (files: Record<string, string> = {}) => makeWorkspace({ registry: registry.dir, files: { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, ...files } });
 const seenHome = async (bin: string) => (await execa(bin)).stdout;

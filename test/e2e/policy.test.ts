@@ -38,7 +38,9 @@ function loot(ws: string): string {
 describe("policy ceilings in real containers", () => {
   it("the shipped no-network policy and an env ceiling take away what cratebox.toml granted", async () => {
     const ws = workspace(["env GRANTED_VAR", "ls /sys/class/net"]);
-    const ceiling = policyFile('function policy() { return [{ crate: "*", phase: "*", action: "cap", caps: { env: ["CC", "CFLAGS"] }, rule: "known-env" }]; }\n');
+    const ceiling = policyFile(
+      'function policy() { return [{ crate: "*", phase: "*", action: "cap", caps: { env: ["CC", "CFLAGS"] }, rule: "known-env" }]; }\n',
+    );
     const res = await cratebox(["build"], ws, env, ["--policy", path.join(ROOT, "profiles/policies/no-network.js"), "--policy", ceiling]);
     expect(res.code, res.output).toBe(0);
     expect(loot(ws)).toMatch(/env GRANTED_VAR => ERR/);
@@ -49,7 +51,9 @@ describe("policy ceilings in real containers", () => {
 
   it("a limit ceiling binds: the step is killed at the policy's memory limit, not the grant's", async () => {
     const ws = workspace(["alloc 1024"]);
-    const cap = policyFile('function policy() { return [{ crate: "*", phase: "build", action: "cap", caps: { memoryBytes: 256 * 1024 * 1024 }, rule: "small" }]; }\n');
+    const cap = policyFile(
+      'function policy() { return [{ crate: "*", phase: "build", action: "cap", caps: { memoryBytes: 256 * 1024 * 1024 }, rule: "small" }]; }\n',
+    );
     const res = await cratebox(["build"], ws, testEnv(fake, { CRATEBOX_POLICY: cap }));
     expect(res.code).toBe(101);
     expect(res.stderr).toContain("build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached");
@@ -58,7 +62,9 @@ describe("policy ceilings in real containers", () => {
 
 describe("refusals and requirements stop the run before anything builds", () => {
   it("cites the policy's message and file; policies from every source compose", async () => {
-    const deny = policyFile('function policy(input) { return input.crates.filter((c) => c.requested.build && c.requested.build.network).map((c) => ({ crate: c.name, phase: "build", action: "deny", rule: "no-net", message: `${c.name} may not have network` })); }\n');
+    const deny = policyFile(
+      'function policy(input) { return input.crates.filter((c) => c.requested.build && c.requested.build.network).map((c) => ({ crate: c.name, phase: "build", action: "deny", rule: "no-net", message: `${c.name} may not have network` })); }\n',
+    );
     const pins = path.join(ROOT, "profiles/policies/pins-required.js");
     const ws = workspace([], GRANTS.replace("[build.evil-build]", `policy = ["${pins}"]\n[build.evil-build]`));
     const res = await cratebox(["build"], ws, testEnv(fake, { CRATEBOX_POLICY: deny }));
@@ -75,7 +81,11 @@ describe("refusals and requirements stop the run before anything builds", () => 
   it.each([
     ["an endless loop", "function policy() { for (;;) {} }", /policy\.js.*(time|timed out)/i],
     ["an allocation bomb", "function policy() { const a = []; for (;;) a.push(new Array(1e6).fill(1)); }", /policy\.js.*memory/i],
-    ["reaching for the host", "function policy() { return [{ crate: process.env.HOME, phase: 'build', action: 'allow' }]; }", /policy\.js.*process is not defined/],
+    [
+      "reaching for the host",
+      "function policy() { return [{ crate: process.env.HOME, phase: 'build', action: 'allow' }]; }",
+      /policy\.js.*process is not defined/,
+    ],
     ["malformed decisions", "function policy() { return [{ crate: 'x', action: 'grant-everything' }]; }", /policy\.js/],
   ])("%s ends in a clean error, exit 2", async (_what, body, message) => {
     const ws = workspace([]);

@@ -27,7 +27,9 @@ function probeWorkspace(plan: string[], toml?: string): string {
 /** Every build-script output dir of `crate` under `targetDir`. */
 function outDirs(targetDir: string, crate: string): string[] {
   const build = path.join(targetDir, "debug/build");
-  return readdirSync(build).filter((d) => d.startsWith(`${crate}-`) && existsSync(path.join(build, d, "out"))).map((d) => path.join(build, d));
+  return readdirSync(build)
+    .filter((d) => d.startsWith(`${crate}-`) && existsSync(path.join(build, d, "out")))
+    .map((d) => path.join(build, d));
 }
 
 function loot(targetDir: string): string {
@@ -36,7 +38,9 @@ function loot(targetDir: string): string {
 
 /** The directives a crate's build script printed (cargo's `output` file). */
 function output(targetDir: string, crate: string): string {
-  return outDirs(targetDir, crate).map((d) => readFileSync(path.join(d, "output"), "utf8")).join("\n");
+  return outDirs(targetDir, crate)
+    .map((d) => readFileSync(path.join(d, "output"), "utf8"))
+    .join("\n");
 }
 
 const fake = makeFakeHome();
@@ -99,7 +103,11 @@ network = true
     expect(readFileSync(path.join(ws, "gen/out.txt"), "utf8")).toBe("generated\n");
     expect(got).toMatch(/ls \/sys\/class\/net => OK \[eth0, lo\]$/m);
     // the report says what was granted and where it came from
-    const step = (JSON.parse(readFileSync(report, "utf8")) as { steps: { crate: string; grant: { table: string; items: { key: string; value: string; from: string }[] } }[] }).steps.find((s) => s.crate === "evil-build")!;
+    const step = (
+      JSON.parse(readFileSync(report, "utf8")) as {
+        steps: { crate: string; grant: { table: string; items: { key: string; value: string; from: string }[] } }[];
+      }
+    ).steps.find((s) => s.crate === "evil-build")!;
     expect(step.grant.table).toBe(`[build.evil-build] (${ws}/cratebox.toml:2)`);
     expect(step.grant.items).toContainEqual({ key: "env", value: "GRANTED_VAR", from: `[build.evil-build] (${ws}/cratebox.toml:4)` });
   });
@@ -107,7 +115,11 @@ network = true
   it("a runtime or image the engine does not have is named, never silently replaced", async () => {
     for (const [key, value, message] of [
       ["runtime", "runsc", "the runtime runsc named in a grant is not registered with the Docker engine"],
-      ["image", "cratebox-test/no-such-image:1", "the image cratebox-test/no-such-image:1 named in a grant is not in the engine, and cratebox does not pull images"],
+      [
+        "image",
+        "cratebox-test/no-such-image:1",
+        "the image cratebox-test/no-such-image:1 named in a grant is not in the engine, and cratebox does not pull images",
+      ],
     ] as const) {
       const ws = probeWorkspace([], `version = 1\n[build.evil-build]\nreviewed = true\n${key} = "${value}"\n`);
       const res = await boxed(ws, path.join(ws, "target"));
@@ -130,14 +142,22 @@ network = true
     const ws = probeWorkspace(["alloc 1024"], `version = 1\n[build.evil-build]\nreviewed = true\nmemory = "256MiB"\n`);
     const res = await boxed(ws, path.join(ws, "target"));
     expect(res.code).toBe(101);
-    expect(res.stderr).toContain('build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached (raise it in cratebox.toml: [build.evil-build] version = "=0.1.0" memory = "512MiB"');
+    expect(res.stderr).toContain(
+      'build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached (raise it in cratebox.toml: [build.evil-build] version = "=0.1.0" memory = "512MiB"',
+    );
   });
 
   it("a registry grant does not reach a path crate of the same name", async () => {
     const buildRs = 'fn main() { println!("cargo:rustc-env=SEEN={}", std::env::var("GRANTED_VAR").unwrap_or_else(|_| "withheld".into())); }';
     const main = 'fn main() { println!("{}", env!("SEEN")); }';
-    for (const [source, expected] of [["registry", "withheld"], ["path", "granted-value"]] as const) {
-      const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": buildRs, "src/main.rs": main, "cratebox.toml": `version = 1\n[build.app]\nsource = "${source}"\nenv = ["GRANTED_VAR"]\n` } });
+    for (const [source, expected] of [
+      ["registry", "withheld"],
+      ["path", "granted-value"],
+    ] as const) {
+      const ws = makeWorkspace({
+        registry: registry.dir,
+        files: { "build.rs": buildRs, "src/main.rs": main, "cratebox.toml": `version = 1\n[build.app]\nsource = "${source}"\nenv = ["GRANTED_VAR"]\n` },
+      });
       const res = await boxed(ws, path.join(ws, "target"));
       expect(res.code, res.output).toBe(0);
       expect((await execa(path.join(ws, "target/debug/app"))).stdout).toBe(expected);
@@ -174,7 +194,9 @@ describe("pins, strict mode, approve and deny", () => {
     const second = await run(["--connect", "*.internal:8443"]);
     expect(second.exitCode, second.stderr).toBe(0);
     const toml = readFileSync(path.join(ws, "cratebox.toml"), "utf8");
-    expect(toml).toMatch(/\[build\.evil-build\]\nversion = "=0\.1\.0"\nsource = "registry"\nchecksum = "sha256:[0-9a-f]{64}"\nnetwork = \["static\.example\.org:443", "\*\.internal:8443"\]\n/);
+    expect(toml).toMatch(
+      /\[build\.evil-build\]\nversion = "=0\.1\.0"\nsource = "registry"\nchecksum = "sha256:[0-9a-f]{64}"\nnetwork = \["static\.example\.org:443", "\*\.internal:8443"\]\n/,
+    );
     const bad = await run(["--connect", "static.example.org"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('"static.example.org" is not "host:port"');
@@ -192,7 +214,11 @@ describe("pins, strict mode, approve and deny", () => {
     writeFileSync(path.join(next, "Cargo.toml"), readFileSync(path.join(old, "Cargo.toml"), "utf8").replace('version = "0.1.0"', 'version = "0.1.1"'));
     writeFileSync(path.join(next, "build.rs"), readFileSync(path.join(old, "build.rs"), "utf8") + "// new in 0.1.1: phone home\n");
     writeFileSync(path.join(next, ".cargo-checksum.json"), `{"files":{},"package":"${"1".repeat(64)}"}`);
-    const ws = makeWorkspace({ registry: reg.dir, dependencies: ['evil-build = "=0.1.1"'], files: { "cratebox.toml": 'version = 1\n[build.evil-build]\nversion = "=0.1.0"\nreviewed = true\n' } });
+    const ws = makeWorkspace({
+      registry: reg.dir,
+      dependencies: ['evil-build = "=0.1.1"'],
+      files: { "cratebox.toml": 'version = 1\n[build.evil-build]\nversion = "=0.1.0"\nreviewed = true\n' },
+    });
     const res = await boxed(ws, path.join(ws, "target"));
     expect(res.code).toBe(2);
     expect(res.stderr).toContain("but cargo resolved evil-build 0.1.1");
@@ -204,11 +230,14 @@ describe("pins, strict mode, approve and deny", () => {
   });
 
   it("a checksum pin that differs from Cargo.lock's stops the run too", async () => {
-    const ws = probeWorkspace([], `version = 1
+    const ws = probeWorkspace(
+      [],
+      `version = 1
 [build.evil-build]
 checksum = "sha256:${"0".repeat(64)}"
 reviewed = true
-`);
+`,
+    );
     const stopped = await boxed(ws, path.join(ws, "target"));
     expect(stopped.code).toBe(2);
     expect(stopped.stderr).toMatch(/grant for the build script of evil-build does not apply: .*checksum/);
@@ -225,7 +254,9 @@ reviewed = true
 
     const denied = await execa(CRATEBOX, ["deny", "evil-build"], { cwd: ws, env, extendEnv: false, reject: false });
     expect(denied.exitCode, denied.stderr).toBe(0);
-    expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toMatch(/\[build\.evil-build\]\nversion = "=0\.1\.0"\nsource = "registry"\nchecksum = "sha256:[0-9a-f]{64}"\nreviewed = true\n$/);
+    expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toMatch(
+      /\[build\.evil-build\]\nversion = "=0\.1\.0"\nsource = "registry"\nchecksum = "sha256:[0-9a-f]{64}"\nreviewed = true\n$/,
+    );
     const res = await boxed(ws, path.join(ws, "target"));
     expect(res.code, res.output).toBe(0);
     const check = await execa(CRATEBOX, ["profiles", "check"], { cwd: ws, env, extendEnv: false, reject: false });
@@ -245,20 +276,26 @@ reviewed = true
 
 describe("in CI", () => {
   it("only the committed cratebox.toml counts", async () => {
-    const ws = probeWorkspace([], `version = 1
+    const ws = probeWorkspace(
+      [],
+      `version = 1
 [build.evil-build]
 reviewed = true
-`);
+`,
+    );
     const git = (...args: string[]) => execa("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: ws });
     await git("init", "-q");
     await git("add", "cratebox.toml");
     await git("commit", "-qm", "grants");
     const ci = testEnv(fake, { CI: "true" });
     expect((await cratebox(["build", "--target-dir", "target/a"], ws, ci)).code).toBe(0);
-    writeFileSync(path.join(ws, "cratebox.toml"), `version = 1
+    writeFileSync(
+      path.join(ws, "cratebox.toml"),
+      `version = 1
 [build.evil-build]
 network = true
-`);
+`,
+    );
     const res = await cratebox(["build", "--target-dir", "target/b"], ws, ci);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain("differs from the committed one");
@@ -274,7 +311,11 @@ network = true
 describe("an invalid cratebox.toml", () => {
   it("names the file, each line, key path and what is accepted, all at once, exit 2, nothing built", async () => {
     const ws = probeWorkspace([], `version = 1\n[defaults]\nmemory = "lots"\n[build.evil-build]\nenviron = ["X"]\ntimeout = 5\n`);
-    for (const run of [() => boxed(ws, path.join(ws, "target")), () => execa(CRATEBOX, ["profiles", "check"], { cwd: ws, env, extendEnv: false, reject: false }).then((r) => ({ code: r.exitCode ?? -1, stderr: r.stderr }))]) {
+    for (const run of [
+      () => boxed(ws, path.join(ws, "target")),
+      () =>
+        execa(CRATEBOX, ["profiles", "check"], { cwd: ws, env, extendEnv: false, reject: false }).then((r) => ({ code: r.exitCode ?? -1, stderr: r.stderr })),
+    ]) {
       const res = await run();
       expect(res.code).toBe(2);
       const file = path.join(ws, "cratebox.toml");
@@ -291,7 +332,10 @@ describe("built-in profiles on real Debian crates", () => {
     const ws = makeWorkspace({
       registry: registry.dir,
       dependencies: ['openssl-sys = "0.9"', 'libz-sys = "1"', 'cc-demo = "0.1"'],
-      files: { "pc/zlib.pc": "prefix=/usr\nName: zlib\nDescription: zlib with a marker\nVersion: 1.2.13\nLibs: -L/tmp/cratebox-pc-marker -lz\nCflags: -I/usr/include\n" },
+      files: {
+        "pc/zlib.pc":
+          "prefix=/usr\nName: zlib\nDescription: zlib with a marker\nVersion: 1.2.13\nLibs: -L/tmp/cratebox-pc-marker -lz\nCflags: -I/usr/include\n",
+      },
     });
     const multiarch = "/usr/lib/x86_64-linux-gnu";
     const vars = {
@@ -324,7 +368,10 @@ describe("built-in profiles on real Debian crates", () => {
     expect(granted.zlib).toContain("cargo:rustc-link-search=native=/tmp/cratebox-pc-marker"); // from PKG_CONFIG_PATH
     expect(granted.cc).toMatch(/^CFLAGS = Some\("-DCBX_MARK=7"\)$/m);
 
-    const conventions = await run(`version = 1\n[build.openssl-sys]\nuse = ["sys-conventions"]\n`, { OPENSSL_LIB_DIR: multiarch, OPENSSL_INCLUDE_DIR: "/usr/include" });
+    const conventions = await run(`version = 1\n[build.openssl-sys]\nuse = ["sys-conventions"]\n`, {
+      OPENSSL_LIB_DIR: multiarch,
+      OPENSSL_INCLUDE_DIR: "/usr/include",
+    });
     expect(conventions.openssl).toContain(`cargo:rustc-link-search=native=${multiarch}\n`);
   });
 });

@@ -180,7 +180,11 @@ describe("real crates build the same under cratebox as under plain cargo", () =>
     const build = path.join(boxedTarget, "debug/build");
     const compiled = readdirSync(build).filter((d) => readdirSync(path.join(build, d)).some((f) => /^build_script_\w+-[0-9a-f]{16}$/.test(f)));
     expect(compiled).toHaveLength(dirs.length);
-    for (const d of compiled) expect(readdirSync(path.join(build, d)).some((f) => f.endsWith(".cratebox-real")), d).toBe(true);
+    for (const d of compiled)
+      expect(
+        readdirSync(path.join(build, d)).some((f) => f.endsWith(".cratebox-real")),
+        d,
+      ).toBe(true);
     expect(boxed.stderr).toContain(`cratebox: ${dirs.length} build scripts sandboxed, all passed`);
   });
 });

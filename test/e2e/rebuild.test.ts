@@ -163,7 +163,9 @@ describe("timestamps", () => {
     const old = new Date("2020-01-01T00:00:00Z");
     const { readdirSync, statSync } = await import("node:fs");
     const buildDir = path.join(ws, "target/debug/build");
-    const scriptDir = readdirSync(buildDir).map((d) => path.join(buildDir, d)).find((d) => readdirSync(d).some((f) => f.startsWith("build_script_build-")))!;
+    const scriptDir = readdirSync(buildDir)
+      .map((d) => path.join(buildDir, d))
+      .find((d) => readdirSync(d).some((f) => f.startsWith("build_script_build-")))!;
     const bin = path.join(scriptDir, readdirSync(scriptDir).find((f) => /^build_script_build-[0-9a-f]{16}$/.test(f))!);
     utimesSync(bin, old, old);
     expect((await cratebox(["build"], ws, testEnv(fake))).code).toBe(0);

@@ -31,12 +31,14 @@ const plainTest = (args: string[]) => plainCargo(["test", "--target-dir", "targe
 
 /** Test-harness lines that must match between plain cargo and cratebox. */
 function harnessLines(r: RunResult): string[] {
-  return r.stdout
-    .split("\n")
-    .filter((l) => /^(test |running |test result:)/.test(l))
-    .map((l) => l.replace(/finished in [\d.]+s/, "finished in Xs"))
-    // Tests run on several threads: their lines come in any order within a binary.
-    .sort();
+  return (
+    r.stdout
+      .split("\n")
+      .filter((l) => /^(test |running |test result:)/.test(l))
+      .map((l) => l.replace(/finished in [\d.]+s/, "finished in Xs"))
+      // Tests run on several threads: their lines come in any order within a binary.
+      .sort()
+  );
 }
 
 beforeAll(async () => {
@@ -71,7 +73,12 @@ describe("the test harness under cratebox", () => {
   });
 
   it("filters, --nocapture, --list and --test-threads behave as under cargo", async () => {
-    for (const args of [["--lib", "--", "prints", "--nocapture"], ["--lib", "--", "--list"], ["--lib", "--", "--test-threads", "1"], ["--lib", "passes"]]) {
+    for (const args of [
+      ["--lib", "--", "prints", "--nocapture"],
+      ["--lib", "--", "--list"],
+      ["--lib", "--", "--test-threads", "1"],
+      ["--lib", "passes"],
+    ]) {
       const plain = await plainTest(args);
       const boxed = await boxedTest(args);
       expect(boxed.code).toBe(plain.code);
@@ -117,7 +124,7 @@ describe("grants for test binaries", () => {
     const denied = await boxedTest(args);
     expect(denied.code, denied.output).toBe(0);
     expect(denied.stdout).toContain("interfaces=lo\n");
-    writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\n[test.harness]\nnetwork = true\n');
+    writeFileSync(path.join(ws, "cratebox.toml"), "version = 1\n[test.harness]\nnetwork = true\n");
     try {
       const granted = await boxedTest(args);
       expect(granted.code, granted.output).toBe(0);
@@ -148,7 +155,10 @@ describe("an attack from a dev-dependency at test time", () => {
     writeFileSync(secretFile, '[registry]\ntoken = "cio-planted-test-secret"\n');
     const dropped = path.join(fake.home, ".bashrc");
     writeFileSync(dropped, "# planted\n");
-    writeFileSync(path.join(registry.crate("evil-dev"), "cratebox-attack.txt"), [`read ${secretFile}`, "env GITHUB_TOKEN", `connect 127.0.0.1:${port}`, `write ${dropped}`].join("\n"));
+    writeFileSync(
+      path.join(registry.crate("evil-dev"), "cratebox-attack.txt"),
+      [`read ${secretFile}`, "env GITHUB_TOKEN", `connect 127.0.0.1:${port}`, `write ${dropped}`].join("\n"),
+    );
     const armed = testEnv(fake, { GITHUB_TOKEN: "ghp_planted_env_secret" });
     const args = ["test", "--test", "integration", "--", "dev_dependency_code", "--nocapture"];
 

@@ -54,18 +54,20 @@ export function syntheticInput(n: number): PolicyInput {
     const hasBuildScript = i % 5 === 0;
     const granted = hasBuildScript && i % 10 === 0;
     const build = hasBuildScript
-      ? grantView(granted
-        ? {
-          table: `build.${name}`,
-          reviewed: i % 20 === 0 ? true : null,
-          pinned: { version: i % 30 === 0 ? `=${version}` : null, checksum: i % 60 === 0 ? `sha256:${"cd".repeat(32)}` : null },
-          profiles: i % 7 === 0 ? ["pkg-config"] : [],
-          env: ["CC", "CFLAGS", `${name.toUpperCase().replace(/-/g, "_")}_*`],
-          read: i % 3 === 0 ? ["/opt/vendor-sdk/include"] : [],
-          write: i % 90 === 0 ? ["generated"] : [],
-          network: i % 4 === 0,
-        }
-        : {})
+      ? grantView(
+          granted
+            ? {
+                table: `build.${name}`,
+                reviewed: i % 20 === 0 ? true : null,
+                pinned: { version: i % 30 === 0 ? `=${version}` : null, checksum: i % 60 === 0 ? `sha256:${"cd".repeat(32)}` : null },
+                profiles: i % 7 === 0 ? ["pkg-config"] : [],
+                env: ["CC", "CFLAGS", `${name.toUpperCase().replace(/-/g, "_")}_*`],
+                read: i % 3 === 0 ? ["/opt/vendor-sdk/include"] : [],
+                write: i % 90 === 0 ? ["generated"] : [],
+                network: i % 4 === 0,
+              }
+            : {},
+        )
       : null;
     crates.push({
       name,

@@ -67,7 +67,7 @@ export function makeWorkspace(spec: WorkspaceSpec): string {
       ...(spec.buildDependencies ?? []),
       "",
     ].join("\n"),
-    "src/main.rs": "fn main() { println!(\"hello\"); }\n",
+    "src/main.rs": 'fn main() { println!("hello"); }\n',
     ".cargo/config.toml": [
       "[source.crates-io]",
       'replace-with = "test-registry"',

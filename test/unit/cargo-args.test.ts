@@ -4,13 +4,21 @@ import { fromCargoSubcommand } from "../../src/cli/main.ts";
 
 describe("parseCargoInvocation", () => {
   it("finds the subcommand after toolchain and global options", () => {
-    expect(parseCargoInvocation(["+nightly", "-v", "--config", "build.jobs=1", "build", "--release"])).toMatchObject({ toolchain: "nightly", subcommand: "build", builds: true, runsBinaries: false });
+    expect(parseCargoInvocation(["+nightly", "-v", "--config", "build.jobs=1", "build", "--release"])).toMatchObject({
+      toolchain: "nightly",
+      subcommand: "build",
+      builds: true,
+      runsBinaries: false,
+    });
     expect(parseCargoInvocation(["-Z", "unstable-options", "test"])).toMatchObject({ subcommand: "test", builds: true, runsBinaries: true });
     expect(parseCargoInvocation(["--version"])).toMatchObject({ subcommand: undefined, builds: false });
     expect(parseCargoInvocation(["metadata"])).toMatchObject({ builds: false });
   });
   it("reads --target-dir and --manifest-path in both spellings, not past --", () => {
-    expect(parseCargoInvocation(["build", "--target-dir", "out", "--manifest-path=a/Cargo.toml"])).toMatchObject({ targetDir: "out", manifestPath: "a/Cargo.toml" });
+    expect(parseCargoInvocation(["build", "--target-dir", "out", "--manifest-path=a/Cargo.toml"])).toMatchObject({
+      targetDir: "out",
+      manifestPath: "a/Cargo.toml",
+    });
     expect(parseCargoInvocation(["run", "--", "--target-dir", "x"]).targetDir).toBeUndefined();
   });
 });

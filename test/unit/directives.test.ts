@@ -64,7 +64,10 @@ describe("the directive firewall", () => {
 describe("LineFilter", () => {
   it("keeps whole lines in order across chunk boundaries and checks a last partial line", () => {
     const out: string[] = [];
-    const f = new LineFilter((l) => !l.includes("bad"), (c) => out.push(c.toString()));
+    const f = new LineFilter(
+      (l) => !l.includes("bad"),
+      (c) => out.push(c.toString()),
+    );
     f.push(Buffer.from("one\nba"));
     f.push(Buffer.from("d\ntwo\nthr"));
     f.push(Buffer.from("ee"));
@@ -98,7 +101,9 @@ describe("DirectiveGate", () => {
     const out: string[] = [];
     const outDir = "/t/debug/build/foo-1/out";
     const gate = new DirectiveGate(outDir, [], (c) => out.push(c.toString()));
-    gate.push(Buffer.from(`cargo:rerun-if-env-changed=FOO_DIR\ncargo:rustc-link-search=native=${outDir}\ncargo:rustc-link-lib=evil\ncargo:rustc-env=LD_PRELOAD=x\n`));
+    gate.push(
+      Buffer.from(`cargo:rerun-if-env-changed=FOO_DIR\ncargo:rustc-link-search=native=${outDir}\ncargo:rustc-link-lib=evil\ncargo:rustc-env=LD_PRELOAD=x\n`),
+    );
     gate.end((f) => f === `${outDir}/libevil.so`);
     expect(out.join("")).toBe(`cargo:rerun-if-env-changed=FOO_DIR\ncargo:rustc-link-search=native=${outDir}\ncargo:rustc-link-lib=evil\n`);
     expect([...gate.askedEnv]).toEqual(["FOO_DIR"]);

@@ -23,16 +23,26 @@ afterEach(async () => {
 async function listen(server: Server): Promise<number> {
   server.maxConnections = 20;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  closers.push(() => new Promise<void>((r) => {
-    // An HTTP server keeps idle keep-alive connections; a plain one is ended by its handlers.
-    if (server instanceof HttpServer) server.closeAllConnections();
-    server.close(() => r());
-  }));
+  closers.push(
+    () =>
+      new Promise<void>((r) => {
+        // An HTTP server keeps idle keep-alive connections; a plain one is ended by its handlers.
+        if (server instanceof HttpServer) server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return (server.address() as { port: number }).port;
 }
 
 async function proxy(opts: Partial<Parameters<typeof EgressProxy.start>[0]> = {}): Promise<EgressProxy> {
-  const p = await EgressProxy.start({ socket: path.join(tempDir(), "egress.sock"), hosts: [], fetch: [], hostAddresses: { own: [], bridges: [] }, table: "[build.foo]", ...opts });
+  const p = await EgressProxy.start({
+    socket: path.join(tempDir(), "egress.sock"),
+    hosts: [],
+    fetch: [],
+    hostAddresses: { own: [], bridges: [] },
+    table: "[build.foo]",
+    ...opts,
+  });
   closers.push(() => p.close());
   return p;
 }
@@ -66,7 +76,14 @@ function tunnel(p: EgressProxy, target: string, line: string): Promise<string> {
 
 async function echo(): Promise<{ port: number; lines: string[] }> {
   const e = { port: 0, lines: [] as string[] };
-  e.port = await listen(createServer((s) => s.on("data", (d) => { e.lines.push(d.toString().trim()); s.end(`pong ${d.toString().trim()}\n`); })));
+  e.port = await listen(
+    createServer((s) =>
+      s.on("data", (d) => {
+        e.lines.push(d.toString().trim());
+        s.end(`pong ${d.toString().trim()}\n`);
+      }),
+    ),
+  );
   return e;
 }
 
@@ -80,7 +97,12 @@ describe("EgressProxy", () => {
 
   it("forwards plain HTTP without the proxy's own headers, and answers what the server said", async () => {
     let seen: IncomingHttpHeaders = {};
-    const port = await listen(createHttpServer((req, res) => { seen = req.headers; res.end(`you asked ${req.url}`); }) as unknown as Server);
+    const port = await listen(
+      createHttpServer((req, res) => {
+        seen = req.headers;
+        res.end(`you asked ${req.url}`);
+      }) as unknown as Server,
+    );
     const p = await proxy({ hosts: [`127.0.0.1:${port}`] });
     const r = await get(p, `http://127.0.0.1:${port}/a?b=1`, { "proxy-authorization": "Basic eDp5", "x-kept": "1" });
     expect(r).toEqual({ status: 200, body: "you asked /a?b=1" });
@@ -99,11 +121,16 @@ describe("EgressProxy", () => {
 
   it("refuses a name that resolves to this machine, checked by the kernel, and connects only to the address it checked", async () => {
     const e = await echo();
-    const own = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === "IPv4")?.address;
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && !a.internal && a.family === "IPv4")?.address;
     expect(own, "this machine has a non-loopback IPv4 address").toBeDefined();
     expect(await isLocalAddress(own!)).toBe(true);
     expect(await isLocalAddress("192.0.2.254")).toBe(own === "192.0.2.254");
-    const p = await proxy({ hosts: [`rebind.example:${e.port}`, `mixed.example:${e.port}`], resolve: async (n) => (n === "rebind.example" ? [own!] : ["127.0.0.1", "203.0.113.9"]) });
+    const p = await proxy({
+      hosts: [`rebind.example:${e.port}`, `mixed.example:${e.port}`],
+      resolve: async (n) => (n === "rebind.example" ? [own!] : ["127.0.0.1", "203.0.113.9"]),
+    });
     expect(await tunnel(p, `rebind.example:${e.port}`, "x")).toContain(`rebind.example resolves to ${own}, an address of this machine`);
     // The allowed address of a mixed answer is the one used: 203.0.113.9 (TEST-NET-3) goes nowhere.
     const mixed = await tunnel(p, `mixed.example:${e.port}`, "x");
@@ -114,12 +141,19 @@ describe("EgressProxy", () => {
 
   it("fetch: follows a redirect, checks the hash, answers the body only when it matches", async () => {
     const body = "the reviewed file\n";
-    const port = await listen(createHttpServer((req, res) => {
-      if (req.url === "/old") return void res.writeHead(302, { location: "/new" }).end();
-      res.end(req.url === "/new" ? body : "something else");
-    }) as unknown as Server);
+    const port = await listen(
+      createHttpServer((req, res) => {
+        if (req.url === "/old") return void res.writeHead(302, { location: "/new" }).end();
+        res.end(req.url === "/new" ? body : "something else");
+      }) as unknown as Server,
+    );
     const sha = createHash("sha256").update(body).digest("hex");
-    const p = await proxy({ fetch: [{ url: `http://127.0.0.1:${port}/old`, sha256: sha }, { url: `http://127.0.0.1:${port}/swapped`, sha256: sha }] });
+    const p = await proxy({
+      fetch: [
+        { url: `http://127.0.0.1:${port}/old`, sha256: sha },
+        { url: `http://127.0.0.1:${port}/swapped`, sha256: sha },
+      ],
+    });
     expect(await get(p, `http://127.0.0.1:${port}/old`)).toEqual({ status: 200, body });
     const swapped = await get(p, `http://127.0.0.1:${port}/swapped`);
     expect(swapped.status).toBe(502);
@@ -129,7 +163,11 @@ describe("EgressProxy", () => {
   });
 
   it("close() ends open tunnels and removes the socket", async () => {
-    const port = await listen(createServer(() => { /* holds the connection open */ }));
+    const port = await listen(
+      createServer(() => {
+        /* holds the connection open */
+      }),
+    );
     const p = await proxy({ hosts: [`127.0.0.1:${port}`] });
     const s = connect(p.socket);
     const ended = new Promise<void>((r) => s.on("close", () => r()));
@@ -148,7 +186,9 @@ describe("EgressProxy", () => {
 
   it("a fetch redirect to another host:port is checked like a name: no redirect to loopback or metadata", async () => {
     const inner = await echo();
-    const port = await listen(createHttpServer((_req, res) => void res.writeHead(302, { location: `http://127.0.0.1:${inner.port}/admin` }).end()) as unknown as Server);
+    const port = await listen(
+      createHttpServer((_req, res) => void res.writeHead(302, { location: `http://127.0.0.1:${inner.port}/admin` }).end()) as unknown as Server,
+    );
     const p = await proxy({ fetch: [{ url: `http://127.0.0.1:${port}/f`, sha256: "a".repeat(64) }] });
     const r = await get(p, `http://127.0.0.1:${port}/f`);
     expect(r.status).toBe(502);
@@ -158,7 +198,12 @@ describe("EgressProxy", () => {
 
   it("fetch: one download per grant however often it is asked for, and the step never learns the digest it got", async () => {
     let served = 0;
-    const port = await listen(createHttpServer((_req, res) => { served++; res.end("not what was reviewed"); }) as unknown as Server);
+    const port = await listen(
+      createHttpServer((_req, res) => {
+        served++;
+        res.end("not what was reviewed");
+      }) as unknown as Server,
+    );
     const p = await proxy({ fetch: [{ url: `http://127.0.0.1:${port}/f`, sha256: "a".repeat(64) }] });
     const answers = await Promise.all(Array.from({ length: 8 }, () => get(p, `http://127.0.0.1:${port}/f`)));
     expect(served).toBe(1);
@@ -184,14 +229,22 @@ describe("EgressProxy", () => {
 
   it("a chunked body on a GET reaches the server framed, as one request", async () => {
     const seen: string[] = [];
-    const port = await listen(createHttpServer((req, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => { seen.push(`${req.method} ${req.url} ${body}`); res.end("ok"); });
-    }) as unknown as Server);
+    const port = await listen(
+      createHttpServer((req, res) => {
+        let body = "";
+        req.on("data", (c: Buffer) => (body += c.toString()));
+        req.on("end", () => {
+          seen.push(`${req.method} ${req.url} ${body}`);
+          res.end("ok");
+        });
+      }) as unknown as Server,
+    );
     const p = await proxy({ hosts: [`127.0.0.1:${port}`] });
     const r = await new Promise<number>((resolve, reject) => {
-      const req = request({ socketPath: p.socket, path: `http://127.0.0.1:${port}/q`, method: "GET", headers: { "transfer-encoding": "chunked" } }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode ?? 0)); });
+      const req = request({ socketPath: p.socket, path: `http://127.0.0.1:${port}/q`, method: "GET", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
       req.on("error", reject);
       req.write("GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
       req.end();
@@ -208,7 +261,11 @@ describe("the relay (dist/shims/egress-relay.js), run on this host", () => {
     const free = createServer();
     const port = await new Promise<number>((r) => free.listen(0, "127.0.0.1", () => r((free.address() as { port: number }).port)));
     await new Promise<void>((r) => free.close(() => r()));
-    const relay = spawn(process.execPath, [path.resolve(import.meta.dirname, "../../dist/shims/egress-relay.js"), p.socket, String(port), "--", "sh", "-c", "sleep 3; exit 7"], { stdio: "ignore" });
+    const relay = spawn(
+      process.execPath,
+      [path.resolve(import.meta.dirname, "../../dist/shims/egress-relay.js"), p.socket, String(port), "--", "sh", "-c", "sleep 3; exit 7"],
+      { stdio: "ignore" },
+    );
     closers.push(() => void relay.kill("SIGKILL"));
     const exited = new Promise<number | null>((r) => relay.on("exit", (code) => r(code)));
     let answer = "";
@@ -244,12 +301,26 @@ describe("a listed name that leads to another machine", () => {
     ip("link", "set", `cbh-${id}`, "up");
     ip("netns", "exec", ns, "ip", "addr", "add", `${subnet}.2/30`, "dev", `cbn-${id}`);
     ip("netns", "exec", ns, "ip", "link", "set", `cbn-${id}`, "up");
-    const server = spawn("ip", ["netns", "exec", ns, process.execPath, "-e",
-      `const s = require("node:net").createServer((c) => c.on("data", (d) => c.end("pong " + d.toString().trim() + "\\n"))).listen(7007, "${subnet}.2", () => console.log("up")); setTimeout(() => process.exit(0), 20000);`], { stdio: ["ignore", "pipe", "inherit"] });
+    const server = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        ns,
+        process.execPath,
+        "-e",
+        `const s = require("node:net").createServer((c) => c.on("data", (d) => c.end("pong " + d.toString().trim() + "\\n"))).listen(7007, "${subnet}.2", () => console.log("up")); setTimeout(() => process.exit(0), 20000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     closers.push(() => void server.kill("SIGKILL"));
     await new Promise((r) => server.stdout!.once("data", r));
 
-    const p = await proxy({ hosts: ["svc.internal:7007", "*.corp.internal:7007"], hostAddresses: readHostAddresses(), resolve: async (n) => (n.endsWith(".internal") ? [`${subnet}.2`] : []) });
+    const p = await proxy({
+      hosts: ["svc.internal:7007", "*.corp.internal:7007"],
+      hostAddresses: readHostAddresses(),
+      resolve: async (n) => (n.endsWith(".internal") ? [`${subnet}.2`] : []),
+    });
     expect(await tunnel(p, "svc.internal:7007", "hello")).toBe("HTTP/1.1 200 Connection Established\r\n\r\npong hello\n");
     expect(await tunnel(p, "db.corp.internal:7007", "wild")).toContain("pong wild");
     expect(p.events.map((e) => [e.target, e.decision, e.address])).toEqual([
@@ -261,4 +332,3 @@ describe("a listed name that leads to another machine", () => {
     expect(await tunnel(own, "gw.internal:7007", "x")).toContain(`gw.internal resolves to ${subnet}.1, an address of this machine`);
   }, 30_000);
 });
-

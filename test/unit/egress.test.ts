@@ -6,7 +6,16 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  canonicalIp, checkAddress, decideConnect, inCidr, matchFetch, parseAuthority, parseIp, proxyEnv, toNetworkAccess, type HostAddresses,
+  canonicalIp,
+  checkAddress,
+  decideConnect,
+  inCidr,
+  matchFetch,
+  parseAuthority,
+  parseIp,
+  proxyEnv,
+  toNetworkAccess,
+  type HostAddresses,
 } from "../../src/core/egress.ts";
 import { toCreateOptions } from "../../src/core/container-options.ts";
 import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
@@ -31,7 +40,8 @@ describe("parseAuthority", () => {
     for (const bad of ["example.org", "a:0", "a:70000", "user@a:1", "a/b:1", ":80", "[::1"]) expect(parseAuthority(bad), bad).toBeUndefined();
   });
   it("refuses what the C resolver would read as an address in another spelling: leading zeros (octal), one number, hex", () => {
-    for (const bad of ["127.0.0.010:80", "010.0.0.7:80", "2130706433:80", "0x7f.1:80", "127.1:80", "[fe80::1%eth0]:80"]) expect(parseAuthority(bad), bad).toBeUndefined();
+    for (const bad of ["127.0.0.010:80", "010.0.0.7:80", "2130706433:80", "0x7f.1:80", "127.1:80", "[fe80::1%eth0]:80"])
+      expect(parseAuthority(bad), bad).toBeUndefined();
     expect(canonicalIp("0:0:0:0:0:ffff:7f00:1")).toBe("0:0:0:0:0:ffff:7f00:1");
     expect(canonicalIp("::1")).toBe("0:0:0:0:0:0:0:1");
     expect(canonicalIp("10.0.0.7")).toBe("10.0.0.7");
@@ -67,12 +77,24 @@ describe("checkAddress: where a listed NAME may lead", () => {
   const host: HostAddresses = { own: ["192.0.2.2", "fd00::2"], bridges: ["172.17.0.1/16"] };
   it("refuses loopback, unspecified, link-local, multicast and broadcast, in both families and IPv4-mapped", () => {
     for (const [address, why] of [
-      ["127.0.0.1", "loopback"], ["127.8.9.10", "loopback"], ["::1", "loopback"], ["::ffff:127.0.0.1", "loopback"],
-      ["0.0.0.0", "unspecified"], ["::", "unspecified"], ["169.254.169.254", "link-local"], ["fe80::1", "link-local"],
-      ["224.0.0.1", "multicast"], ["ff02::1", "multicast"], ["255.255.255.255", "broadcast"],
-      ["100.100.100.200", "cloud metadata"], ["fd00:ec2::254", "cloud metadata"],
+      ["127.0.0.1", "loopback"],
+      ["127.8.9.10", "loopback"],
+      ["::1", "loopback"],
+      ["::ffff:127.0.0.1", "loopback"],
+      ["0.0.0.0", "unspecified"],
+      ["::", "unspecified"],
+      ["169.254.169.254", "link-local"],
+      ["fe80::1", "link-local"],
+      ["224.0.0.1", "multicast"],
+      ["ff02::1", "multicast"],
+      ["255.255.255.255", "broadcast"],
+      ["100.100.100.200", "cloud metadata"],
+      ["fd00:ec2::254", "cloud metadata"],
       // IPv6 forms that lead to an IPv4 host: NAT64, IPv4-compatible, 6to4, SIIT.
-      ["64:ff9b::a9fe:a9fe", "link-local"], ["::127.0.0.1", "loopback"], ["2002:7f00:1::", "loopback"], ["::ffff:0:127.0.0.1", "loopback"],
+      ["64:ff9b::a9fe:a9fe", "link-local"],
+      ["::127.0.0.1", "loopback"],
+      ["2002:7f00:1::", "loopback"],
+      ["::ffff:0:127.0.0.1", "loopback"],
     ] as const) {
       const d = checkAddress(address, name, host);
       expect(d.allowed, address).toBe(false);
@@ -80,14 +102,18 @@ describe("checkAddress: where a listed NAME may lead", () => {
     }
   });
   it("refuses this machine's own addresses and its container bridges, and says how to list an address", () => {
-    expect(checkAddress("192.0.2.2", name, host)).toEqual({ allowed: false, reason: 'cdn.example.org resolves to 192.0.2.2, an address of this machine; list "192.0.2.2:443" if that address is really meant' });
+    expect(checkAddress("192.0.2.2", name, host)).toEqual({
+      allowed: false,
+      reason: 'cdn.example.org resolves to 192.0.2.2, an address of this machine; list "192.0.2.2:443" if that address is really meant',
+    });
     expect(checkAddress("fd00:0::2", name, host).allowed).toBe(false);
     const bridge = checkAddress("172.17.0.5", name, host);
     expect(bridge.allowed).toBe(false);
     if (!bridge.allowed) expect(bridge.reason).toContain("container bridge 172.17.0.1/16");
   });
   it("allows public and private addresses of other machines (a name under *.internal is meant to)", () => {
-    for (const a of ["93.184.216.34", "10.1.2.3", "192.168.1.20", "2606:2800:220:1::1", "172.18.0.1"]) expect(checkAddress(a, name, host), a).toEqual({ allowed: true });
+    for (const a of ["93.184.216.34", "10.1.2.3", "192.168.1.20", "2606:2800:220:1::1", "172.18.0.1"])
+      expect(checkAddress(a, name, host), a).toEqual({ allowed: true });
   });
   it("a literal address was listed as meant: even loopback", () => {
     expect(checkAddress("127.0.0.1", t("127.0.0.1:80"), host)).toEqual({ allowed: true });
@@ -110,7 +136,10 @@ describe("addresses", () => {
 });
 
 describe("matchFetch", () => {
-  const fetch = [{ url: "https://static.example.org/schema-1.4.tar.gz", sha256: "a".repeat(64) }, { url: "http://10.0.0.7/f", sha256: "b".repeat(64) }];
+  const fetch = [
+    { url: "https://static.example.org/schema-1.4.tar.gz", sha256: "a".repeat(64) },
+    { url: "http://10.0.0.7/f", sha256: "b".repeat(64) },
+  ];
   it("matches the exact URL by GET, and an https grant by its http:// form", () => {
     expect(matchFetch(fetch, "GET", "http://10.0.0.7/f")).toBe(fetch[1]);
     expect(matchFetch(fetch, "GET", "http://static.example.org/schema-1.4.tar.gz")).toBe(fetch[0]);
@@ -139,10 +168,12 @@ describe("from cratebox.toml to the grant", () => {
   const builtins = (() => {
     // The real built-in profiles, pkg-config given a host list and a fetch grant for this test.
     const extra = 'network = ["mirror.example:443"]\nfetch = [{ url = "http://m.example/a", sha256 = "' + "d".repeat(64) + '" }]\n';
-    const r = parseBuiltinProfiles(BUILTIN_PROFILE_NAMES.map((name) => {
-      const text = readFileSync(path.join(import.meta.dirname, "../../profiles", `${name}.toml`), "utf8");
-      return { name, file: `profiles/${name}.toml`, text: name === "pkg-config" ? text.replace(/^(\[|$)/m, `${extra}$1`) : text };
-    }));
+    const r = parseBuiltinProfiles(
+      BUILTIN_PROFILE_NAMES.map((name) => {
+        const text = readFileSync(path.join(import.meta.dirname, "../../profiles", `${name}.toml`), "utf8");
+        return { name, file: `profiles/${name}.toml`, text: name === "pkg-config" ? text.replace(/^(\[|$)/m, `${extra}$1`) : text };
+      }),
+    );
     if (!r.ok) throw new Error(r.issues.map(formatProfileIssue).join("\n"));
     return r.value;
   })();
@@ -167,12 +198,20 @@ describe("from cratebox.toml to the grant", () => {
 
 describe("policies and host lists", () => {
   const fetch = [{ url: "http://m.example/a", sha256: "d".repeat(64) }];
-  const cap = (caps: object, rule = "r") => [{ file: "org.js", decisions: [{ crate: "*", phase: "*" as const, action: "cap" as const, rule, caps: CapsSchema.parse(caps) }] }];
+  const cap = (caps: object, rule = "r") => [
+    { file: "org.js", decisions: [{ crate: "*", phase: "*" as const, action: "cap" as const, rule, caps: CapsSchema.parse(caps) }] },
+  ];
   const target = (g: object) => ({ name: "foo", version: "1.0.0", phase: "build" as const, grant: grantView(g) });
   it("a hosts ceiling keeps only covered hosts and turns full access off, citing the rule", () => {
-    const out = applyPolicies(target({ hosts: ["a.corp.example:443", "evil.example:443", "b.corp.example:22"] }), cap({ hosts: ["*.corp.example:443"] }, "corp-only"));
+    const out = applyPolicies(
+      target({ hosts: ["a.corp.example:443", "evil.example:443", "b.corp.example:22"] }),
+      cap({ hosts: ["*.corp.example:443"] }, "corp-only"),
+    );
     expect(out.grant.hosts).toEqual(["a.corp.example:443"]);
-    expect(out.shapedBy.map((s) => s.detail)).toEqual(["evil.example:443 removed (ceiling: *.corp.example:443)", "b.corp.example:22 removed (ceiling: *.corp.example:443)"]);
+    expect(out.shapedBy.map((s) => s.detail)).toEqual([
+      "evil.example:443 removed (ceiling: *.corp.example:443)",
+      "b.corp.example:22 removed (ceiling: *.corp.example:443)",
+    ]);
     const full = applyPolicies(target({ network: true }), cap({ hosts: ["*:443"] }));
     expect(full.grant.network).toBe(false);
     expect(full.shapedBy[0]).toMatchObject({ capability: "network", detail: "network on -> off (ceiling: hosts *:443)" });
@@ -201,21 +240,42 @@ describe("policies and host lists", () => {
 
 describe("the container of a proxied step", () => {
   const facts: HostFacts = {
-    image: "img", uid: 1000, gid: 1000, sysroot: "/rust", home: "/home/u", buildRoots: ["/ws/target"], systemPaths: ["/usr"],
-    realpath: (p) => p, isFile: () => false,
+    image: "img",
+    uid: 1000,
+    gid: 1000,
+    sysroot: "/rust",
+    home: "/home/u",
+    buildRoots: ["/ws/target"],
+    systemPaths: ["/usr"],
+    realpath: (p) => p,
+    isFile: () => false,
     egress: { node: "/opt/node/bin/node", script: "/opt/cratebox/dist/shims/egress-relay.js", socket: "/tmp/cratebox-x/egress-1.sock" },
   };
   const request = {
-    phase: "build-script" as const, program: "/ws/target/debug/build/foo-1/build-script-build", args: [], cwd: "/reg/foo",
+    phase: "build-script" as const,
+    program: "/ws/target/debug/build/foo-1/build-script-build",
+    args: [],
+    cwd: "/reg/foo",
     env: { CARGO_MANIFEST_DIR: "/reg/foo", OUT_DIR: "/ws/target/debug/build/foo-2/out", NO_PROXY: "*", CARGO_PKG_NAME: "foo" },
   };
-  const grant = { ...DENY_ALL, env: [{ text: "NO_PROXY", kind: "name" as const, literal: "NO_PROXY" }], network: toNetworkAccess(false, ["a.example:443"], []) };
+  const grant = {
+    ...DENY_ALL,
+    env: [{ text: "NO_PROXY", kind: "name" as const, literal: "NO_PROXY" }],
+    network: toNetworkAccess(false, ["a.example:443"], []),
+  };
   it("stays on network mode none, runs the command under the relay, sets the proxy variables; NO_PROXY is the step's own loopback unless granted", () => {
     const spec = toSandboxSpec(request, facts, DEFAULT_LIMITS, {}, grant as never);
     const o = toCreateOptions(spec);
     expect(o.HostConfig?.NetworkMode).toBe("none");
     expect(o.NetworkDisabled).toBe(false); // loopback is there for the relay
-    expect(o.Cmd?.slice(0, 6)).toEqual([`${RELAY_DIR}/node`, "--max-old-space-size=64", `${RELAY_DIR}/egress-relay.js`, `${RELAY_DIR}/egress.sock`, "3128", "--"]);
+    expect(o.Cmd?.slice(0, 6)).toEqual([
+      `${RELAY_DIR}/node`,
+      "--max-old-space-size=64",
+      `${RELAY_DIR}/egress-relay.js`,
+      `${RELAY_DIR}/egress.sock`,
+      "3128",
+      "--",
+    ]);
     expect(o.Cmd?.[6]).toBe("/usr/bin/timeout");
     expect(spec.env).toMatchObject({ HTTP_PROXY: "http://127.0.0.1:3128", https_proxy: "http://127.0.0.1:3128" });
     expect(spec.env.NO_PROXY).toBe("*"); // granted: going around the proxy reaches only the container itself

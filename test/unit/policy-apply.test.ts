@@ -83,7 +83,13 @@ describe("applyPolicies: the strictest wins", () => {
   });
 
   it("checks requirements against the table's pins", () => {
-    const require = (...r: ("checksum-pin" | "version-pin" | "reviewed")[]): PolicyDecision => ({ crate: "*", phase: "*", action: "require", require: r, rule: "pins" });
+    const require = (...r: ("checksum-pin" | "version-pin" | "reviewed")[]): PolicyDecision => ({
+      crate: "*",
+      phase: "*",
+      action: "require",
+      require: r,
+      rule: "pins",
+    });
     const pinned = grantView({ table: "build.foo", reviewed: true, pinned: { version: "=1.0.0", checksum: `sha256:${"ab".repeat(32)}` } });
     expect(applyPolicies(target(pinned), [policy("p.js", require("checksum-pin", "version-pin", "reviewed"))]).unmet).toEqual([]);
 
@@ -97,7 +103,7 @@ describe("applyPolicies: the strictest wins", () => {
   });
 
   it("applies a decision only to its crate, version and phase", () => {
-    const d = (over: Partial<PolicyDecision>): PolicyDecision => ({ crate: "*", phase: "*", action: "allow", ...over } as PolicyDecision);
+    const d = (over: Partial<PolicyDecision>): PolicyDecision => ({ crate: "*", phase: "*", action: "allow", ...over }) as PolicyDecision;
     const step = { name: "foo", version: "1.0.0", phase: "build" as const };
     expect(decisionApplies(d({}), step)).toBe(true);
     expect(decisionApplies(d({ crate: "foo", version: "1.0.0", phase: "build" }), step)).toBe(true);
@@ -110,12 +116,15 @@ describe("applyPolicies: the strictest wins", () => {
 
   it("describes each refusal with the policy's file, rule and message", () => {
     const out = applyPolicies(target(grantView({ table: "build.foo" })), [
-      policy("/org/ci.js", { crate: "foo", phase: "build", action: "deny", rule: "no-writes", message: "write grants are not allowed" },
-        { crate: "foo", phase: "build", action: "require", require: ["checksum-pin"], rule: "pins" }),
+      policy(
+        "/org/ci.js",
+        { crate: "foo", phase: "build", action: "deny", rule: "no-writes", message: "write grants are not allowed" },
+        { crate: "foo", phase: "build", action: "require", require: ["checksum-pin"], rule: "pins" },
+      ),
     ]);
     expect(describeRefusals(target(), out)).toEqual([
       "foo 1.0.0 build script: denied by /org/ci.js (rule no-writes): write grants are not allowed",
-      "foo 1.0.0 build script: /org/ci.js (rule pins) requires a checksum pin: [build.foo] must pin Cargo.lock's checksum: checksum = \"sha256:...\"",
+      'foo 1.0.0 build script: /org/ci.js (rule pins) requires a checksum pin: [build.foo] must pin Cargo.lock\'s checksum: checksum = "sha256:..."',
     ]);
   });
 
@@ -126,7 +135,10 @@ describe("applyPolicies: the strictest wins", () => {
       policyCrate({ name: "plain", hasBuildScript: false, requested: { build: null, test: null } }),
     ]);
     const steps = applyPoliciesToInput(input, [policy("n.js", { crate: "*", phase: "test", action: "cap", caps: { network: false } })]);
-    expect(steps.map((s) => [s.name, s.phase, s.outcome.grant.network])).toEqual([["a", "build", true], ["app", "test", false]]);
+    expect(steps.map((s) => [s.name, s.phase, s.outcome.grant.network])).toEqual([
+      ["a", "build", true],
+      ["app", "test", false],
+    ]);
   });
 });
 
@@ -156,10 +168,12 @@ describe("ceilings", () => {
       const core = p.slice(lead ? 1 : 0, trail ? -1 : undefined);
       return lead && trail ? name.includes(core) : lead ? name.endsWith(core) : trail ? name.startsWith(core) : name === core;
     };
-    fc.assert(fc.property(pattern, pattern, fc.array(fc.stringMatching(/^[A-C_]{0,7}$/), { maxLength: 30 }), (ceiling, granted, names) => {
-      if (!envPatternCovers(ceiling, granted)) return;
-      for (const name of names) if (matches(granted, name)) expect(matches(ceiling, name)).toBe(true);
-    }));
+    fc.assert(
+      fc.property(pattern, pattern, fc.array(fc.stringMatching(/^[A-C_]{0,7}$/), { maxLength: 30 }), (ceiling, granted, names) => {
+        if (!envPatternCovers(ceiling, granted)) return;
+        for (const name of names) if (matches(granted, name)) expect(matches(ceiling, name)).toBe(true);
+      }),
+    );
   });
 
   it.each([
@@ -177,35 +191,51 @@ describe("ceilings", () => {
     ["/work/ws/schemas", "schemas", false],
   ])("path ceiling %s keeps %s: %s", (ceiling, granted, kept) => expect(pathCovers(ceiling, granted)).toBe(kept));
 
-  it.each([["=1.2.3", true], ["= 1.2.3", true], ["=1.2.3-rc.1", true], ["1.2.3", false], ["=1.2", false], [">=1, <2", false], [null, false]])(
-    "version %s is an exact pin: %s", (req, exact) => expect(isExactVersionPin(req)).toBe(exact),
-  );
+  it.each([
+    ["=1.2.3", true],
+    ["= 1.2.3", true],
+    ["=1.2.3-rc.1", true],
+    ["1.2.3", false],
+    ["=1.2", false],
+    [">=1, <2", false],
+    [null, false],
+  ])("version %s is an exact pin: %s", (req, exact) => expect(isExactVersionPin(req)).toBe(exact));
 });
 
 describe("composition (property)", () => {
-  const limitCaps = fc.record({
-    memoryBytes: fc.option(fc.integer({ min: 1, max: 8 * GiB }), { nil: undefined }),
-    pids: fc.option(fc.integer({ min: 1, max: 4096 }), { nil: undefined }),
-    timeoutMs: fc.option(fc.integer({ min: 1, max: 120 * MIN }), { nil: undefined }),
-    cpus: fc.option(fc.double({ min: 0.1, max: 64, noNaN: true }), { nil: undefined }),
-    network: fc.option(fc.constant(false as const), { nil: undefined }),
-    env: fc.option(fc.subarray(["CC", "C*", "*FLAGS", "OPENSSL_*", "*SSL*"]), { nil: undefined }),
-    read: fc.option(fc.subarray(["/opt", "/opt/sdk", "vendor", "."]), { nil: undefined }),
-  }).filter((c) => Object.values(c).some((v) => v !== undefined)) as fc.Arbitrary<Caps>;
-  const policies = fc.array(fc.array(limitCaps, { maxLength: 3 }), { maxLength: 4 })
+  const limitCaps = fc
+    .record({
+      memoryBytes: fc.option(fc.integer({ min: 1, max: 8 * GiB }), { nil: undefined }),
+      pids: fc.option(fc.integer({ min: 1, max: 4096 }), { nil: undefined }),
+      timeoutMs: fc.option(fc.integer({ min: 1, max: 120 * MIN }), { nil: undefined }),
+      cpus: fc.option(fc.double({ min: 0.1, max: 64, noNaN: true }), { nil: undefined }),
+      network: fc.option(fc.constant(false as const), { nil: undefined }),
+      env: fc.option(fc.subarray(["CC", "C*", "*FLAGS", "OPENSSL_*", "*SSL*"]), { nil: undefined }),
+      read: fc.option(fc.subarray(["/opt", "/opt/sdk", "vendor", "."]), { nil: undefined }),
+    })
+    .filter((c) => Object.values(c).some((v) => v !== undefined)) as fc.Arbitrary<Caps>;
+  const policies = fc
+    .array(fc.array(limitCaps, { maxLength: 3 }), { maxLength: 4 })
     .map((sets) => sets.map((caps, i) => policy(`p${i}.js`, ...caps.map((c) => cap(c)))));
-  const grant = grantView({ network: true, env: ["CC", "CFLAGS", "OPENSSL_DIR", "*_STATIC"], read: ["/opt/sdk/include", "vendor/a", "/srv"], limits: { memoryBytes: 4 * GiB, pids: 512, timeoutMs: 60 * MIN, cpus: null, tmpBytes: GiB } });
+  const grant = grantView({
+    network: true,
+    env: ["CC", "CFLAGS", "OPENSSL_DIR", "*_STATIC"],
+    read: ["/opt/sdk/include", "vendor/a", "/srv"],
+    limits: { memoryBytes: 4 * GiB, pids: 512, timeoutMs: 60 * MIN, cpus: null, tmpBytes: GiB },
+  });
 
   it("only ever takes away, and the order of policies does not matter", () => {
-    fc.assert(fc.property(policies, (sets) => {
-      const out = applyPolicies(target(grant), sets).grant;
-      const reversed = applyPolicies(target(grant), [...sets].reverse()).grant;
-      expect(out).toEqual(reversed);
-      for (const key of ["memoryBytes", "pids", "timeoutMs", "tmpBytes"] as const) expect(out.limits[key]).toBeLessThanOrEqual(grant.limits[key]);
-      for (const key of ["env", "read", "write"] as const) for (const item of out[key]) expect(grant[key]).toContain(item);
-      // Equal to applying the policies one after the other, each to the previous result.
-      const chained = sets.reduce((g, p) => applyPolicies(target(g), [p]).grant, grant);
-      expect(out).toEqual(chained);
-    }));
+    fc.assert(
+      fc.property(policies, (sets) => {
+        const out = applyPolicies(target(grant), sets).grant;
+        const reversed = applyPolicies(target(grant), [...sets].reverse()).grant;
+        expect(out).toEqual(reversed);
+        for (const key of ["memoryBytes", "pids", "timeoutMs", "tmpBytes"] as const) expect(out.limits[key]).toBeLessThanOrEqual(grant.limits[key]);
+        for (const key of ["env", "read", "write"] as const) for (const item of out[key]) expect(grant[key]).toContain(item);
+        // Equal to applying the policies one after the other, each to the previous result.
+        const chained = sets.reduce((g, p) => applyPolicies(target(g), [p]).grant, grant);
+        expect(out).toEqual(chained);
+      }),
+    );
   });
 });

@@ -13,7 +13,10 @@ const CHECKSUM = `sha256:${"ab".repeat(32)}`;
 const MIN = 60_000;
 
 async function outcomes(files: string[], input: PolicyInput) {
-  const decisions: PolicyDecisions[] = await evaluatePolicies(files.map((f) => loadPolicy(path.join(DIR, f))), input);
+  const decisions: PolicyDecisions[] = await evaluatePolicies(
+    files.map((f) => loadPolicy(path.join(DIR, f))),
+    input,
+  );
   const steps = applyPoliciesToInput(input, decisions);
   return (name: string, phase: "build" | "test") => {
     const step = steps.find((s) => s.name === name && s.phase === phase);
@@ -26,18 +29,49 @@ async function outcomes(files: string[], input: PolicyInput) {
 const graph = policyInput([
   policyCrate({ name: "plain-build", requested: { build: grantView(), test: null } }),
   policyCrate({
-    name: "openssl-sys", version: "0.9.80",
-    requested: { build: grantView({ table: "build.openssl-sys", pinned: { version: "=0.9.80", checksum: CHECKSUM }, env: ["OPENSSL_*"], network: true, limits: { ...grantView().limits, timeoutMs: 60 * MIN } }), test: null },
+    name: "openssl-sys",
+    version: "0.9.80",
+    requested: {
+      build: grantView({
+        table: "build.openssl-sys",
+        pinned: { version: "=0.9.80", checksum: CHECKSUM },
+        env: ["OPENSSL_*"],
+        network: true,
+        limits: { ...grantView().limits, timeoutMs: 60 * MIN },
+      }),
+      test: null,
+    },
   }),
-  policyCrate({ name: "loose", version: "1.4.0", requested: { build: grantView({ table: "build.loose", pinned: { version: "1", checksum: null }, env: ["CC"] }), test: null } }),
-  policyCrate({ name: "codegen", version: "0.1.0", source: "path", checksum: null, workspaceMember: true,
-    requested: { build: grantView({ table: "build.codegen", pinned: { version: "=0.1.0", checksum: null }, write: ["generated"] }), test: grantView({ table: "test.codegen", network: true }) } }),
-  policyCrate({ name: "forked", version: "2.0.0", source: "git", checksum: null, requested: { build: grantView({ table: "build.forked", env: ["FORKED_*"] }), test: null } }),
+  policyCrate({
+    name: "loose",
+    version: "1.4.0",
+    requested: { build: grantView({ table: "build.loose", pinned: { version: "1", checksum: null }, env: ["CC"] }), test: null },
+  }),
+  policyCrate({
+    name: "codegen",
+    version: "0.1.0",
+    source: "path",
+    checksum: null,
+    workspaceMember: true,
+    requested: {
+      build: grantView({ table: "build.codegen", pinned: { version: "=0.1.0", checksum: null }, write: ["generated"] }),
+      test: grantView({ table: "test.codegen", network: true }),
+    },
+  }),
+  policyCrate({
+    name: "forked",
+    version: "2.0.0",
+    source: "git",
+    checksum: null,
+    requested: { build: grantView({ table: "build.forked", env: ["FORKED_*"] }), test: null },
+  }),
 ]);
 
 describe("shipped policies", () => {
   it("are the ones tested here, each with a header comment", () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith(".js")).sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith(".js"))
+      .sort();
     expect(files).toEqual(TESTED);
     for (const f of files) expect(readFileSync(path.join(DIR, f), "utf8")).toMatch(/^\/\*\*\n \* [a-z-]+: /);
   });
@@ -50,13 +84,21 @@ describe("shipped policies", () => {
     expect(openssl.grant.network).toBe(false);
     expect(openssl.grant.limits.timeoutMs).toBe(30 * MIN);
     expect(openssl.grant.env).toEqual(["OPENSSL_*"]);
-    expect(openssl.shapedBy.map((s) => [s.rule, s.capability, s.file])).toEqual([["no-build-network", "network", file], ["timeout-30m", "timeoutMs", file]]);
+    expect(openssl.shapedBy.map((s) => [s.rule, s.capability, s.file])).toEqual([
+      ["no-build-network", "network", file],
+      ["timeout-30m", "timeoutMs", file],
+    ]);
     expect(openssl.denied).toEqual([]);
     expect(openssl.unmet).toEqual([]);
 
     // Granted but not pinned to one version.
     expect(of("loose", "build").unmet).toEqual([
-      { file, rule: "pinned-grants", requirement: "version-pin", message: '[build.loose] grants loose something, so it must be pinned to the reviewed version: version = "=1.4.0"' },
+      {
+        file,
+        rule: "pinned-grants",
+        requirement: "version-pin",
+        message: '[build.loose] grants loose something, so it must be pinned to the reviewed version: version = "=1.4.0"',
+      },
     ]);
     expect(of("forked", "build").unmet.map((u) => u.requirement)).toEqual(["version-pin"]);
     // A write grant is refused, with the policy's own message.
@@ -76,7 +118,9 @@ describe("shipped policies", () => {
     const of = await outcomes(["no-network.js"], graph);
     expect(of("openssl-sys", "build").grant.network).toBe(false);
     expect(of("codegen", "test").grant.network).toBe(false);
-    expect(of("codegen", "test").shapedBy).toEqual([{ file: path.join(DIR, "no-network.js"), rule: "no-network", capability: "network", detail: "network on -> off" }]);
+    expect(of("codegen", "test").shapedBy).toEqual([
+      { file: path.join(DIR, "no-network.js"), rule: "no-network", capability: "network", detail: "network on -> off" },
+    ]);
     expect(of("loose", "build").shapedBy).toEqual([]);
   });
 
@@ -97,7 +141,12 @@ describe("shipped policies", () => {
     expect(tests.grant.network).toBe(false);
     const loose = of("loose", "build");
     expect(loose.unmet.map((u) => u.requirement).sort()).toEqual(["checksum-pin", "version-pin"]);
-    expect(of("openssl-sys", "build").shapedBy.filter((s) => s.capability === "network").map((s) => s.rule).sort()).toEqual(["no-build-network", "no-network"]);
+    expect(
+      of("openssl-sys", "build")
+        .shapedBy.filter((s) => s.capability === "network")
+        .map((s) => s.rule)
+        .sort(),
+    ).toEqual(["no-build-network", "no-network"]);
   });
 
   it("say nothing about a graph without grants", async () => {

@@ -9,7 +9,11 @@ import { evaluatePolicies, loadPolicy, type PolicySource } from "../../src/runti
 import { grantView, policyCrate, policyInput, syntheticInput } from "../helpers/policy-input.ts";
 
 const input = policyInput([
-  policyCrate({ name: "openssl-sys", version: "0.9.80", requested: { build: grantView({ table: "build.openssl-sys", network: true, env: ["OPENSSL_*"] }), test: null } }),
+  policyCrate({
+    name: "openssl-sys",
+    version: "0.9.80",
+    requested: { build: grantView({ table: "build.openssl-sys", network: true, env: ["OPENSSL_*"] }), test: null },
+  }),
   policyCrate({ name: "app", source: "path", checksum: null, workspaceMember: true, requested: { build: null, test: grantView() } }),
 ]);
 const LIMITS = { timeoutMs: 250 };
@@ -17,7 +21,10 @@ const LIMITS = { timeoutMs: 250 };
 const run = (source: string, file = "/org/hostile.js") => evaluatePolicies([{ file, source }], input, LIMITS);
 
 async function failure(source: string, file = "/org/hostile.js"): Promise<CrateboxError> {
-  const err = await run(source, file).then(() => undefined, (e: unknown) => e);
+  const err = await run(source, file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(CrateboxError);
   const e = err as CrateboxError;
   expect(e.exitCode).toBe(2);
@@ -67,16 +74,26 @@ describe("a working policy", () => {
 
   it("handles a large build graph under the default limits", async () => {
     const big = syntheticInput(2000);
-    const [r] = await evaluatePolicies([{ file: "all.js", source: `function policy(input) { return input.crates.map((c) => ({ crate: c.name, version: c.version, phase: "*", action: "allow" })); }` }], big);
+    const [r] = await evaluatePolicies(
+      [
+        {
+          file: "all.js",
+          source: `function policy(input) { return input.crates.map((c) => ({ crate: c.name, version: c.version, phase: "*", action: "allow" })); }`,
+        },
+      ],
+      big,
+    );
     expect(r!.decisions).toHaveLength(2000);
   });
 });
 
 describe("isolation: nothing of the host is inside", () => {
   it("has no require, process, timers, Node globals or escape hatches", async () => {
-    expect(await observe(`[typeof require, typeof process, typeof module, typeof Buffer, typeof setTimeout, typeof setImmediate,
+    expect(
+      await observe(`[typeof require, typeof process, typeof module, typeof Buffer, typeof setTimeout, typeof setImmediate,
       typeof queueMicrotask, typeof fetch, typeof globalThis.process, typeof WebAssembly, typeof SharedArrayBuffer, typeof Atomics,
-      typeof Intl, typeof WeakRef, typeof FinalizationRegistry]`)).toEqual(Array(15).fill("undefined"));
+      typeof Intl, typeof WeakRef, typeof FinalizationRegistry]`),
+    ).toEqual(Array(15).fill("undefined"));
   });
 
   it("a constructor escape reaches the isolate's own Function, which finds no process", async () => {
@@ -110,10 +127,22 @@ describe("isolation: nothing of the host is inside", () => {
 
 describe("hostile and broken policies end in clean errors", () => {
   it.each([
-    ["an endless loop in policy(input)", `function policy() { for (;;) {} }`, /did not finish within its time limit of 250 ms in policy\(input\) \(an endless loop\?\)/],
+    [
+      "an endless loop in policy(input)",
+      `function policy() { for (;;) {} }`,
+      /did not finish within its time limit of 250 ms in policy\(input\) \(an endless loop\?\)/,
+    ],
     ["an endless loop at the top level", `for (;;) {} function policy() { return []; }`, /did not finish within its time limit of 250 ms while loading/],
-    ["an allocation bomb", `function policy() { const a = []; for (;;) a.push(new Array(1e6).fill(a.length)); }`, /ran out of memory in policy\(input\) \(limit 32 MiB\)/],
-    ["a throw", `function policy() {\n  throw new Error("no decisions today");\n}`, /threw in policy\(input\): Error: no decisions today \(at policy \(\/org\/hostile\.js:2:9\)\)/],
+    [
+      "an allocation bomb",
+      `function policy() { const a = []; for (;;) a.push(new Array(1e6).fill(a.length)); }`,
+      /ran out of memory in policy\(input\) \(limit 32 MiB\)/,
+    ],
+    [
+      "a throw",
+      `function policy() {\n  throw new Error("no decisions today");\n}`,
+      /threw in policy\(input\): Error: no decisions today \(at policy \(\/org\/hostile\.js:2:9\)\)/,
+    ],
     ["a thrown string", `function policy() { throw "nope"; }`, /threw in policy\(input\): "nope"/],
     ["a thrown object", `function policy() { throw { code: 1 }; }`, /threw in policy\(input\): a thrown object that is not an Error/],
     ["a throw at the top level", `throw new TypeError("bad config");`, /threw while loading: TypeError: bad config/],
@@ -129,10 +158,18 @@ describe("hostile and broken policies end in clean errors", () => {
   });
 
   it.each([
-    ["a promise (an async policy)", `async function policy() { return []; }`, /a promise at the returned value: policy\(input\) must return its decisions, not a promise/],
+    [
+      "a promise (an async policy)",
+      `async function policy() { return []; }`,
+      /a promise at the returned value: policy\(input\) must return its decisions, not a promise/,
+    ],
     ["a function", `function policy() { return policy; }`, /a function at the returned value/],
     ["a nested function", `function policy() { return [{ crate: "x", phase: "*", action: "allow", check() {} }]; }`, /a function at \[0\]\.check/],
-    ["a cyclic object", `function policy() { const d = { crate: "x", phase: "*", action: "allow" }; d.self = [d]; return [d]; }`, /a cyclic reference at \[0\]\.self\[0\]/],
+    [
+      "a cyclic object",
+      `function policy() { const d = { crate: "x", phase: "*", action: "allow" }; d.self = [d]; return [d]; }`,
+      /a cyclic reference at \[0\]\.self\[0\]/,
+    ],
     ["a Map", `function policy() { return [new Map()]; }`, /a Map at \[0\]: only plain objects/],
     ["NaN", `function policy() { return [{ crate: "x", phase: "*", action: "cap", caps: { pids: 0 / 0 } }]; }`, /NaN at \[0\]\.caps\.pids/],
     ["undefined", `function policy() { }`, /undefined at the returned value/],
@@ -180,13 +217,21 @@ describe("hostile and broken policies end in clean errors", () => {
   });
 
   it("a policy too large for the isolate is refused before it runs", async () => {
-    const e = await evaluatePolicies([{ file: "huge.js", source: `// ${"x".repeat(9 * 1024 ** 2)}\nfunction policy() { return []; }` }], input).catch((err: unknown) => err);
+    const e = await evaluatePolicies([{ file: "huge.js", source: `// ${"x".repeat(9 * 1024 ** 2)}\nfunction policy() { return []; }` }], input).catch(
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(CrateboxError);
     expect((e as Error).message).toMatch(/policy huge\.js is too large/);
   });
 
   it("a policy file that cannot be read is a configuration error", () => {
-    expect(() => loadPolicy("/nonexistent/org-policy.js")).toThrow(expect.objectContaining({ code: "POLICY_READ", exitCode: 2, message: expect.stringMatching(/^policy \/nonexistent\/org-policy\.js cannot be read: ENOENT/) }));
+    expect(() => loadPolicy("/nonexistent/org-policy.js")).toThrow(
+      expect.objectContaining({
+        code: "POLICY_READ",
+        exitCode: 2,
+        message: expect.stringMatching(/^policy \/nonexistent\/org-policy\.js cannot be read: ENOENT/),
+      }),
+    );
   });
 
   it("limits are validated", async () => {
@@ -221,7 +266,8 @@ describe("determinism: same input, same decisions", () => {
   });
 
   it("time zone and locale do not depend on the host", async () => {
-    expect(await observe(`[new Date(0).getTimezoneOffset(), new Date(Date.UTC(2024, 0, 1)).getHours(), (1234567.891).toLocaleString(), "a".localeCompare("b")]`))
-      .toEqual([0, 0, "1,234,567.891", -1]);
+    expect(
+      await observe(`[new Date(0).getTimezoneOffset(), new Date(Date.UTC(2024, 0, 1)).getHours(), (1234567.891).toLocaleString(), "a".localeCompare("b")]`),
+    ).toEqual([0, 0, "1,234,567.891", -1]);
   });
 });

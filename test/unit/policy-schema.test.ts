@@ -19,7 +19,15 @@ describe("validateDecisions", () => {
   it("accepts each action with its own keys", () => {
     const decisions = [
       { crate: "*", phase: "*", action: "allow" },
-      { crate: "openssl-sys", version: "0.9.80", phase: "build", action: "cap", rule: "r", message: "m", caps: { network: false, env: ["OPENSSL_*", "*"], read: ["/opt"], write: [], timeoutMs: 60_000, cpus: 0.5 } },
+      {
+        crate: "openssl-sys",
+        version: "0.9.80",
+        phase: "build",
+        action: "cap",
+        rule: "r",
+        message: "m",
+        caps: { network: false, env: ["OPENSSL_*", "*"], read: ["/opt"], write: [], timeoutMs: 60_000, cpus: 0.5 },
+      },
       { crate: "evil", phase: "test", action: "deny", message: "no" },
       { crate: "ring", phase: "build", action: "require", require: ["checksum-pin", "version-pin", "reviewed"] },
     ];
@@ -52,13 +60,13 @@ describe("validateDecisions", () => {
   });
 
   it("reports every problem at once, each on its own line", () => {
-    const r = validateDecisions([{ crate: "x", phase: "*", action: "cap", caps: { pids: "many" } }, { crate: "y", phase: "all", action: "allow" }]);
+    const r = validateDecisions([
+      { crate: "x", phase: "*", action: "cap", caps: { pids: "many" } },
+      { crate: "y", phase: "all", action: "allow" },
+    ]);
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.issues.map(formatDecisionIssue)).toEqual([
-      expect.stringMatching(/^\[0\]\.caps\.pids: /),
-      expect.stringMatching(/^\[1\]\.phase: /),
-    ]);
+    expect(r.issues.map(formatDecisionIssue)).toEqual([expect.stringMatching(/^\[0\]\.caps\.pids: /), expect.stringMatching(/^\[1\]\.phase: /)]);
     expect(formatDecisionIssue({ path: "", message: "m" })).toBe("the returned value: m");
   });
 });

@@ -9,7 +9,9 @@ import { CREDENTIAL_CANARIES, matchesEnvPattern } from "../../src/core/profile/v
 
 const DIR = path.resolve(import.meta.dirname, "../../profiles");
 const sources: BuiltinSource[] = BUILTIN_PROFILE_NAMES.map((name) => ({
-  name, file: `profiles/${name}.toml`, text: readFileSync(path.join(DIR, `${name}.toml`), "utf8"),
+  name,
+  file: `profiles/${name}.toml`,
+  text: readFileSync(path.join(DIR, `${name}.toml`), "utf8"),
 }));
 
 function loaded() {
@@ -29,7 +31,10 @@ function passes(profile: BuiltinProfileName, names: string[]): string[] {
 
 describe("the shipped built-in profiles", () => {
   it("are exactly the files in profiles/, each valid, described, and documented by a header comment", () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith(".toml")).map((f) => f.slice(0, -5)).sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith(".toml"))
+      .map((f) => f.slice(0, -5))
+      .sort();
     expect(files).toEqual([...BUILTIN_PROFILE_NAMES].sort());
     const map = loaded();
     for (const s of sources) {
@@ -44,10 +49,26 @@ describe("the shipped built-in profiles", () => {
 
   it("c-toolchain: cc-rs's variables in all four forms", () => {
     const wanted = [
-      "CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "AR", "ARFLAGS", "RANLIB", "LD", "LDFLAGS",
-      "CC_x86_64_unknown_linux_gnu", "CC_x86_64-unknown-linux-gnu", "CFLAGS_aarch64-unknown-linux-gnu",
-      "AR_x86_64_unknown_linux_gnu", "HOST_CC", "TARGET_CC", "TARGET_CFLAGS", "HOST_CXXFLAGS",
-      "CRATE_CC_NO_DEFAULTS", "CC_ENABLE_DEBUG_OUTPUT",
+      "CC",
+      "CXX",
+      "CFLAGS",
+      "CXXFLAGS",
+      "CPPFLAGS",
+      "AR",
+      "ARFLAGS",
+      "RANLIB",
+      "LD",
+      "LDFLAGS",
+      "CC_x86_64_unknown_linux_gnu",
+      "CC_x86_64-unknown-linux-gnu",
+      "CFLAGS_aarch64-unknown-linux-gnu",
+      "AR_x86_64_unknown_linux_gnu",
+      "HOST_CC",
+      "TARGET_CC",
+      "TARGET_CFLAGS",
+      "HOST_CXXFLAGS",
+      "CRATE_CC_NO_DEFAULTS",
+      "CC_ENABLE_DEBUG_OUTPUT",
     ];
     expect(passes("c-toolchain", wanted)).toEqual(wanted);
     expect(passes("c-toolchain", ["OPENSSL_DIR", "PKG_CONFIG_PATH", "HOSTNAME", "CCACHE_DIR"])).toEqual([]);
@@ -55,9 +76,18 @@ describe("the shipped built-in profiles", () => {
 
   it("pkg-config: its settings, their target-specific forms and per-library switches", () => {
     const wanted = [
-      "PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR", "PKG_CONFIG_ALLOW_CROSS",
-      "PKG_CONFIG_PATH_x86_64-unknown-linux-gnu", "PKG_CONFIG_PATH_x86_64_unknown_linux_gnu",
-      "HOST_PKG_CONFIG_PATH", "TARGET_PKG_CONFIG_SYSROOT_DIR", "OPENSSL_NO_PKG_CONFIG", "FOO_STATIC", "FOO_DYNAMIC",
+      "PKG_CONFIG",
+      "PKG_CONFIG_PATH",
+      "PKG_CONFIG_LIBDIR",
+      "PKG_CONFIG_SYSROOT_DIR",
+      "PKG_CONFIG_ALLOW_CROSS",
+      "PKG_CONFIG_PATH_x86_64-unknown-linux-gnu",
+      "PKG_CONFIG_PATH_x86_64_unknown_linux_gnu",
+      "HOST_PKG_CONFIG_PATH",
+      "TARGET_PKG_CONFIG_SYSROOT_DIR",
+      "OPENSSL_NO_PKG_CONFIG",
+      "FOO_STATIC",
+      "FOO_DYNAMIC",
     ];
     expect(passes("pkg-config", wanted)).toEqual(wanted);
     expect(passes("pkg-config", ["CC", "OPENSSL_DIR"])).toEqual([]);
@@ -65,15 +95,30 @@ describe("the shipped built-in profiles", () => {
 
   it("openssl: openssl-sys's variables, target-prefixed too, and pkg-config through `use`", () => {
     const wanted = [
-      "OPENSSL_DIR", "OPENSSL_LIB_DIR", "OPENSSL_INCLUDE_DIR", "OPENSSL_STATIC", "OPENSSL_NO_VENDOR", "OPENSSL_LIBS",
-      "X86_64_UNKNOWN_LINUX_GNU_OPENSSL_DIR", "AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_LIB_DIR", "PKG_CONFIG_PATH",
+      "OPENSSL_DIR",
+      "OPENSSL_LIB_DIR",
+      "OPENSSL_INCLUDE_DIR",
+      "OPENSSL_STATIC",
+      "OPENSSL_NO_VENDOR",
+      "OPENSSL_LIBS",
+      "X86_64_UNKNOWN_LINUX_GNU_OPENSSL_DIR",
+      "AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_LIB_DIR",
+      "PKG_CONFIG_PATH",
     ];
     expect(passes("openssl", wanted)).toEqual(wanted);
     expect(passes("openssl", ["OPENSSL_CONF", "CC"])).toEqual([]);
   });
 
   it("sys-conventions: the common -sys switches by suffix", () => {
-    const wanted = ["LIBGIT2_NO_VENDOR", "LIBZ_SYS_STATIC", "ZSTD_DYNAMIC", "SQLITE3_LIB_DIR", "SQLITE3_INCLUDE_DIR", "ZSTD_SYS_USE_PKG_CONFIG", "LIBSSH2_NO_PKG_CONFIG"];
+    const wanted = [
+      "LIBGIT2_NO_VENDOR",
+      "LIBZ_SYS_STATIC",
+      "ZSTD_DYNAMIC",
+      "SQLITE3_LIB_DIR",
+      "SQLITE3_INCLUDE_DIR",
+      "ZSTD_SYS_USE_PKG_CONFIG",
+      "LIBSSH2_NO_PKG_CONFIG",
+    ];
     expect(passes("sys-conventions", wanted)).toEqual(wanted);
     expect(passes("sys-conventions", ["CC", "XDG_RUNTIME_DIR", "STATIC"])).toEqual([]);
   });
@@ -93,9 +138,7 @@ describe("parseBuiltinProfile / parseBuiltinProfiles", () => {
   });
 
   it("requires the whole set, once each, without cycles", () => {
-    const cyclic = sources.map((s) =>
-      s.name === "pkg-config" ? { ...s, text: `${s.text}\nuse = ["openssl"]\n` } : s,
-    );
+    const cyclic = sources.map((s) => (s.name === "pkg-config" ? { ...s, text: `${s.text}\nuse = ["openssl"]\n` } : s));
     const r = parseBuiltinProfiles(cyclic);
     expect(!r.ok && r.issues.map((i) => i.message)).toEqual([
       "built-in profiles use each other in a cycle: pkg-config -> openssl -> pkg-config",

@@ -130,7 +130,9 @@ describe("parseProfile: every class of invalid file has its message", () => {
     expect(oneIssue(entry("memory = true"))).toMatchObject({ message: "has the wrong type: true", accepted: SIZE_ACCEPTED });
     expect(oneIssue(entry("reviewed = 1979-05-27"))).toMatchObject({ message: "has the wrong type: a date" });
     expect(oneIssue("version = 1\n[build]\nopenssl-sys = 5\n")).toMatchObject({
-      line: 3, path: "build.openssl-sys", message: "has the wrong type: the number 5",
+      line: 3,
+      path: "build.openssl-sys",
+      message: "has the wrong type: the number 5",
       accepted: "a table [build.openssl-sys], or several [[build.openssl-sys]]",
     });
   });
@@ -142,10 +144,18 @@ describe("parseProfile: every class of invalid file has its message", () => {
 
   it("a bad size and a bad duration use the accepted texts of limits.ts", () => {
     expect(oneIssue(entry('memory = "lots"'))).toEqual({
-      file: FILE, line: 4, path: "build.openssl-sys.memory", message: '"lots" is not a size', accepted: SIZE_ACCEPTED,
+      file: FILE,
+      line: 4,
+      path: "build.openssl-sys.memory",
+      message: '"lots" is not a size',
+      accepted: SIZE_ACCEPTED,
     });
     expect(oneIssue(entry("tmp = 0"))).toMatchObject({ message: "0 is not a size", accepted: SIZE_ACCEPTED });
-    expect(oneIssue(entry('timeout = "soon"'))).toMatchObject({ path: "build.openssl-sys.timeout", message: '"soon" is not a duration', accepted: DURATION_ACCEPTED });
+    expect(oneIssue(entry('timeout = "soon"'))).toMatchObject({
+      path: "build.openssl-sys.timeout",
+      message: '"soon" is not a duration',
+      accepted: DURATION_ACCEPTED,
+    });
     expect(oneIssue(entry("pids = 1.5"))).toMatchObject({ message: "1.5 is not a positive whole number" });
     expect(oneIssue(entry("cpus = -1"))).toMatchObject({ message: "-1 is not a positive number of CPUs" });
   });
@@ -177,7 +187,8 @@ describe("parseProfile: every class of invalid file has its message", () => {
     expect(i).toMatchObject({ path: "build.openssl-sys.checksum", message: '"md5:abc" is not a sha256 checksum' });
     expect(i.accepted).toMatch(/Cargo.lock/);
     expect(oneIssue(reviewed(`source = "git"\nchecksum = "${HEX}"`))).toMatchObject({
-      line: 5, path: "build.openssl-sys.checksum",
+      line: 5,
+      path: "build.openssl-sys.checksum",
       message: "a checksum pins a registry package, but this entry selects git crates (Cargo.lock has no checksum for them)",
     });
   });
@@ -190,8 +201,14 @@ describe("parseProfile: every class of invalid file has its message", () => {
     expect(oneIssue(entry('network = ["127.0.0.010:80"]')).message).toMatch(/127\.0\.0\.010 is not an IPv4 address/);
     expect(oneIssue(entry('network = ["2130706433:80"]')).message).toMatch(/is not a host name \(nor an address in dotted decimal\)/);
     expect(oneIssue(entry('network = ["[fe80::1%eth0]:80"]')).message).toMatch(/not "host:port"|not an IPv6 address/);
-    expect(oneIssue(entry('network = ["a.example:443", "A.example:443"]'))).toMatchObject({ path: "build.openssl-sys.network[1]", message: '"a.example:443" is listed twice' });
-    expect(oneIssue(entry('network = "yes"'))).toMatchObject({ message: 'has the wrong type: the string "yes"', accepted: expect.stringMatching(/^false .*a list of hosts.* or true/) });
+    expect(oneIssue(entry('network = ["a.example:443", "A.example:443"]'))).toMatchObject({
+      path: "build.openssl-sys.network[1]",
+      message: '"a.example:443" is listed twice',
+    });
+    expect(oneIssue(entry('network = "yes"'))).toMatchObject({
+      message: 'has the wrong type: the string "yes"',
+      accepted: expect.stringMatching(/^false .*a list of hosts.* or true/),
+    });
     const r = parseProfile(entry('network = ["Static.Example.org:443", "*.internal:8443", "[::1]:80"]'), FILE);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.value.profile.build?.["openssl-sys"]).toMatchObject({ network: ["static.example.org:443", "*.internal:8443", "[::1]:80"] });
@@ -202,10 +219,16 @@ describe("parseProfile: every class of invalid file has its message", () => {
     const r = parseProfile(entry(`fetch = [{ url = "https://static.example.org/a b.tar.gz", sha256 = "sha256:${sha}" }]`), FILE);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.value.profile.build?.["openssl-sys"]).toMatchObject({ fetch: [{ url: "https://static.example.org/a%20b.tar.gz", sha256: "ab".repeat(32) }] });
-    expect(oneIssue(entry(`fetch = [{ url = "ftp://x.example/f", sha256 = "${sha}" }]`))).toMatchObject({ path: "build.openssl-sys.fetch[0].url", message: expect.stringMatching(/only http and https/) });
+    expect(oneIssue(entry(`fetch = [{ url = "ftp://x.example/f", sha256 = "${sha}" }]`))).toMatchObject({
+      path: "build.openssl-sys.fetch[0].url",
+      message: expect.stringMatching(/only http and https/),
+    });
     expect(oneIssue(entry(`fetch = [{ url = "https://u:p@x.example/f", sha256 = "${sha}" }]`)).message).toMatch(/credentials/);
     expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f#top", sha256 = "${sha}" }]`)).message).toMatch(/fragment/);
-    expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f", sha256 = "abc" }]`))).toMatchObject({ path: "build.openssl-sys.fetch[0].sha256", message: '"abc" is not a SHA-256 (64 hex digits)' });
+    expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f", sha256 = "abc" }]`))).toMatchObject({
+      path: "build.openssl-sys.fetch[0].sha256",
+      message: '"abc" is not a SHA-256 (64 hex digits)',
+    });
     expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f" }]`)).path).toBe("build.openssl-sys.fetch[0].sha256");
     expect(oneIssue(entry(`fetch = [{ url = "https://x.example/f", sha256 = "${sha}", size = 3 }]`)).message).toMatch(/unknown key "size"/);
   });
@@ -227,10 +250,14 @@ describe("parseProfile: every class of invalid file has its message", () => {
 
   it("a crate name that is not one, and a table that grants nothing", () => {
     expect(oneIssue('version = 1\n[build."no such crate"]\nreviewed = true\n')).toMatchObject({
-      line: 2, path: 'build."no such crate"', message: '"no such crate" is not a crate name',
+      line: 2,
+      path: 'build."no such crate"',
+      message: '"no such crate" is not a crate name',
     });
     expect(oneIssue("version = 1\n\n[build.cc-demo]\n")).toMatchObject({
-      line: 3, path: "build.cc-demo", message: "this entry grants nothing and is not marked reviewed",
+      line: 3,
+      path: "build.cc-demo",
+      message: "this entry grants nothing and is not marked reviewed",
     });
   });
 

@@ -5,8 +5,13 @@ import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
 import { parseBuiltinProfiles, type BuiltinProfiles } from "../../src/core/profile/builtins.ts";
 import { formatProfileIssue, parseProfile, type ParsedProfile } from "../../src/core/profile/parse.ts";
 import {
-  describeOrigin, describePinMismatch, resolveGrant, strictViolations,
-  type CrateIdentity, type EffectiveGrant, type GrantResolution,
+  describeOrigin,
+  describePinMismatch,
+  resolveGrant,
+  strictViolations,
+  type CrateIdentity,
+  type EffectiveGrant,
+  type GrantResolution,
 } from "../../src/core/profile/resolve.ts";
 import { BUILTIN_PROFILE_NAMES } from "../../src/core/profile/schema.ts";
 
@@ -128,7 +133,12 @@ network = true
       expect(g.entry).toBeUndefined();
       expect(g.network.value).toBe(false);
       expect(g.env).toEqual([]);
-      expect(g.skipped).toEqual([{ entry: expect.objectContaining({ table: "build.openssl-sys", line: 2 }), reason: expect.stringMatching(/^it selects registry crates; this openssl-sys comes from/) }]);
+      expect(g.skipped).toEqual([
+        {
+          entry: expect.objectContaining({ table: "build.openssl-sys", line: 2 }),
+          reason: expect.stringMatching(/^it selects registry crates; this openssl-sys comes from/),
+        },
+      ]);
     }
   });
 
@@ -159,7 +169,9 @@ env = ["OPENSSL_DIR"]
   it("does not apply on another version, and names reviewed and resolved", () => {
     const r = resolveGrant(p, builtins, { ...openssl, version: "0.9.104" }, "build");
     if (r.kind !== "pin-mismatch") throw new Error(r.kind);
-    expect(r.stale).toEqual([{ entry: expect.objectContaining({ table: "build.openssl-sys", line: 2 }), version: "=0.9.103", checksum: `sha256:${HEX_A}`, failed: ["version"] }]);
+    expect(r.stale).toEqual([
+      { entry: expect.objectContaining({ table: "build.openssl-sys", line: 2 }), version: "=0.9.103", checksum: `sha256:${HEX_A}`, failed: ["version"] },
+    ]);
     expect(r.withoutEntry.env).toEqual([]);
     expect(r.withoutEntry.entry).toBeUndefined();
     expect(describePinMismatch(r)).toBe(
@@ -245,7 +257,9 @@ reviewed = true
       ["pinned", "pin-mismatch"],
       ["from-git", "unlisted"],
     ]);
-    expect(v[0]!.message).toBe("newcomer 1.0.0 (registry) has a build script but no [build.newcomer] table selects it; review it, then grant what it needs or write reviewed = true");
+    expect(v[0]!.message).toBe(
+      "newcomer 1.0.0 (registry) has a build script but no [build.newcomer] table selects it; review it, then grant what it needs or write reviewed = true",
+    );
     expect(v[3]!.message).toMatch(/\[build.from-git\] does not select it: it selects registry crates; this from-git comes from git/);
     expect(v[2]!.message).toMatch(/was reviewed for version =1.0.0, but cargo resolved pinned 1.0.1/);
   });

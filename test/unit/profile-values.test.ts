@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
-  matchesEnvPattern, parseChecksum, parseCrateName, parseEnvPattern, parseHostPath, parseHostPort, parseImageRef,
+  matchesEnvPattern,
+  parseChecksum,
+  parseCrateName,
+  parseEnvPattern,
+  parseHostPath,
+  parseHostPort,
+  parseImageRef,
   type EnvPattern,
 } from "../../src/core/profile/values.ts";
 import { matchesCargoVersionReq, parseCargoVersionReq } from "../../src/core/profile/version-req.ts";
@@ -70,10 +76,28 @@ describe("host paths", () => {
   });
 
   it.each([
-    ["..", "read"], ["../x", "read"], ["a/../../x", "read"], ["", "read"], ["~/x", "read"], ["$HOME/x", "read"],
-    ["/", "read"], ["/proc/self", "read"], ["/run/docker.sock", "read"], ["/var/run/docker.sock", "read"], ["/dev/sda", "write"],
-    [".", "write"], ["./", "write"], [".git", "write"], [".git/hooks", "write"], ["target", "write"], ["target/debug/build", "write"],
-    ["Cargo.toml", "write"], ["/usr", "write"], ["/usr/local/lib", "write"], ["/etc", "write"], ["/var", "write"],
+    ["..", "read"],
+    ["../x", "read"],
+    ["a/../../x", "read"],
+    ["", "read"],
+    ["~/x", "read"],
+    ["$HOME/x", "read"],
+    ["/", "read"],
+    ["/proc/self", "read"],
+    ["/run/docker.sock", "read"],
+    ["/var/run/docker.sock", "read"],
+    ["/dev/sda", "write"],
+    [".", "write"],
+    ["./", "write"],
+    [".git", "write"],
+    [".git/hooks", "write"],
+    ["target", "write"],
+    ["target/debug/build", "write"],
+    ["Cargo.toml", "write"],
+    ["/usr", "write"],
+    ["/usr/local/lib", "write"],
+    ["/etc", "write"],
+    ["/var", "write"],
   ] as const)("refuses %j for %s", (raw, access) => {
     expect(parseHostPath(raw, access).ok).toBe(false);
   });

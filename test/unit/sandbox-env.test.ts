@@ -36,7 +36,16 @@ describe("toSandboxEnv", () => {
   });
 
   it("withholds secrets, agents, wrappers, homes and cratebox's own plumbing", () => {
-    for (const k of ["CARGO_REGISTRY_TOKEN", "GITHUB_TOKEN", "SSH_AUTH_SOCK", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "CARGO_HOME", "CRATEBOX_SOCKET"]) {
+    for (const k of [
+      "CARGO_REGISTRY_TOKEN",
+      "GITHUB_TOKEN",
+      "SSH_AUTH_SOCK",
+      "RUSTC_WRAPPER",
+      "RUSTC_WORKSPACE_WRAPPER",
+      "CARGO_MAKEFLAGS",
+      "CARGO_HOME",
+      "CRATEBOX_SOCKET",
+    ]) {
       expect(env).not.toHaveProperty(k);
       expect(withheld).toContain(k);
     }

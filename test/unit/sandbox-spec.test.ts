@@ -26,7 +26,7 @@ function host(overrides: Partial<HostFacts> = {}): HostFacts {
     home: "/home/u",
     buildRoots: [target],
     systemPaths: ["/usr", "/etc/alternatives"],
-    realpath: (p) => (existing.has(p) ? (existing.get(p) || p) : undefined),
+    realpath: (p) => (existing.has(p) ? existing.get(p) || p : undefined),
     isFile: (p) => p.startsWith(sysroot + "/bin/"),
     ...overrides,
   };
@@ -49,7 +49,8 @@ function request(env: Record<string, string> = {}, cwd = "/reg/foo-1.0.0"): Step
   };
 }
 
-const spec = (env?: Record<string, string>, h?: Partial<HostFacts>, cwd?: string) => toSandboxSpec(request(env, cwd), host(h), DEFAULT_LIMITS, { "cratebox.run": "r1" });
+const spec = (env?: Record<string, string>, h?: Partial<HostFacts>, cwd?: string) =>
+  toSandboxSpec(request(env, cwd), host(h), DEFAULT_LIMITS, { "cratebox.run": "r1" });
 
 describe("toSandboxSpec (deny by default)", () => {
   it("mounts system dirs, the toolchain, the program and the crate source read-only; OUT_DIR writable", () => {
@@ -85,7 +86,11 @@ describe("toSandboxSpec (deny by default)", () => {
 
   it("mounts another crate's OUT_DIR named in DEP_* read-only", () => {
     const s = spec({ DEP_Z_INCLUDE: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include` });
-    expect(s.mounts).toContainEqual({ source: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include`, target: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include`, readOnly: true });
+    expect(s.mounts).toContainEqual({
+      source: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include`,
+      target: `${target}/debug/build/libz-sys-cccccccccccccccc/out/include`,
+      readOnly: true,
+    });
   });
 
   it("does not mount a DEP_* path outside every OUT_DIR (a script controls its metadata)", () => {

@@ -25,14 +25,39 @@ describe("toCause", () => {
 });
 
 const outcome = (o: Partial<StepOutcome>): StepOutcome => ({
-  phase: "build-script", crate: "foo", version: "1.2.3", program: "build-script-build", manifestDir: "/src/foo", image: "cratebox/sandbox:x", grant: { table: null, items: [] }, withheldEnv: [], withheldPaths: [], blockedDirectives: [], askedWithheld: [], source: "registry", network: "none", egress: [], containerId: "c", ok: false, cause: "exit",
-  exitCode: 1, signal: undefined, durationMs: 10, runMs: 5, limits: { ...DEFAULT_LIMITS, memoryBytes: 512 * 1024 ** 2, timeoutMs: 2000, pids: 64 }, ...o,
+  phase: "build-script",
+  crate: "foo",
+  version: "1.2.3",
+  program: "build-script-build",
+  manifestDir: "/src/foo",
+  image: "cratebox/sandbox:x",
+  grant: { table: null, items: [] },
+  withheldEnv: [],
+  withheldPaths: [],
+  blockedDirectives: [],
+  askedWithheld: [],
+  source: "registry",
+  network: "none",
+  egress: [],
+  containerId: "c",
+  ok: false,
+  cause: "exit",
+  exitCode: 1,
+  signal: undefined,
+  durationMs: 10,
+  runMs: 5,
+  limits: { ...DEFAULT_LIMITS, memoryBytes: 512 * 1024 ** 2, timeoutMs: 2000, pids: 64 },
+  ...o,
 });
 
 describe("describeFailure", () => {
   it("names the crate, what ended it and the limit with how to raise it", () => {
-    expect(describeFailure(outcome({ cause: "memory" }))).toBe("build script of foo 1.2.3 was killed: memory limit of 512 MiB reached (raise it in cratebox.toml: [build.foo] version = \"=1.2.3\" memory = \"1GiB\", or for one run: `cratebox --memory 1GiB cargo ...`)");
-    expect(describeFailure(outcome({ cause: "timeout" }))).toBe("build script of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [build.foo] version = \"=1.2.3\" timeout = \"4s\", or for one run: `cratebox --timeout 4s cargo ...`)");
+    expect(describeFailure(outcome({ cause: "memory" }))).toBe(
+      'build script of foo 1.2.3 was killed: memory limit of 512 MiB reached (raise it in cratebox.toml: [build.foo] version = "=1.2.3" memory = "1GiB", or for one run: `cratebox --memory 1GiB cargo ...`)',
+    );
+    expect(describeFailure(outcome({ cause: "timeout" }))).toBe(
+      'build script of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [build.foo] version = "=1.2.3" timeout = "4s", or for one run: `cratebox --timeout 4s cargo ...`)',
+    );
     expect(describeFailure(outcome({ cause: "pids" }))).toMatch(/^build script of foo 1\.2\.3 failed with exit code 1 after hitting the process limit of 64/);
     expect(describeFailure(outcome({ cause: "exit", exitCode: 3 }))).toMatch(/^build script of foo 1\.2\.3 failed with exit code 3 in the sandbox/);
     expect(describeFailure(outcome({ cause: "signal", exitCode: 139, signal: 11 }))).toMatch(/killed by SIGSEGV/);
@@ -51,7 +76,9 @@ describe("toSummaryLine", () => {
 describe("binaries cargo runs", () => {
   it("a failing test is the harness's to report; a limit or signal is named", () => {
     expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "exit", exitCode: 101 }))).toBeUndefined();
-    expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "timeout" }))).toBe("test binary it-0123 of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [test.foo] version = \"=1.2.3\" source = \"registry\" timeout = \"4s\", or for one run: `cratebox --timeout 4s cargo ...`)");
+    expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "timeout" }))).toBe(
+      'test binary it-0123 of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [test.foo] version = "=1.2.3" source = "registry" timeout = "4s", or for one run: `cratebox --timeout 4s cargo ...`)',
+    );
   });
   it("the summary counts each kind", () => {
     expect(toSummaryLine([outcome({ ok: true }), outcome({ ok: true, phase: "test" }), outcome({ phase: "test", program: "it-0123" })])).toBe(

@@ -20,9 +20,7 @@
 import { formatDuration, formatSize } from "../limits.ts";
 import type { GrantPhase } from "../profile/select.ts";
 import { envPatternCovers, hostCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
-import {
-  LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement,
-} from "./schema.ts";
+import { LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement } from "./schema.ts";
 
 /** The step decisions are applied to. */
 export interface PolicyTarget {
@@ -68,9 +66,9 @@ export interface PolicyOutcome {
 
 /** Does this decision speak about this step? */
 export function decisionApplies(d: PolicyDecision, target: Pick<PolicyTarget, "name" | "version" | "phase">): boolean {
-  return (d.crate === "*" || d.crate === target.name) &&
-    (d.version === undefined || d.version === target.version) &&
-    (d.phase === "*" || d.phase === target.phase);
+  return (
+    (d.crate === "*" || d.crate === target.name) && (d.version === undefined || d.version === target.version) && (d.phase === "*" || d.phase === target.phase)
+  );
 }
 
 interface Matched<A extends PolicyDecision["action"]> extends PolicyCitation {
@@ -95,9 +93,15 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
       if (!decisionApplies(d, target)) return;
       const cite = { file: policy.file, rule: d.rule ?? `decision [${i}]` };
       switch (d.action) {
-        case "allow": out.allowed.push({ ...cite, message: d.message }); break;
-        case "deny": out.denied.push({ ...cite, message: d.message ?? "denied by policy" }); break;
-        case "cap": caps.push({ ...cite, d }); break;
+        case "allow":
+          out.allowed.push({ ...cite, message: d.message });
+          break;
+        case "deny":
+          out.denied.push({ ...cite, message: d.message ?? "denied by policy" });
+          break;
+        case "cap":
+          caps.push({ ...cite, d });
+          break;
         case "require":
           for (const requirement of d.require) {
             if (!meets(requested, requirement)) out.unmet.push({ ...cite, requirement, message: d.message ?? describeUnmet(requested, requirement) });
@@ -173,30 +177,38 @@ export function applyPoliciesToInput(input: PolicyInput, policies: readonly Poli
 
 function meets(grant: GrantView, requirement: Requirement): boolean {
   switch (requirement) {
-    case "checksum-pin": return grant.pinned.checksum !== null;
-    case "version-pin": return isExactVersionPin(grant.pinned.version);
-    case "reviewed": return grant.reviewed === true;
+    case "checksum-pin":
+      return grant.pinned.checksum !== null;
+    case "version-pin":
+      return isExactVersionPin(grant.pinned.version);
+    case "reviewed":
+      return grant.reviewed === true;
   }
 }
 
 function describeUnmet(grant: GrantView, requirement: Requirement): string {
   if (grant.table === null) return `no table of cratebox.toml selects it, so nothing is ${requirement === "reviewed" ? "reviewed" : "pinned"}`;
   switch (requirement) {
-    case "checksum-pin": return `[${grant.table}] must pin Cargo.lock's checksum: checksum = "sha256:..."`;
+    case "checksum-pin":
+      return `[${grant.table}] must pin Cargo.lock's checksum: checksum = "sha256:..."`;
     case "version-pin":
       return grant.pinned.version === null
         ? `[${grant.table}] must pin an exact version: version = "=x.y.z"`
         : `[${grant.table}] must pin an exact version (version = "=x.y.z"), not ${JSON.stringify(grant.pinned.version)}`;
-    case "reviewed": return `[${grant.table}] must say reviewed = true`;
+    case "reviewed":
+      return `[${grant.table}] must say reviewed = true`;
   }
 }
 
 /** `checksum-pin` -> "a checksum pin", for messages. */
 export function describeRequirement(requirement: Requirement): string {
   switch (requirement) {
-    case "checksum-pin": return "a checksum pin";
-    case "version-pin": return "an exact version pin";
-    case "reviewed": return "reviewed = true";
+    case "checksum-pin":
+      return "a checksum pin";
+    case "version-pin":
+      return "an exact version pin";
+    case "reviewed":
+      return "reviewed = true";
   }
 }
 

@@ -33,11 +33,15 @@ export function envPatternCovers(ceiling: string, granted: string): boolean {
   if (c.kind === "any") return true;
   if (g.kind === "any") return false;
   switch (c.kind) {
-    case "name": return g.kind === "name" && g.literal === c.literal;
-    case "prefix": return (g.kind === "name" || g.kind === "prefix") && g.literal.startsWith(c.literal);
-    case "suffix": return (g.kind === "name" || g.kind === "suffix") && g.literal.endsWith(c.literal);
+    case "name":
+      return g.kind === "name" && g.literal === c.literal;
+    case "prefix":
+      return (g.kind === "name" || g.kind === "prefix") && g.literal.startsWith(c.literal);
+    case "suffix":
+      return (g.kind === "name" || g.kind === "suffix") && g.literal.endsWith(c.literal);
     // Every name g passes contains g's literal, hence c's.
-    case "infix": return g.literal.includes(c.literal);
+    case "infix":
+      return g.literal.includes(c.literal);
   }
 }
 

@@ -112,9 +112,17 @@ const crateSelector = z.string().regex(/^(\*|[\p{ID_Start}_][\p{ID_Continue}-]*)
 /** An env ceiling: a name or a pattern with `*` at the start, the end or both; `*` alone: any. */
 const envCeiling = z.string().regex(/^(\*|\*?[A-Za-z0-9_-]+\*?)$/, 'expected a variable name or a pattern such as "CC", "OPENSSL_*", "*_STATIC" or "*SSL*"');
 /** A host ceiling: "name:port", "*.domain:port", "*:port", "name:*", "*:*", or an address. */
-const hostCeiling = z.string().regex(/^(\*|\*\.[a-z0-9.-]+|[a-z0-9.-]+|\[[0-9a-f:.]+\]):(\*|\d{1,5})$/i, 'expected "host:port" where host may be "*" or "*.domain" and port "*", e.g. "*.corp.example:443"');
+const hostCeiling = z
+  .string()
+  .regex(
+    /^(\*|\*\.[a-z0-9.-]+|[a-z0-9.-]+|\[[0-9a-f:.]+\]):(\*|\d{1,5})$/i,
+    'expected "host:port" where host may be "*" or "*.domain" and port "*", e.g. "*.corp.example:443"',
+  );
 /** A path ceiling: a host path prefix, absolute or relative to the workspace root. */
-const pathCeiling = z.string().min(1).refine((p) => !p.includes("\0"), "a path may not contain NUL");
+const pathCeiling = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes("\0"), "a path may not contain NUL");
 const text = (max: number) => z.string().min(1).max(max);
 
 /** Ceilings: a granted value above one is lowered to it; a list item outside one is removed. */

@@ -31,7 +31,7 @@ export const ACCEPTED: Readonly<Record<string, string>> = {
   reviewed: "true or false",
   strict: "true or false",
   directives: 'a list of directives such as "rustc-link-arg=-fuse-ld=lld", * matching anything',
-  policy: "a list of policy files, e.g. [\"policies/org-ci.js\"] (.js, relative to the workspace root or absolute)",
+  policy: 'a list of policy files, e.g. ["policies/org-ci.js"] (.js, relative to the workspace root or absolute)',
   description: "a sentence saying what the profile is for",
 };
 

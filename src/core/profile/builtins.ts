@@ -33,7 +33,12 @@ export interface BuiltinSource {
 export function parseBuiltinProfile(source: BuiltinSource): ParseResult<BuiltinProfile> {
   const { name, file, text } = source;
   if (!(BUILTIN_PROFILE_NAMES as readonly string[]).includes(name)) {
-    return { ok: false, issues: [{ file, line: undefined, path: "", message: `${JSON.stringify(name)} is not a built-in profile name`, accepted: BUILTIN_PROFILE_NAMES.join(", ") }] };
+    return {
+      ok: false,
+      issues: [
+        { file, line: undefined, path: "", message: `${JSON.stringify(name)} is not a built-in profile name`, accepted: BUILTIN_PROFILE_NAMES.join(", ") },
+      ],
+    };
   }
   const doc = parseTomlDocument(text, file);
   if (!doc.ok) return doc;
@@ -45,7 +50,13 @@ export function parseBuiltinProfile(source: BuiltinSource): ParseResult<BuiltinP
     capabilities[key]?.forEach((p, i) => {
       if (!p.startsWith("/")) {
         const at = [key, i];
-        issues.push({ file, line: lineOf(doc.lines, at), path: toKeyPath(at), message: `${JSON.stringify(p)} is relative; a built-in profile has no workspace to be relative to`, accepted: "an absolute path" });
+        issues.push({
+          file,
+          line: lineOf(doc.lines, at),
+          path: toKeyPath(at),
+          message: `${JSON.stringify(p)} is relative; a built-in profile has no workspace to be relative to`,
+          accepted: "an absolute path",
+        });
       }
     });
   }
@@ -72,7 +83,13 @@ export function parseBuiltinProfiles(sources: readonly BuiltinSource[]): ParseRe
   for (const profile of map.values()) {
     const cycle = findCycle(profile.name, map, []);
     if (cycle) {
-      issues.push({ file: profile.file, line: lineOf(profile.lines, ["use"]), path: "use", message: `built-in profiles use each other in a cycle: ${cycle.join(" -> ")}`, accepted: undefined });
+      issues.push({
+        file: profile.file,
+        line: lineOf(profile.lines, ["use"]),
+        path: "use",
+        message: `built-in profiles use each other in a cycle: ${cycle.join(" -> ")}`,
+        accepted: undefined,
+      });
     }
   }
   return issues.length > 0 ? { ok: false, issues } : { ok: true, value: map, warnings: [] };
@@ -82,7 +99,11 @@ function setIssue(file: string, message: string): ProfileIssue {
   return { file, line: undefined, path: "", message, accepted: undefined };
 }
 
-function findCycle(name: BuiltinProfileName, map: ReadonlyMap<BuiltinProfileName, BuiltinProfile>, trail: BuiltinProfileName[]): BuiltinProfileName[] | undefined {
+function findCycle(
+  name: BuiltinProfileName,
+  map: ReadonlyMap<BuiltinProfileName, BuiltinProfile>,
+  trail: BuiltinProfileName[],
+): BuiltinProfileName[] | undefined {
   if (trail.includes(name)) return trail[0] === name ? [...trail, name] : undefined;
   for (const next of map.get(name)?.capabilities.use ?? []) {
     const cycle = findCycle(next, map, [...trail, name]);

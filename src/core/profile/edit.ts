@@ -17,7 +17,15 @@ export function renderValue(v: TomlValue): string {
 function headerMatches(line: string, table: string): "table" | "array" | undefined {
   const m = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
   if (!m) return undefined;
-  const name = m[2]!.split(".").map((part) => part.trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1")).join(".");
+  const name = m[2]!
+    .split(".")
+    .map((part) =>
+      part
+        .trim()
+        .replace(/^"(.*)"$/, "$1")
+        .replace(/^'(.*)'$/, "$1"),
+    )
+    .join(".");
   if (name !== table) return undefined;
   return m[1] === "[[" ? "array" : "table";
 }

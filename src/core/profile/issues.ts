@@ -103,9 +103,7 @@ function collect(issue: z.core.$ZodIssue, base: readonly KeySegment[], ctx: Issu
       }
       const known = issue.values.filter((v): v is string => typeof v === "string");
       const guess = typeof issue.input === "string" ? suggest(issue.input, known) : undefined;
-      push(
-        `${describeValue(issue.input)} is not accepted here${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ""}`,
-      );
+      push(`${describeValue(issue.input)} is not accepted here${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ""}`);
       return;
     }
     case "too_small":

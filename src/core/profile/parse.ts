@@ -24,9 +24,7 @@ export interface ParsedProfile {
   lines: KeyLines;
 }
 
-export type ParseResult<T> =
-  | { ok: true; value: T; warnings: ProfileIssue[] }
-  | { ok: false; issues: ProfileIssue[] };
+export type ParseResult<T> = { ok: true; value: T; warnings: ProfileIssue[] } | { ok: false; issues: ProfileIssue[] };
 
 export function parseProfile(text: string, file: string): ParseResult<ParsedProfile> {
   const doc = parseTomlDocument(text, file);
@@ -38,10 +36,7 @@ export function parseProfile(text: string, file: string): ParseResult<ParsedProf
 }
 
 /** TOML text -> plain data and key lines, or the syntax error as one issue with its line. */
-export function parseTomlDocument(
-  text: string,
-  file: string,
-): { ok: true; value: unknown; lines: KeyLines } | { ok: false; issues: ProfileIssue[] } {
+export function parseTomlDocument(text: string, file: string): { ok: true; value: unknown; lines: KeyLines } | { ok: false; issues: ProfileIssue[] } {
   try {
     // Keys such as __proto__ are refused: the data is walked by generic code afterwards.
     const value = parseToml(text, { unsafeKeyBehaviour: "throw" });

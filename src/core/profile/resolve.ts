@@ -129,7 +129,15 @@ function usedBy(via: readonly string[], parsed: ParsedProfile, entry: EntryRef, 
 function baseGrant(parsed: ParsedProfile, crate: CrateIdentity, phase: GrantPhase, skipped: SkippedEntry[]): EffectiveGrant {
   const builtin: Origin = { kind: "built-in-default" };
   const acc: EffectiveGrant = {
-    crate, phase, entry: undefined, reviewed: undefined, profiles: [], env: [], read: [], write: [], directives: [],
+    crate,
+    phase,
+    entry: undefined,
+    reviewed: undefined,
+    profiles: [],
+    env: [],
+    read: [],
+    write: [],
+    directives: [],
     network: { value: false, origin: builtin },
     hosts: [],
     fetch: [],
@@ -227,7 +235,11 @@ export function strictViolations(parsed: ParsedProfile, crates: readonly CrateId
     const id = `${crate.name} ${crate.version} (${crate.source})`;
     if (s.kind === "none") {
       const near = s.skipped.map((k) => `; [${k.entry.table}] does not select it: ${k.reason}`).join("");
-      out.push({ crate, reason: "unlisted", message: `${id} ${what} but no [${phase}.${crate.name}] table selects it${near}; review it, then grant what it needs or write reviewed = true` });
+      out.push({
+        crate,
+        reason: "unlisted",
+        message: `${id} ${what} but no [${phase}.${crate.name}] table selects it${near}; review it, then grant what it needs or write reviewed = true`,
+      });
     } else if (s.kind === "selected" && s.data.reviewed === false) {
       out.push({ crate, reason: "not-reviewed", message: `${id}: [${s.entry.table}] says reviewed = false` });
     } else if (s.kind === "pin-mismatch") {
@@ -247,23 +259,32 @@ export function describePinMismatch(m: { crate: CrateIdentity; phase: GrantPhase
   const resolved = `${crate.version}${crate.checksum === undefined ? "" : ` (checksum ${crate.checksum})`}`;
   const reviewed = m.stale.map((s) => `[${s.entry.table}]${where(s.entry)} was reviewed for ${describePins(s)}`).join("; ");
   const target = m.phase === "build" ? "build script" : "test binaries";
-  return `grant for the ${target} of ${crate.name} does not apply: ${reviewed}, but cargo resolved ${crate.name} ${resolved}. ` +
-    `Review the change, then re-approve with: cratebox approve ${crate.name}`;
+  return (
+    `grant for the ${target} of ${crate.name} does not apply: ${reviewed}, but cargo resolved ${crate.name} ${resolved}. ` +
+    `Review the change, then re-approve with: cratebox approve ${crate.name}`
+  );
 }
 
 export function describeAmbiguity(m: { crate: CrateIdentity; entries: readonly EntryRef[] }): string {
-  return `${m.crate.name} ${m.crate.version} is selected by ${m.entries.length} tables (${m.entries.map((e) => `[${e.table}]${where(e)}`).join(", ")}); ` +
-    "pin each to versions that do not overlap";
+  return (
+    `${m.crate.name} ${m.crate.version} is selected by ${m.entries.length} tables (${m.entries.map((e) => `[${e.table}]${where(e)}`).join(", ")}); ` +
+    "pin each to versions that do not overlap"
+  );
 }
 
 /** "cratebox.toml:12 [build.openssl-sys] env" for explain. */
 export function describeOrigin(o: Origin): string {
   switch (o.kind) {
-    case "built-in-default": return "cratebox default";
-    case "command-line": return "command line";
-    case "defaults": return `[defaults]${where(o)}`;
-    case "entry": return `[${o.table}]${where(o)}`;
-    case "profile": return `built-in profile ${o.name} (${o.file}${o.line === undefined ? "" : `:${o.line}`}), used by ${o.via.join(" -> ")}`;
+    case "built-in-default":
+      return "cratebox default";
+    case "command-line":
+      return "command line";
+    case "defaults":
+      return `[defaults]${where(o)}`;
+    case "entry":
+      return `[${o.table}]${where(o)}`;
+    case "profile":
+      return `built-in profile ${o.name} (${o.file}${o.line === undefined ? "" : `:${o.line}`}), used by ${o.via.join(" -> ")}`;
   }
 }
 

@@ -25,7 +25,17 @@ import { DURATION_ACCEPTED, SIZE_ACCEPTED, parseCount, parseCpus, parseDuration,
 import { ACCEPTED } from "./accepted.ts";
 import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
 import {
-  ENV_ACCEPTED, HOST_PORT_ACCEPTED, parseChecksum, parseCrateName, parseEnvPattern, parseFetchUrl, parseHostPath, parseHostPort, parseImageRef, parseSha256, type ValueResult,
+  ENV_ACCEPTED,
+  HOST_PORT_ACCEPTED,
+  parseChecksum,
+  parseCrateName,
+  parseEnvPattern,
+  parseFetchUrl,
+  parseHostPath,
+  parseHostPort,
+  parseImageRef,
+  parseSha256,
+  type ValueResult,
 } from "./values.ts";
 import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
 
@@ -80,57 +90,73 @@ const network = z.union([z.boolean(), uniqueList(checked(z.string(), parseHostPo
 /** One file a step may download through the proxy, checked against its SHA-256 (Nix's fixed-output idea). */
 const fetchEntry = z.strictObject({
   url: checked(z.string(), parseFetchUrl).describe("The exact http:// or https:// URL."),
-  sha256: checked(z.string(), parseSha256).describe("SHA-256 of the file, 64 hex digits (\"sha256:\" prefix accepted)."),
+  sha256: checked(z.string(), parseSha256).describe('SHA-256 of the file, 64 hex digits ("sha256:" prefix accepted).'),
 });
 
 // ---- keys -------------------------------------------------------------------------------------
 
 const sandboxKeys = {
-  memory: sizeValue.optional().describe(
-    `Memory of the whole container; swap is not granted on top. Default 4GiB. Accepts ${SIZE_ACCEPTED}.`,
-  ),
-  pids: limit("a positive whole number", parseCount, ACCEPTED.pids!).optional().describe(
-    "Processes and threads the container may hold at once (a fork bomb ends here). Default 512.",
-  ),
-  timeout: durationValue.optional().describe(
-    `Wall-clock time from start to exit; the step is stopped and the cause named after it. Default 15m. Accepts ${DURATION_ACCEPTED}.`,
-  ),
-  cpus: limit("a positive number of CPUs", parseCpus, ACCEPTED.cpus!).optional().describe(
-    "CPUs the container may use, fractions allowed (0.5). Default: all of the host's.",
-  ),
-  tmp: sizeValue.optional().describe(
-    `Size of the private /tmp (a tmpfs: it counts towards memory too). Default 1GiB. Accepts ${SIZE_ACCEPTED}.`,
-  ),
-  image: checked(z.string(), parseImageRef).optional().describe(
-    "Image the step runs in instead of cratebox's own sandbox image (which mounts the host's /usr read-only). It must exist locally: cratebox never pulls.",
-  ),
-  runtime: z.enum(RUNTIMES).optional().describe(
-    'OCI runtime of the container: "runc" (default) or "runsc" (gVisor, a user-space kernel) where the engine has it.',
-  ),
+  memory: sizeValue.optional().describe(`Memory of the whole container; swap is not granted on top. Default 4GiB. Accepts ${SIZE_ACCEPTED}.`),
+  pids: limit("a positive whole number", parseCount, ACCEPTED.pids!)
+    .optional()
+    .describe("Processes and threads the container may hold at once (a fork bomb ends here). Default 512."),
+  timeout: durationValue
+    .optional()
+    .describe(`Wall-clock time from start to exit; the step is stopped and the cause named after it. Default 15m. Accepts ${DURATION_ACCEPTED}.`),
+  cpus: limit("a positive number of CPUs", parseCpus, ACCEPTED.cpus!)
+    .optional()
+    .describe("CPUs the container may use, fractions allowed (0.5). Default: all of the host's."),
+  tmp: sizeValue.optional().describe(`Size of the private /tmp (a tmpfs: it counts towards memory too). Default 1GiB. Accepts ${SIZE_ACCEPTED}.`),
+  image: checked(z.string(), parseImageRef)
+    .optional()
+    .describe(
+      "Image the step runs in instead of cratebox's own sandbox image (which mounts the host's /usr read-only). It must exist locally: cratebox never pulls.",
+    ),
+  runtime: z
+    .enum(RUNTIMES)
+    .optional()
+    .describe('OCI runtime of the container: "runc" (default) or "runsc" (gVisor, a user-space kernel) where the engine has it.'),
 };
 
 const capabilityKeys = {
-  use: uniqueList(z.enum(BUILTIN_PROFILE_NAMES)).optional().describe(
-    "Built-in profiles (profiles/<name>.toml) applied in order before this table's own keys; lists accumulate, later single values win.",
-  ),
-  env: uniqueList(checked(z.string(), parseEnvPattern), (p) => p.text).optional().describe(
-    `Host environment variables passed into the sandbox, by name or pattern: ${ENV_ACCEPTED}. Patterns that would also match a well-known credential (CARGO_REGISTRY_TOKEN, GITHUB_TOKEN, ...) are refused.`,
-  ),
-  read: uniqueList(checked(z.string(), (p) => parseHostPath(p, "read"))).optional().describe(
-    "Extra host paths mounted read-only at the same place. Relative paths are from the workspace root and may not leave it (write an absolute path for that); symlinks are resolved and checked when the step runs.",
-  ),
-  write: uniqueList(checked(z.string(), (p) => parseHostPath(p, "write"))).optional().describe(
-    "Extra host paths mounted WRITABLE at the same place: the step can change or plant files there, so cratebox warns on every use. Same path rules as read; the workspace root itself, .git and target/ are refused.",
-  ),
-  directives: uniqueList(z.string().min(1).regex(/^[a-z][a-z0-9-]*(=|$)/, "a directive such as rustc-link-arg=-fuse-ld=lld")).optional().describe(
-    "Build-script directives let through the directive firewall, as KEY=VALUE with * matching anything (e.g. \"rustc-link-arg=-Wl,-T*\"). By default cratebox blocks directives that make the host linker or rustc run or load files the script chose.",
-  ),
-  network: network.optional().describe(
-    `Network access: false (default, no network at all), a list of hosts reachable only through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted, warned about). A list replaces what an earlier layer set.`,
-  ),
-  fetch: uniqueList(fetchEntry, (f) => f.url).optional().describe(
-    "Files the step may download through cratebox's egress proxy, each { url, sha256 }: the proxy downloads the URL itself and answers only if the body has that SHA-256. Reach it with a plain http:// request through the proxy (HTTP_PROXY); for an https URL, ask for its http:// form.",
-  ),
+  use: uniqueList(z.enum(BUILTIN_PROFILE_NAMES))
+    .optional()
+    .describe("Built-in profiles (profiles/<name>.toml) applied in order before this table's own keys; lists accumulate, later single values win."),
+  env: uniqueList(checked(z.string(), parseEnvPattern), (p) => p.text)
+    .optional()
+    .describe(
+      `Host environment variables passed into the sandbox, by name or pattern: ${ENV_ACCEPTED}. Patterns that would also match a well-known credential (CARGO_REGISTRY_TOKEN, GITHUB_TOKEN, ...) are refused.`,
+    ),
+  read: uniqueList(checked(z.string(), (p) => parseHostPath(p, "read")))
+    .optional()
+    .describe(
+      "Extra host paths mounted read-only at the same place. Relative paths are from the workspace root and may not leave it (write an absolute path for that); symlinks are resolved and checked when the step runs.",
+    ),
+  write: uniqueList(checked(z.string(), (p) => parseHostPath(p, "write")))
+    .optional()
+    .describe(
+      "Extra host paths mounted WRITABLE at the same place: the step can change or plant files there, so cratebox warns on every use. Same path rules as read; the workspace root itself, .git and target/ are refused.",
+    ),
+  directives: uniqueList(
+    z
+      .string()
+      .min(1)
+      .regex(/^[a-z][a-z0-9-]*(=|$)/, "a directive such as rustc-link-arg=-fuse-ld=lld"),
+  )
+    .optional()
+    .describe(
+      'Build-script directives let through the directive firewall, as KEY=VALUE with * matching anything (e.g. "rustc-link-arg=-Wl,-T*"). By default cratebox blocks directives that make the host linker or rustc run or load files the script chose.',
+    ),
+  network: network
+    .optional()
+    .describe(
+      `Network access: false (default, no network at all), a list of hosts reachable only through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted, warned about). A list replaces what an earlier layer set.`,
+    ),
+  fetch: uniqueList(fetchEntry, (f) => f.url)
+    .optional()
+    .describe(
+      "Files the step may download through cratebox's egress proxy, each { url, sha256 }: the proxy downloads the URL itself and answers only if the body has that SHA-256. Reach it with a plain http:// request through the proxy (HTTP_PROXY); for an https URL, ask for its http:// form.",
+    ),
   ...sandboxKeys,
 };
 
@@ -144,59 +170,76 @@ export function defaultSourceOf(scope: GrantScope): CrateSource {
 /** One `[build.<crate>]` / `[[test.<package>]]` table: which crate it selects, and what it grants. */
 function grantEntry(scope: GrantScope) {
   const defaultSource = defaultSourceOf(scope);
-  return z
-    .strictObject({
-      version: checked(z.string(), (r) => {
-        const req = parseCargoVersionReq(r);
-        return req.ok ? { ok: true, value: r.trim() } : req;
-      }).optional().describe(
-        `Cargo version requirement the grant is limited to, checked against the version cargo resolved (Cargo.lock); another version gets no grant and stops the run. Accepts ${VERSION_REQ_ACCEPTED}.`,
-      ),
-      source: z.enum(SOURCES).default(defaultSource).describe(
-        `Where the crate must come from, as cargo resolved it: "registry", "path" or "git". Default "${defaultSource}". A grant never applies to a crate of the same name from another source.`,
-      ),
-      checksum: checked(z.string(), parseChecksum).optional().describe(
-        "Pins the grant to the reviewed package: its checksum from Cargo.lock (\"sha256:<64 hex>\"). Registry crates only. Another checksum gets no grant and stops the run.",
-      ),
-      reviewed: z.boolean().optional().describe(
-        "true: someone reviewed this build script and it runs with the defaults (an entry that grants nothing must say so). false: listed but not reviewed yet; strict mode stops on it.",
-      ),
-      ...capabilityKeys,
-    })
-    // These run even when a key of the entry failed (`when`), so that every problem shows at
-    // once; they only read what they can trust on unvalidated data.
-    .superRefine(
-      (e, ctx) => {
-        if (typeof e.checksum === "string" && (e.source === "path" || e.source === "git")) {
-          ctx.addIssue({
-            code: "custom", input: e.checksum, path: ["checksum"],
-            message: `a checksum pins a registry package, but this entry selects ${e.source} crates (Cargo.lock has no checksum for them)`,
-            params: { accepted: 'a version pin instead, or source = "registry"' },
-          });
-        }
-      },
-      { when: (payload) => isTable(payload.value) },
-    )
-    .superRefine(
-      (e, ctx) => {
-        if (e.reviewed === undefined && !grantsSomething(e)) {
-          ctx.addIssue({
-            code: "custom", input: e, path: [],
-            message: "this entry grants nothing and is not marked reviewed",
-            params: { accepted: "reviewed = true (runs with the defaults on purpose), or a capability such as env, read or use" },
-          });
-        }
-      },
-      // Not when the table has a misspelt key: that key was probably meant as the grant.
-      { when: (payload) => isTable(payload.value) && !payload.issues.some((i) => i.code === "unrecognized_keys" && (i.path ?? []).length === 0) },
-    )
-    // A named definition in the JSON Schema (it is used twice: as a table and in an array).
-    .meta({
-      id: scope === "build" ? "BuildGrant" : "TestGrant",
-      description: scope === "build"
-        ? "Grant for the build script of this crate (as cargo resolved it). Several pinned versions: write [[build.<crate>]] once per version."
-        : "Grant for the test, bench and run binaries of this package. Several pinned versions: write [[test.<package>]] once per version.",
-    });
+  return (
+    z
+      .strictObject({
+        version: checked(z.string(), (r) => {
+          const req = parseCargoVersionReq(r);
+          return req.ok ? { ok: true, value: r.trim() } : req;
+        })
+          .optional()
+          .describe(
+            `Cargo version requirement the grant is limited to, checked against the version cargo resolved (Cargo.lock); another version gets no grant and stops the run. Accepts ${VERSION_REQ_ACCEPTED}.`,
+          ),
+        source: z
+          .enum(SOURCES)
+          .default(defaultSource)
+          .describe(
+            `Where the crate must come from, as cargo resolved it: "registry", "path" or "git". Default "${defaultSource}". A grant never applies to a crate of the same name from another source.`,
+          ),
+        checksum: checked(z.string(), parseChecksum)
+          .optional()
+          .describe(
+            'Pins the grant to the reviewed package: its checksum from Cargo.lock ("sha256:<64 hex>"). Registry crates only. Another checksum gets no grant and stops the run.',
+          ),
+        reviewed: z
+          .boolean()
+          .optional()
+          .describe(
+            "true: someone reviewed this build script and it runs with the defaults (an entry that grants nothing must say so). false: listed but not reviewed yet; strict mode stops on it.",
+          ),
+        ...capabilityKeys,
+      })
+      // These run even when a key of the entry failed (`when`), so that every problem shows at
+      // once; they only read what they can trust on unvalidated data.
+      .superRefine(
+        (e, ctx) => {
+          if (typeof e.checksum === "string" && (e.source === "path" || e.source === "git")) {
+            ctx.addIssue({
+              code: "custom",
+              input: e.checksum,
+              path: ["checksum"],
+              message: `a checksum pins a registry package, but this entry selects ${e.source} crates (Cargo.lock has no checksum for them)`,
+              params: { accepted: 'a version pin instead, or source = "registry"' },
+            });
+          }
+        },
+        { when: (payload) => isTable(payload.value) },
+      )
+      .superRefine(
+        (e, ctx) => {
+          if (e.reviewed === undefined && !grantsSomething(e)) {
+            ctx.addIssue({
+              code: "custom",
+              input: e,
+              path: [],
+              message: "this entry grants nothing and is not marked reviewed",
+              params: { accepted: "reviewed = true (runs with the defaults on purpose), or a capability such as env, read or use" },
+            });
+          }
+        },
+        // Not when the table has a misspelt key: that key was probably meant as the grant.
+        { when: (payload) => isTable(payload.value) && !payload.issues.some((i) => i.code === "unrecognized_keys" && (i.path ?? []).length === 0) },
+      )
+      // A named definition in the JSON Schema (it is used twice: as a table and in an array).
+      .meta({
+        id: scope === "build" ? "BuildGrant" : "TestGrant",
+        description:
+          scope === "build"
+            ? "Grant for the build script of this crate (as cargo resolved it). Several pinned versions: write [[build.<crate>]] once per version."
+            : "Grant for the test, bench and run binaries of this package. Several pinned versions: write [[test.<package>]] once per version.",
+      })
+  );
 }
 
 const crateName = z.string().check((ctx) => {
@@ -211,16 +254,19 @@ function scopeTable(entry: typeof buildGrant) {
   return z.record(crateName, z.union([entry, z.array(entry).min(1)])).optional();
 }
 
-export const defaultsSchema = z.strictObject(sandboxKeys).describe(
-  "Limits, image and runtime for every sandboxed step (build scripts and test binaries) unless a crate's table says otherwise.",
-);
+export const defaultsSchema = z
+  .strictObject(sandboxKeys)
+  .describe("Limits, image and runtime for every sandboxed step (build scripts and test binaries) unless a crate's table says otherwise.");
 
 export const profileSchema = z
   .strictObject({
     version: z.literal(1).describe("Version of this file's format. Always 1."),
-    strict: z.boolean().default(false).describe(
-      "Strict mode (also --strict): every crate with a build script must be listed in [build.*], granted or marked reviewed = true; a new build script entering the graph stops the run until someone reviews it.",
-    ),
+    strict: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Strict mode (also --strict): every crate with a build script must be listed in [build.*], granted or marked reviewed = true; a new build script entering the graph stops the run until someone reviews it.",
+      ),
     policy: z
       .array(z.string().min(1).regex(/\.js$/, "a .js file"))
       .optional()

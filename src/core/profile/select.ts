@@ -71,7 +71,10 @@ export function selectEntry(parsed: ParsedProfile, crate: CrateIdentity, phase: 
     const at: KeySegment[] = [phase, crate.name, ...(index === undefined ? [] : [index])];
     const entry: EntryRef = { file: parsed.file, table: toKeyPath(at), line: lineOf(parsed.lines, at), at };
     if (data.source !== crate.source) {
-      skipped.push({ entry, reason: `it selects ${data.source} crates; this ${crate.name} comes from ${crate.source === "path" ? "a path" : crate.source === "git" ? "git" : "a registry"}` });
+      skipped.push({
+        entry,
+        reason: `it selects ${data.source} crates; this ${crate.name} comes from ${crate.source === "path" ? "a path" : crate.source === "git" ? "git" : "a registry"}`,
+      });
       continue;
     }
     const failed: StalePin["failed"] = [];

@@ -157,7 +157,10 @@ class Scanner {
     const start = this.pos + delim.length;
     let i = start;
     while (i < this.s.length) {
-      if (q === '"' && this.s[i] === "\\") { i += 2; continue; }
+      if (q === '"' && this.s[i] === "\\") {
+        i += 2;
+        continue;
+      }
       if (this.s.startsWith(delim, i)) break;
       if (!triple && this.s[i] === "\n") break;
       i++;

@@ -20,15 +20,12 @@ export const CRATE_NAME_ACCEPTED = 'a package name as cargo spells it, such as "
 
 /** Cargo's package-name alphabet: letters, digits, `-` and `_`, not starting with a digit or `-`. */
 export function parseCrateName(raw: string): ValueResult<string> {
-  return /^[\p{ID_Start}_][\p{ID_Continue}-]*$/u.test(raw)
-    ? ok(raw)
-    : bad(`${JSON.stringify(raw)} is not a crate name`, CRATE_NAME_ACCEPTED);
+  return /^[\p{ID_Start}_][\p{ID_Continue}-]*$/u.test(raw) ? ok(raw) : bad(`${JSON.stringify(raw)} is not a crate name`, CRATE_NAME_ACCEPTED);
 }
 
 // ---- environment patterns ---------------------------------------------------------------------
 
-export const ENV_ACCEPTED =
-  'a variable name ("OPENSSL_DIR"), a prefix pattern ("OPENSSL_*"), a suffix pattern ("*_STATIC") or both ("*_OPENSSL_*")';
+export const ENV_ACCEPTED = 'a variable name ("OPENSSL_DIR"), a prefix pattern ("OPENSSL_*"), a suffix pattern ("*_STATIC") or both ("*_OPENSSL_*")';
 
 /** A granted environment pattern: `*` stands for any run of characters, at either end only. */
 export interface EnvPattern {
@@ -44,8 +41,17 @@ export interface EnvPattern {
  * back to cratebox (RUSTC_WRAPPER), or would change which code the dynamic linker loads.
  */
 const SANDBOX_OWNED = new Set([
-  "HOME", "PATH", "TMPDIR", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT",
-  "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "CARGO_HOME", "RUSTUP_HOME",
+  "HOME",
+  "PATH",
+  "TMPDIR",
+  "LD_PRELOAD",
+  "LD_LIBRARY_PATH",
+  "LD_AUDIT",
+  "RUSTC_WRAPPER",
+  "RUSTC_WORKSPACE_WRAPPER",
+  "CARGO_MAKEFLAGS",
+  "CARGO_HOME",
+  "RUSTUP_HOME",
 ]);
 
 /**
@@ -54,11 +60,25 @@ const SANDBOX_OWNED = new Set([
  * token. Naming such a variable exactly is still possible, and then it is plainly visible.
  */
 export const CREDENTIAL_CANARIES = [
-  "CARGO_REGISTRY_TOKEN", "CARGO_REGISTRIES_CRATES_IO_TOKEN", "GITHUB_TOKEN", "GH_TOKEN",
-  "GITLAB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN", "ACTIONS_RUNTIME_TOKEN",
-  "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-  "AWS_SESSION_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_CLIENT_SECRET", "VAULT_TOKEN",
-  "SSH_AUTH_SOCK", "DOCKER_AUTH_CONFIG", "TWINE_PASSWORD",
+  "CARGO_REGISTRY_TOKEN",
+  "CARGO_REGISTRIES_CRATES_IO_TOKEN",
+  "GITHUB_TOKEN",
+  "GH_TOKEN",
+  "GITLAB_TOKEN",
+  "CI_JOB_TOKEN",
+  "NPM_TOKEN",
+  "NODE_AUTH_TOKEN",
+  "ACTIONS_RUNTIME_TOKEN",
+  "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "GOOGLE_APPLICATION_CREDENTIALS",
+  "AZURE_CLIENT_SECRET",
+  "VAULT_TOKEN",
+  "SSH_AUTH_SOCK",
+  "DOCKER_AUTH_CONFIG",
+  "TWINE_PASSWORD",
 ] as const;
 
 export function parseEnvPattern(raw: string): ValueResult<EnvPattern> {
@@ -93,17 +113,20 @@ export function parseEnvPattern(raw: string): ValueResult<EnvPattern> {
 /** Does the host variable `name` fall under the granted pattern? Case-sensitive, as on Linux. */
 export function matchesEnvPattern(pattern: EnvPattern, name: string): boolean {
   switch (pattern.kind) {
-    case "name": return name === pattern.literal;
-    case "prefix": return name.startsWith(pattern.literal);
-    case "suffix": return name.endsWith(pattern.literal);
-    case "infix": return name.includes(pattern.literal);
+    case "name":
+      return name === pattern.literal;
+    case "prefix":
+      return name.startsWith(pattern.literal);
+    case "suffix":
+      return name.endsWith(pattern.literal);
+    case "infix":
+      return name.includes(pattern.literal);
   }
 }
 
 // ---- host paths -------------------------------------------------------------------------------
 
-export const PATH_ACCEPTED =
-  'a path relative to the workspace root that stays inside it ("vendor/sdk"), or an absolute path ("/opt/sdk")';
+export const PATH_ACCEPTED = 'a path relative to the workspace root that stays inside it ("vendor/sdk"), or an absolute path ("/opt/sdk")';
 
 /**
  * Host places never granted, whatever the grant says: kernel interfaces and runtime sockets
@@ -227,8 +250,8 @@ export const IMAGE_ACCEPTED = 'an image reference such as "debian:bookworm", "re
 /** Docker's reference grammar: [domain[:port]/]path[:tag][@algo:hex]. */
 const IMAGE_REF = new RegExp(
   "^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\\d+)?)/)?" +
-  "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*" +
-  "(?::[\\w][\\w.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$",
+    "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*" +
+    "(?::[\\w][\\w.-]{0,127})?(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$",
 );
 
 export function parseImageRef(raw: string): ValueResult<string> {

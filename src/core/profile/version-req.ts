@@ -12,15 +12,12 @@
 import semver from "semver";
 import type { ValueResult } from "./values.ts";
 
-export const VERSION_REQ_ACCEPTED =
-  'a cargo version requirement such as "0.9", "^1.2.3", "~1.4", "=0.9.103", ">=1.2, <2" or "1.*"';
+export const VERSION_REQ_ACCEPTED = 'a cargo version requirement such as "0.9", "^1.2.3", "~1.4", "=0.9.103", ">=1.2, <2" or "1.*"';
 
 const NUM = "(?:0|[1-9]\\d*)";
 const WILD = "(?:\\*|x|X)";
 const PRE = "[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*";
-const COMPARATOR = new RegExp(
-  `^(=|>=|>|<=|<|~|\\^)?\\s*(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`,
-);
+const COMPARATOR = new RegExp(`^(=|>=|>|<=|<|~|\\^)?\\s*(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`);
 
 /** The npm range for a cargo requirement, or why it is not one. */
 export function parseCargoVersionReq(raw: string): ValueResult<string> {
@@ -45,9 +42,10 @@ export function parseCargoVersionReq(raw: string): ValueResult<string> {
     if (pre !== undefined && pre.split(".").some((id) => /^\d+$/.test(id) && id.length > 1 && id.startsWith("0"))) {
       return fail(`${JSON.stringify(c)} has a numeric pre-release identifier with a leading zero`);
     }
-    const version = [major, minor === undefined ? undefined : minorWild ? "x" : minor, patch === undefined ? undefined : patchWild ? "x" : patch]
-      .filter((v) => v !== undefined)
-      .join(".") + (pre === undefined ? "" : `-${pre}`);
+    const version =
+      [major, minor === undefined ? undefined : minorWild ? "x" : minor, patch === undefined ? undefined : patchWild ? "x" : patch]
+        .filter((v) => v !== undefined)
+        .join(".") + (pre === undefined ? "" : `-${pre}`);
     // No operator: caret for a version, an x-range for a wildcard (cargo's `1.*` is not `^1`).
     const npmOp = op ?? (minorWild || patchWild ? "" : "^");
     parts.push(`${npmOp}${version}`);
