@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import yargs from "yargs";
-import { CrateboxError, EXIT_USAGE } from "../core/errors.ts";
+import { CrateboxError, EXIT } from "../core/errors.ts";
 import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type Limits } from "../core/limits.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
@@ -75,7 +75,13 @@ function parser(argv: string[]) {
 }
 
 /** Limits given on the command line (the highest layer; unset ones come from the profiles). */
-function toLimitOverrides(a: { memory?: string; pids?: string; timeout?: string; cpus?: string; "tmp-size"?: string }): Partial<Limits> {
+function toLimitOverrides(a: {
+  memory?: string | undefined;
+  pids?: string | undefined;
+  timeout?: string | undefined;
+  cpus?: string | undefined;
+  "tmp-size"?: string | undefined;
+}): Partial<Limits> {
   return {
     ...(a.memory !== undefined ? { memoryBytes: parseSize(a.memory) } : {}),
     ...(a.pids !== undefined ? { pids: parseCount(a.pids) } : {}),
@@ -97,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     cwd: args.workspace ? path.resolve(args.workspace) : process.cwd(),
     env: process.env,
     cargo: process.env.CARGO ?? "cargo",
-    print: (l) => process.stdout.write(l + "\n"),
+    print: (l) => process.stdout.write(`${l}\n`),
     ...(args.policy ? { policies: args.policy } : {}),
   };
   const positional = args._.map(String).slice(1);
@@ -153,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   if (command === "doctor") {
-    const checks = await runDoctor(process.env, process.cwd(), (l) => process.stdout.write(l + "\n"));
+    const checks = await runDoctor(process.env, process.cwd(), (l) => process.stdout.write(`${l}\n`));
     return checks.every((c) => c.ok) ? 0 : 1;
   }
   const learn = command === "learn" && args._.map(String)[1] === "cargo";
@@ -213,5 +219,5 @@ export async function runMain(argv: string[]): Promise<void> {
   } catch (err) {
     code = renderError(err, (s) => process.stderr.write(s));
   }
-  process.exitCode = code ?? EXIT_USAGE;
+  process.exitCode = code ?? EXIT.USAGE;
 }

@@ -6,7 +6,7 @@
  * (DECSTBM) and the status is drawn there with the cursor saved and restored; cargo's output
  * scrolls above it. `stop()` gives the row back (also on Ctrl-C: the CLI always calls it).
  */
-import type { Phase } from "../core/sandbox-spec.ts";
+import type { Phase } from "../core/phase.ts";
 import type { StepOutcome } from "../core/step-outcome.ts";
 
 const SAVE = "\x1b7";

@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import { isWithin } from "./paths.ts";
-import { PHASE_TEXT, describeFailure, type StepOutcome } from "./step-outcome.ts";
+import { phaseText } from "./phase.ts";
+import { describeFailure, type StepOutcome } from "./step-outcome.ts";
 
 const escapeData = (s: string) => s.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
 const escapeProperty = (s: string) => escapeData(s).replaceAll(":", "%3A").replaceAll(",", "%2C");
@@ -13,7 +14,7 @@ const escapeProperty = (s: string) => escapeData(s).replaceAll(":", "%3A").repla
 /** The annotation for a failed step, or undefined for a success. */
 export function toGithubAnnotation(o: StepOutcome, workspace: string | undefined): string | undefined {
   if (o.ok) return undefined;
-  const message = describeFailure(o) ?? `${PHASE_TEXT[o.phase]} ${o.program} of ${o.crate} ${o.version} failed with exit code ${o.exitCode}`;
+  const message = describeFailure(o) ?? `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed with exit code ${o.exitCode}`;
   // Point at the file that holds the code: build.rs for a build script, the manifest otherwise.
   const file = path.join(o.manifestDir, o.phase === "build-script" ? "build.rs" : "Cargo.toml");
   const where = workspace && isWithin(file, workspace) ? path.relative(workspace, file) : undefined;

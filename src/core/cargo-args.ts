@@ -59,7 +59,7 @@ function optionValue(args: readonly string[], name: string): string | undefined 
     const a = args[i]!;
     if (a === "--") break;
     if (a === name) found = args[i + 1];
-    else if (a.startsWith(name + "=")) found = a.slice(name.length + 1);
+    else if (a.startsWith(`${name}=`)) found = a.slice(name.length + 1);
   }
   return found;
 }

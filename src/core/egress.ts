@@ -235,7 +235,7 @@ function parseV6(text: string): bigint | undefined {
   if (dotted) {
     const v4 = parseV4(dotted[1]!);
     if (v4 === undefined) return undefined;
-    s = s.slice(0, -dotted[1]!.length) + `${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+    s = `${s.slice(0, -dotted[1]!.length)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
   }
   const halves = s.split("::");
   if (halves.length > 2) return undefined;

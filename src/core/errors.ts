@@ -1,22 +1,82 @@
 /**
- * Known errors carry a stable code, a hint and an exit code; they print without a stack
- * (rendered in cli/render-error.ts). Anything else is a bug and prints with its stack.
- * Exit codes: cargo's own code passes through; 2 for usage, configuration and environment
- * errors; 130 when interrupted.
+ * The one error type cratebox throws, its codes, and its exit codes. Pure.
+ *
+ * A known error carries a code from ERROR_CODES, a message and a hint, and prints without a
+ * stack (cli/render-error.ts is the one place errors become text). A broken invariant is
+ * `internalError(...)` (code INTERNAL, exit 70): it prints with its stack and a "please
+ * report". Anything thrown that is not a CrateboxError is treated like INTERNAL.
  */
-export const EXIT_USAGE = 2;
-export const EXIT_INTERRUPTED = 130;
+
+/** Exit codes of the cratebox command (cargo's own code passes through as it is). */
+export const EXIT = {
+  OK: 0,
+  /** `cratebox review` found something that fails the review; `policy test` found a stop; doctor found a problem. */
+  FINDINGS: 1,
+  /** Usage, configuration and environment errors: nothing was built. */
+  USAGE: 2,
+  /** What cargo itself exits with when a build or a test fails; the shims use it too. */
+  CARGO_FAILED: 101,
+  /** A bug in cratebox (sysexits' EX_SOFTWARE). */
+  INTERNAL: 70,
+  /** Interrupted (Ctrl-C): 128 + SIGINT. */
+  INTERRUPTED: 130,
+} as const;
+
+/**
+ * Every code a CrateboxError may carry, and what it means. Codes are stable: scripts and tests
+ * may switch on them; the type checker refuses a code that is not listed here.
+ */
+export const ERROR_CODES = {
+  USAGE: "a command line cratebox cannot run",
+  INTERRUPTED: "the run was interrupted (Ctrl-C) while a step was asked for",
+  INTERNAL: "a broken invariant: a bug in cratebox",
+  PROTOCOL: "a shim spoke another protocol version than this run (a target/ written by another cratebox)",
+  // environment
+  ENGINE_UNAVAILABLE: "no container engine answers",
+  BACKEND_UNAVAILABLE: "the sandbox backend asked for cannot run on this host",
+  TOOLCHAIN: "the Rust toolchain cannot be asked or mounted",
+  CARGO_METADATA: "`cargo metadata` failed",
+  IMAGE_UNKNOWN: "no sandbox image of that name ships with cratebox",
+  IMAGE_MISSING: "an image a grant names is not in the engine",
+  IMAGE_BUILD_FAILED: "building the sandbox image failed",
+  RUNTIME_MISSING: "an OCI runtime a grant names is not registered with the engine",
+  // configuration
+  PROFILE_INVALID: "cratebox.toml or a built-in profile does not validate",
+  PROFILE_UNCOMMITTED: "in CI, cratebox.toml differs from the committed one",
+  GRANT_PATH: "a granted path does not exist or leads somewhere it may not",
+  GRANTS_STOP: "the grants do not fit the build (stale pins, ambiguity, strict mode, policies)",
+  LIMIT_SYNTAX: "a limit's value cannot be read",
+  POLICY_READ: "a policy file cannot be read",
+  POLICY_FAILED: "a policy threw, overran its limits or returned something invalid",
+  POLICY_LIMITS: "the policy limits asked for are out of range",
+  POLICY_OUTPUT: "a policy returned decisions that do not validate",
+  // profile commands
+  NO_SUCH_CRATE: "no crate of that name in the build graph",
+  WHICH_CRATE: "a crate name matches several packages",
+  NO_STALE_PIN: "`profiles diff` on a crate whose pin holds",
+  APPROVE_INVALID: "the table approve would write does not validate",
+  APPROVE_CONFLICT: "approve options that exclude each other",
+  // a step
+  SPEC_REFUSED: "a step's request the sandbox refuses to run (never run, never partly exposed)",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class CrateboxError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly exitCode: number;
 
-  constructor(code: string, message: string, hint?: string, exitCode: number = EXIT_USAGE) {
+  constructor(code: ErrorCode, message: string, hint?: string, exitCode: number = code === "INTERNAL" ? EXIT.INTERNAL : EXIT.USAGE) {
     super(message);
     this.name = "CrateboxError";
     this.code = code;
     this.hint = hint;
     this.exitCode = exitCode;
   }
+}
+
+/** A broken invariant: a bug, rendered with its stack. */
+export function internalError(message: string): CrateboxError {
+  return new CrateboxError("INTERNAL", message);
 }

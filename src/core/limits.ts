@@ -2,6 +2,7 @@
  * Resource limits of one sandboxed step, and the parsing of their human forms ("512MiB", "15m").
  * Pure: no I/O. Defaults are documented in README.md ("Limits").
  */
+import { CrateboxError } from "./errors.ts";
 
 export interface Limits {
   /** Memory of the whole container, in bytes; swap is not granted on top. */
@@ -42,12 +43,13 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 /** Thrown by the parse functions; `accepted` says what would have been fine. */
-export class LimitSyntaxError extends Error {
+export class LimitSyntaxError extends CrateboxError {
   readonly input: string;
   readonly accepted: string;
 
   constructor(input: string, accepted: string) {
-    super(`invalid value ${JSON.stringify(input)}: expected ${accepted}`);
+    super("LIMIT_SYNTAX", `invalid value ${JSON.stringify(input)}: expected ${accepted}`);
+    this.name = "LimitSyntaxError";
     this.input = input;
     this.accepted = accepted;
   }

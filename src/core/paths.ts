@@ -4,7 +4,7 @@ import path from "node:path";
 /** True when `p` is `dir` itself or lies below it. Both must be absolute and normalised. */
 export function isWithin(p: string, dir: string): boolean {
   if (dir === "/") return p.startsWith("/");
-  return p === dir || p.startsWith(dir.endsWith("/") ? dir : dir + "/");
+  return p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
 }
 
 /** The absolute tokens of a value that may hold one path or a `:`-separated list. */

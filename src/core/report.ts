@@ -5,6 +5,7 @@
  * Pure. A change that removes or renames a field bumps REPORT_VERSION.
  */
 import { z } from "zod";
+import { PHASES } from "./phase.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
 export const REPORT_VERSION = 1;
@@ -18,7 +19,7 @@ const limitsSchema = z.strictObject({
 });
 
 export const stepSchema = z.strictObject({
-  phase: z.enum(["build-script", "test", "bench", "run"]).describe("What ran: a build script, or a binary cargo ran through its runner hook."),
+  phase: z.enum(PHASES).describe("What ran: a build script, or a binary cargo ran through its runner hook."),
   crate: z.string().describe("Package name, as cargo resolved it."),
   version: z.string().describe("Package version."),
   program: z.string().describe("File name of the program (a test binary's name tells the test target; rust_out is a doctest)."),

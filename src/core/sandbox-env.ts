@@ -119,7 +119,7 @@ export function toSandboxEnv(
   if ("RUSTC" in env) env.RUSTC = ctx.rustc;
   if ("RUSTDOC" in env) env.RUSTDOC = ctx.rustdoc;
   if ("CARGO" in env) env.CARGO = ctx.cargo;
-  const libPath = (hostEnv.LD_LIBRARY_PATH ?? "").split(":").filter((p) => p === ctx.sysroot || p.startsWith(ctx.sysroot + "/"));
+  const libPath = (hostEnv.LD_LIBRARY_PATH ?? "").split(":").filter((p) => p === ctx.sysroot || p.startsWith(`${ctx.sysroot}/`));
   if (libPath.length > 0) env.LD_LIBRARY_PATH = libPath.join(":");
   env.HOME = SANDBOX_HOME;
   env.TMPDIR = SANDBOX_TMP;

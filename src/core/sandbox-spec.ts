@@ -7,14 +7,14 @@
  * an empty HOME; no network; all capabilities dropped; read-only root filesystem.
  */
 import path from "node:path";
+import { CrateboxError, EXIT } from "./errors.ts";
 import type { Limits } from "./limits.ts";
 import { matchesEnvPattern, type EnvPattern } from "./profile/values.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
 import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
 import { NO_NETWORK, NO_PROXY_DEFAULT, proxyEnv, type NetworkAccess } from "./egress.ts";
 
-/** A build script, or a binary cargo runs through its runner hook (tests, benches, `cargo run`). */
-export type Phase = "build-script" | "test" | "bench" | "run";
+import type { Phase } from "./phase.ts";
 
 /** What a shim asks the orchestrator to run, as cargo handed it to the shim. */
 export interface StepRequest {
@@ -132,8 +132,11 @@ export interface SandboxSpec {
 }
 
 /** A request the sandbox refuses outright (never run, never partially exposed). */
-export class SpecError extends Error {
-  readonly code = "SPEC_REFUSED";
+export class SpecError extends CrateboxError {
+  constructor(message: string) {
+    super("SPEC_REFUSED", message, undefined, EXIT.CARGO_FAILED);
+    this.name = "SpecError";
+  }
 }
 
 /** Seconds beyond the orchestrator's own timeout after which the container ends by itself. */

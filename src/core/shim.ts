@@ -46,7 +46,7 @@ exit 101
 
 /** Is this file content (its first bytes suffice) a cratebox shim? */
 export function isShim(head: string): boolean {
-  return head.startsWith("#!/bin/sh\n# " + SHIM_MARKER);
+  return head.startsWith(`#!/bin/sh\n# ${SHIM_MARKER}`);
 }
 
 /** Build-script binaries as rustc names them: `build_script_<name>-<16 hex>` (no extension). */

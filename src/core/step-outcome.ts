@@ -5,10 +5,9 @@
 import type { EgressEvent } from "./egress.ts";
 import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/schema.ts";
-import type { GrantPhase } from "./profile/select.ts";
 import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
-import type { Phase } from "./sandbox-spec.ts";
+import { phaseText, toGrantPhase, type Phase } from "./phase.ts";
 
 /** What the engine and the orchestrator observed when the container ended. */
 export interface ContainerExit {
@@ -62,9 +61,6 @@ export interface StepOutcome {
   egressOmitted?: number;
 }
 
-/** Which kind of cratebox.toml table grants a step: `[build.*]` for build scripts, `[test.*]` for what cargo runs. */
-export const toGrantPhase = (phase: Phase): GrantPhase => (phase === "build-script" ? "build" : "test");
-
 /** The head of a pinned grant for this step's crate, as cratebox.toml wants it. */
 function tableHead(o: StepOutcome): string {
   const scope = toGrantPhase(o.phase);
@@ -111,8 +107,6 @@ export function toSignal(exit: ContainerExit, cause: Cause): number | undefined 
   return undefined;
 }
 
-export const PHASE_TEXT: Record<Phase, string> = { "build-script": "build script", test: "test binary", bench: "bench binary", run: "program" };
-
 /** How to raise a limit: the grant for this crate in cratebox.toml, or the flag for one run. */
 function grantHint(o: StepOutcome, key: string, flag: string, value: string): string {
   const toml = /^\d+$/.test(value) ? value : JSON.stringify(value);
@@ -148,7 +142,7 @@ export function describeFailure(o: StepOutcome): string | undefined {
   // sandbox had a hand in it (a limit, a signal).
   const refused = refusedEgress(o);
   if (o.phase !== "build-script" && o.cause === "exit" && !refused) return undefined;
-  const who = o.phase === "build-script" ? `build script of ${o.crate} ${o.version}` : `${PHASE_TEXT[o.phase]} ${o.program} of ${o.crate} ${o.version}`;
+  const who = o.phase === "build-script" ? `build script of ${o.crate} ${o.version}` : `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version}`;
   const l = o.limits;
   switch (o.cause) {
     case "memory":

@@ -1,6 +1,6 @@
 /** The one summary line at the end of a run. Pure. */
-import type { Phase } from "./sandbox-spec.ts";
-import { toGrantPhase, type StepOutcome } from "./step-outcome.ts";
+import { toGrantPhase, type Phase } from "./phase.ts";
+import type { StepOutcome } from "./step-outcome.ts";
 
 const NOUNS: Record<Phase, [string, string]> = {
   "build-script": ["build script", "build scripts"],

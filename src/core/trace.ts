@@ -75,5 +75,5 @@ function parentOf(p: string): string {
  */
 export function toGrantDirs(paths: readonly string[], isDir: (p: string) => boolean): string[] {
   const dirs = [...new Set(paths.map((p) => (isDir(p) ? p : parentOf(p))))].sort();
-  return dirs.filter((d) => !dirs.some((o) => o !== d && (d === o || d.startsWith(o + "/"))));
+  return dirs.filter((d) => !dirs.some((o) => o !== d && (d === o || d.startsWith(`${o}/`))));
 }

@@ -1,5 +1,6 @@
 /** `cratebox doctor`: engine, image, toolchain, host layout and real limit enforcement. */
 import { existsSync, lstatSync } from "node:fs";
+import type Docker from "dockerode";
 import { execa } from "execa";
 import { connectEngine } from "./engine.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
@@ -43,7 +44,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     fix: "install Rust (rustup) so that `rustc` is on PATH",
   });
 
-  let docker;
+  let docker: Docker;
   try {
     docker = await connectEngine(env);
   } catch (err) {

@@ -192,7 +192,7 @@ export class EgressProxy {
   private refuse(method: string, target: string, reason: string, url?: string, withGrant = true): string {
     const grant = withGrant && parseAuthority(target) ? networkGrantFor(target, this.opts.hosts) : undefined;
     const e = this.log({ method, target, ...(url ? { url } : {}), decision: "refused", reason, ...(grant ? { grant } : {}) });
-    return `cratebox: refused ${method} ${e.url ?? e.target}: ${reason}` + (grant ? `; to allow it: ${grant} in ${this.opts.table}` : "") + "\n";
+    return `cratebox: refused ${method} ${e.url ?? e.target}: ${reason}${grant ? `; to allow it: ${grant} in ${this.opts.table}` : ""}\n`;
   }
 
   private crashed(res: ServerResponse, err: Error): void {
@@ -267,7 +267,7 @@ export class EgressProxy {
     upstream.once("connect", () => {
       open = true;
       upstream.setTimeout(TUNNEL_IDLE_MS);
-      event.address = upstream.remoteAddress ?? event.address;
+      if (upstream.remoteAddress) event.address = upstream.remoteAddress;
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);

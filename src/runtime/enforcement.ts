@@ -40,7 +40,7 @@ export function readEnforcementRecord(env: NodeJS.ProcessEnv, engineId: string):
 export function writeEnforcementRecord(env: NodeJS.ProcessEnv, record: EnforcementRecord): void {
   const file = cacheFile(env, record.engineId);
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** Loud warnings for a run, from the engine's flags and the last doctor probe (cheap: one API call). */

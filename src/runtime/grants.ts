@@ -9,28 +9,20 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { toNetworkAccess } from "../core/egress.ts";
-import { CrateboxError } from "../core/errors.ts";
+import { CrateboxError, internalError } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { isWithin } from "../core/paths.ts";
 import { parseBuiltinProfiles, type BuiltinProfiles } from "../core/profile/builtins.ts";
 import { formatProfileIssue, parseProfile, ProfileInvalidError, type ParsedProfile } from "../core/profile/parse.ts";
-import {
-  describeAmbiguity,
-  describePinMismatch,
-  resolveGrant,
-  strictViolations,
-  type EffectiveGrant,
-  type GrantPhase,
-  type Origin,
-} from "../core/profile/resolve.ts";
+import { describeAmbiguity, describePinMismatch, resolveGrant, strictViolations, type EffectiveGrant, type Origin } from "../core/profile/resolve.ts";
 import type { CrateIdentity } from "../core/profile/select.ts";
 import { applyPolicies, describeRefusals, type PolicyOutcome } from "../core/policy/apply.ts";
 import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
 import { toGrantView } from "../core/policy/view.ts";
 import { toGrantSummary, type GrantSummary } from "../core/grant-summary.ts";
-import type { Phase, SandboxGrant } from "../core/sandbox-spec.ts";
-import { toGrantPhase } from "../core/step-outcome.ts";
-import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
+import { toGrantPhase, type GrantPhase, type Phase } from "../core/phase.ts";
+import type { SandboxGrant } from "../core/sandbox-spec.ts";
+import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
 import { realpathOrUndefined } from "./host-facts.ts";
 import { PACKAGE_ROOT } from "./image.ts";
 
@@ -51,7 +43,7 @@ export interface LoadedProfile {
 export function loadProfile(workspaceRoot: string): LoadedProfile {
   const file = path.join(workspaceRoot, PROFILE_FILE);
   if (!existsSync(file)) {
-    if (!EMPTY.ok) throw new Error("the empty profile does not parse");
+    if (!EMPTY.ok) throw internalError("the empty profile does not parse");
     return { parsed: EMPTY.value, exists: false, warnings: [] };
   }
   const result = parseProfile(readFileSync(file, "utf8"), file);
@@ -106,7 +98,9 @@ export class GrantBook {
   async decideWhenKnown(manifestDir: string, phase: Phase): Promise<StepDecision> {
     if (!this.graph && this.graphLoader) {
       this.graphLoading ??= this.graphLoader().then(
-        (g) => void (this.graph = g),
+        (g) => {
+          this.graph = g;
+        },
         () => {}, // without the graph a step is matched by no table: the defaults, as before
       );
       await this.graphLoading;

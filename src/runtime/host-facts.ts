@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process";
 import { CrateboxError } from "../core/errors.ts";
 import { isWithin } from "../core/paths.ts";
 import type { HostAddresses } from "../core/egress.ts";
-import { SYSTEM_PATHS, type HostFacts, type Phase } from "../core/sandbox-spec.ts";
+import type { Phase } from "../core/phase.ts";
+import { SYSTEM_PATHS, type HostFacts } from "../core/sandbox-spec.ts";
 
 export function realpathOrUndefined(p: string): string | undefined {
   try {

@@ -14,9 +14,10 @@ import { isWithin } from "../core/paths.ts";
 import { upsertTable, type TomlValue } from "../core/profile/edit.ts";
 import { entriesOf, parseProfile } from "../core/profile/parse.ts";
 import { defaultSourceOf } from "../core/profile/schema.ts";
-import { toGrantPhase, type StepOutcome } from "../core/step-outcome.ts";
+import { toGrantPhase } from "../core/phase.ts";
+import type { StepOutcome } from "../core/step-outcome.ts";
 import { toGrantDirs } from "../core/trace.ts";
-import type { CrateGraph } from "./crate-graph.ts";
+import type { CrateGraph } from "../core/crate-graph.ts";
 import { PROFILE_FILE } from "./grants.ts";
 import { isDirectory } from "./host-facts.ts";
 

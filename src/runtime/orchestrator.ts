@@ -11,9 +11,10 @@ import { CrateboxError } from "../core/errors.ts";
 import { encodeFrame, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type ExitMessage, type RunRequest } from "../core/protocol.ts";
 import { toCreateOptions } from "../core/container-options.ts";
 import { DirectiveGate } from "../core/directive-gate.ts";
-import { SpecError, toSandboxSpec, withTracing, type Phase, type StepRequest } from "../core/sandbox-spec.ts";
+import { phaseText, toGrantPhase, type Phase, type RunnerPhase } from "../core/phase.ts";
+import { toSandboxSpec, withTracing, type StepRequest } from "../core/sandbox-spec.ts";
 import { parseTrace, type TraceDenials } from "../core/trace.ts";
-import { PHASE_TEXT, signalName, toCause, toGrantPhase, toSignal, type StepOutcome } from "../core/step-outcome.ts";
+import { signalName, toCause, toSignal, type StepOutcome } from "../core/step-outcome.ts";
 import { LABEL_OWNER, LABEL_RUN, removeContainer, runContainer, type RunIo } from "./containers.ts";
 import type { StepDecision } from "./grants.ts";
 import { EgressProxy } from "./egress-proxy.ts";
@@ -32,7 +33,7 @@ export interface OrchestratorOptions {
   /** The grant, limits and image of a step (runtime/grants.ts GrantBook.decide). */
   decide: (manifestDir: string, phase: Phase) => Promise<StepDecision>;
   /** What a binary coming through cargo's runner hook is, from the cargo subcommand. */
-  runnerPhase: "test" | "bench" | "run";
+  runnerPhase: RunnerPhase;
   /** The rustc of this run, for steps whose environment names none (runner phases). */
   rustc: string;
   /** cratebox's own lines (stderr of the run). */
@@ -221,7 +222,7 @@ export class Orchestrator implements AsyncDisposable {
   private async startProxy(decision: StepDecision, phase: Phase, crate: string): Promise<EgressProxy | undefined> {
     const net = decision.grant.network;
     if (net.kind !== "proxy") return undefined;
-    const what = PHASE_TEXT[phase];
+    const what = phaseText(phase);
     const table = `[${toGrantPhase(phase)}.${crate}]`;
     return EgressProxy.start({
       socket: path.join(this.opts.egressDir, `egress-${++this.proxies}.sock`),
@@ -267,7 +268,7 @@ export class Orchestrator implements AsyncDisposable {
     let req: RunRequest;
     try {
       req = JSON.parse(line) as RunRequest;
-      if (req.v !== PROTOCOL_VERSION) throw new Error(`protocol version ${req.v}, expected ${PROTOCOL_VERSION}`);
+      if (req.v !== PROTOCOL_VERSION) throw new CrateboxError("PROTOCOL", `protocol version ${req.v}, expected ${PROTOCOL_VERSION}`);
     } catch (err) {
       send(FRAME_STDERR, Buffer.from(`cratebox: bad request from the shim: ${(err as Error).message}\n`));
       return finish({ code: 101 });
@@ -290,7 +291,7 @@ export class Orchestrator implements AsyncDisposable {
       } else if (outcome.signal !== undefined) finish({ code: 128 + outcome.signal, signal: signalName(outcome.signal) });
       else finish({ code: outcome.exitCode });
     } catch (err) {
-      const known = err instanceof CrateboxError || err instanceof SpecError;
+      const known = err instanceof CrateboxError && err.code !== "INTERNAL";
       const message = known ? (err as Error).message : String((err as Error).stack ?? err);
       this.opts.log(`${req.env.CARGO_PKG_NAME ?? "a crate"}: the sandbox refused to run ${path.basename(req.program)}: ${message}`);
       send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n`));

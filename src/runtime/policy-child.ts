@@ -19,6 +19,7 @@
  * The isolate is always disposed.
  */
 import ivm from "isolated-vm";
+import { internalError } from "../core/errors.ts";
 import { POLICY_REALM_SOURCE } from "./policy-realm.ts";
 
 export interface EvaluatorRequest {
@@ -77,7 +78,7 @@ function toStatus(raw: unknown): { status: "ok" | "threw" | "no-policy" | "not-d
   const cut = s.indexOf("\n");
   const status = s.slice(0, cut);
   if (status !== "ok" && status !== "threw" && status !== "no-policy" && status !== "not-data")
-    throw new Error(`unexpected answer from the isolate: ${s.slice(0, 80)}`);
+    throw internalError(`unexpected answer from the isolate: ${s.slice(0, 80)}`);
   return { status, text: s.slice(cut + 1) };
 }
 

@@ -26,7 +26,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { CrateboxError } from "../core/errors.ts";
+import { CrateboxError, internalError } from "../core/errors.ts";
 import { formatSize } from "../core/limits.ts";
 import { PolicyInputSchema, formatDecisionIssue, validateDecisions, type PolicyDecisions, type PolicyInput } from "../core/policy/schema.ts";
 import type { EvaluationResult, EvaluatorEvent, EvaluatorRequest } from "./policy-child.ts";
@@ -70,7 +70,7 @@ export async function evaluatePolicies(policies: readonly PolicySource[], input:
   const limits = validateLimits({ ...DEFAULT_POLICY_LIMITS, ...options });
   const checked = PolicyInputSchema.safeParse(input);
   // The input is built by cratebox itself: a mismatch is a bug, reported with a stack.
-  if (!checked.success) throw new Error(`policy input does not fit its schema: ${checked.error.message}`);
+  if (!checked.success) throw internalError(`policy input does not fit its schema: ${checked.error.message}`);
   if (policies.length === 0) return [];
   for (const p of policies) {
     // isolated-vm compiles source text only up to an eighth of the isolate's memory limit.

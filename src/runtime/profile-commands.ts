@@ -9,9 +9,11 @@ import { CrateboxError } from "../core/errors.ts";
 import { toGrantSummary } from "../core/grant-summary.ts";
 import { removeTable, upsertTable, type TomlValue } from "../core/profile/edit.ts";
 import { entriesOf, formatProfileIssue, parseProfile } from "../core/profile/parse.ts";
-import { describeAmbiguity, describePinMismatch, resolveGrant, type GrantPhase } from "../core/profile/resolve.ts";
+import type { GrantPhase } from "../core/phase.ts";
+import { describeAmbiguity, describePinMismatch, resolveGrant } from "../core/profile/resolve.ts";
 import { describeRefusals } from "../core/policy/apply.ts";
-import { readCrateGraph, type CrateGraph, type GraphCrate } from "./crate-graph.ts";
+import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
+import { readCrateGraph } from "./crate-graph.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
 import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, policySources, PROFILE_FILE } from "./grants.ts";
 

@@ -9,8 +9,9 @@ import path from "node:path";
 import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
-import { CrateboxError, EXIT_INTERRUPTED } from "../core/errors.ts";
+import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
+import { toRunnerPhase } from "../core/phase.ts";
 import { toGithubAnnotation } from "../core/annotations.ts";
 import { toReport } from "../core/report.ts";
 import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
@@ -111,12 +112,6 @@ async function ensureCommitted(file: string): Promise<void> {
   }
 }
 
-function toRunnerPhase(subcommand: string | undefined): "test" | "bench" | "run" {
-  if (subcommand === "bench") return "bench";
-  if (subcommand === "run" || subcommand === "r") return "run";
-  return "test";
-}
-
 /** The host triple of the rustc cargo will use (`rustc -vV`). */
 async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
   const rustc = env.RUSTC ?? "rustc";
@@ -178,7 +173,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       if (line) opts.log(line);
       if (opts.env.GITHUB_ACTIONS === "true") {
         const annotation = toGithubAnnotation(outcome, opts.env.GITHUB_WORKSPACE ?? dirs.workspaceRoot);
-        if (annotation) (opts.stdout ?? ((l: string) => process.stdout.write(l + "\n")))(annotation);
+        if (annotation) (opts.stdout ?? ((l: string) => process.stdout.write(`${l}\n`)))(annotation);
       }
     },
   });
@@ -228,7 +223,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       process.off("SIGHUP", onSignal);
     }
     await orchestrator.close();
-    if (interrupted) code = EXIT_INTERRUPTED;
+    if (interrupted) code = EXIT.INTERRUPTED;
     for (const w of orchestrator.engineWarnings) opts.log(`WARNING: the engine said: ${w}`);
     if (opts.learn) {
       const proposal = proposeGrants(dirs.workspaceRoot, orchestrator.outcomes, grants.graph, opts.log);
@@ -249,7 +244,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         engineWarnings: [...warnings, ...orchestrator.engineWarnings],
         outcomes: orchestrator.outcomes,
       });
-      writeFileSync(opts.reportFile, JSON.stringify(report, null, 2) + "\n");
+      writeFileSync(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`);
     }
     return code;
   } finally {

@@ -28,7 +28,7 @@ const request: RunRequest = { v: PROTOCOL_VERSION, kind, program: resolve(progra
 let exited = false;
 const decoder = new FrameDecoder();
 const sock = connect(socketPath);
-sock.on("connect", () => sock.write(JSON.stringify(request) + "\n"));
+sock.on("connect", () => sock.write(`${JSON.stringify(request)}\n`));
 sock.on("data", (chunk: Buffer) => {
   for (const frame of decoder.push(chunk)) {
     if (frame.type === FRAME_STDOUT) process.stdout.write(frame.payload);

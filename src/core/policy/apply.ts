@@ -18,7 +18,7 @@
  * `reviewed`: it says `reviewed = true`. A step no table selects meets none of them.
  */
 import { formatDuration, formatSize } from "../limits.ts";
-import type { GrantPhase } from "../profile/select.ts";
+import type { GrantPhase } from "../phase.ts";
 import { envPatternCovers, hostCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
 import { LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement } from "./schema.ts";
 

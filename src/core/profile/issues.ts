@@ -170,7 +170,7 @@ export type SchemaRoot = "profile" | "builtin";
  * For a problem at `path`: the keys valid in the table there (for unknown-key messages) and
  * what the value there accepts.
  */
-export function describeLocation(root: SchemaRoot, path: readonly KeySegment[]): { keys?: readonly string[]; accepted?: string } {
+export function describeLocation(root: SchemaRoot, path: readonly KeySegment[]): { keys?: readonly string[]; accepted?: string | undefined } {
   if (root === "builtin") {
     return path.length === 0 ? { keys: TABLE_KEYS.builtin, accepted: "a table of capabilities" } : { accepted: ACCEPTED[String(path[0])] };
   }

@@ -18,5 +18,5 @@ export function toProfileJsonSchema(): Record<string, unknown> {
 
 /** The file's exact text: stable key order, two-space indent, final newline. */
 export function renderProfileJsonSchema(): string {
-  return JSON.stringify(toProfileJsonSchema(), null, 2) + "\n";
+  return `${JSON.stringify(toProfileJsonSchema(), null, 2)}\n`;
 }

@@ -84,7 +84,7 @@ export function entriesOf(profile: Profile): { scope: "build" | "test"; name: st
   const out: { scope: "build" | "test"; name: string; index: number | undefined; entry: GrantEntry }[] = [];
   for (const scope of ["build", "test"] as const) {
     for (const [name, value] of Object.entries(profile[scope] ?? {})) {
-      if (Array.isArray(value)) value.forEach((entry, index) => out.push({ scope, name, index, entry }));
+      if (Array.isArray(value)) value.forEach((entry, index) => void out.push({ scope, name, index, entry }));
       else out.push({ scope, name, index: undefined, entry: value });
     }
   }

@@ -17,17 +17,19 @@
  * Paths stay as written (relative ones from the workspace root): the runtime resolves them and
  * checks their real paths.
  */
+import { internalError } from "../errors.ts";
 import { DEFAULT_LIMITS, type Limits } from "../limits.ts";
 import type { BuiltinProfiles } from "./builtins.ts";
 import type { KeySegment } from "./key-path.ts";
 import type { ParsedProfile } from "./parse.ts";
 import type { BuiltinProfileName, Capabilities, ContainerRuntime, DefaultsTable } from "./schema.ts";
-import { describePins, selectEntry, type CrateIdentity, type EntryRef, type GrantPhase, type SkippedEntry, type StalePin } from "./select.ts";
+import type { GrantPhase } from "../phase.ts";
+import { describePins, selectEntry, type CrateIdentity, type EntryRef, type SkippedEntry, type StalePin } from "./select.ts";
 import { lineOf } from "./toml-lines.ts";
 import type { EnvPattern } from "./values.ts";
 import type { FetchGrant } from "../egress.ts";
 
-export type { CrateIdentity, EntryRef, GrantPhase, SkippedEntry, StalePin };
+export type { CrateIdentity, EntryRef, SkippedEntry, StalePin };
 
 /** Where one capability's value came from (`cratebox profiles explain`). */
 export type Origin =
@@ -108,7 +110,7 @@ export function resolveGrant(
     acc.reviewed = data.reviewed;
     for (const step of expandProfiles(data.use ?? [], [entry.table], builtins, new Set())) {
       const profile = builtins.get(step.name);
-      if (!profile) throw new Error(`built-in profile ${step.name} was not loaded`);
+      if (!profile) throw internalError(`built-in profile ${step.name} was not loaded`);
       acc.profiles.push({ value: step.name, origin: usedBy(step.via, parsed, entry, builtins) });
       const origin = (key: KeySegment[]): Origin => ({ kind: "profile", name: step.name, file: profile.file, line: lineOf(profile.lines, key), via: step.via });
       applyCapabilities(acc, profile.capabilities, origin);

@@ -22,6 +22,7 @@
  */
 import * as z from "zod";
 import { DURATION_ACCEPTED, SIZE_ACCEPTED, parseCount, parseCpus, parseDuration, parseSize } from "../limits.ts";
+import type { GrantPhase } from "../phase.ts";
 import { ACCEPTED } from "./accepted.ts";
 import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
 import {
@@ -160,15 +161,13 @@ const capabilityKeys = {
   ...sandboxKeys,
 };
 
-export type GrantScope = "build" | "test";
-
 /** Where a table's crate comes from when it does not say: a build grant is for a registry crate, a test grant for a workspace package. */
-export function defaultSourceOf(scope: GrantScope): CrateSource {
+export function defaultSourceOf(scope: GrantPhase): CrateSource {
   return scope === "build" ? "registry" : "path";
 }
 
 /** One `[build.<crate>]` / `[[test.<package>]]` table: which crate it selects, and what it grants. */
-function grantEntry(scope: GrantScope) {
+function grantEntry(scope: GrantPhase) {
   const defaultSource = defaultSourceOf(scope);
   return (
     z

@@ -12,14 +12,13 @@
  * A table that passes 1 and 2 but not 3 was written for code nobody has reviewed since: it does
  * not apply, and the result says so (the run stops) instead of silently falling back.
  */
+import type { GrantPhase } from "../phase.ts";
 import type { ParsedProfile } from "./parse.ts";
 import type { CrateSource, GrantEntry } from "./schema.ts";
 import { toKeyPath, type KeySegment } from "./key-path.ts";
 import { lineOf } from "./toml-lines.ts";
 import { parseChecksum } from "./values.ts";
 import { matchesCargoVersionReq } from "./version-req.ts";
-
-export type GrantPhase = "build" | "test";
 
 /** A crate as cargo resolved it. */
 export interface CrateIdentity {

@@ -174,7 +174,7 @@ export function parseHostPath(raw: string, access: PathAccess): ValueResult<stri
 }
 
 function within(p: string, dir: string): boolean {
-  return p === dir || p.startsWith(dir + "/");
+  return p === dir || p.startsWith(`${dir}/`);
 }
 
 // ---- network ----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ export function parseCargoVersionReq(raw: string): ValueResult<string> {
     const minorWild = minor !== undefined && /^[*xX]$/.test(minor);
     const patchWild = patch !== undefined && /^[*xX]$/.test(patch);
     if (minorWild && patch !== undefined && !patchWild) return fail(`${JSON.stringify(c)} has a number after a wildcard`);
-    if (pre !== undefined && pre.split(".").some((id) => /^\d+$/.test(id) && id.length > 1 && id.startsWith("0"))) {
+    if (pre?.split(".").some((id) => /^\d+$/.test(id) && id.length > 1 && id.startsWith("0"))) {
       return fail(`${JSON.stringify(c)} has a numeric pre-release identifier with a leading zero`);
     }
     const version =
