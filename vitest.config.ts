@@ -1,13 +1,56 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Four projects, run one after the other by scripts/test:
+ * - unit: pure logic and in-process doubles; no engine, no global setup, seconds;
+ * - integration: real processes and sockets of cratebox's own (the policy evaluator in
+ *   isolated-vm, the egress proxy), no engine;
+ * - docker: the real engine behind the sandbox seam (needs the image);
+ * - e2e: the built CLI on real cargo and real crates (needs dist/ and the image).
+ * The docker and e2e projects run in a private TMPDIR and fail at the end if a test left a file
+ * there or a labelled sandbox behind (test/helpers/global-setup.ts).
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/helpers/global-setup.ts"],
-    // Real cargo builds in real containers: minutes, not milliseconds. Two workers on two cores.
-    testTimeout: 300_000,
-    hookTimeout: 300_000,
-    maxWorkers: 2,
     reporters: ["default"],
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          // A bound that only guards against a hang: generous, never a performance assertion.
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "docker",
+          include: ["test/docker/**/*.test.ts"],
+          globalSetup: ["test/helpers/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          // One file at a time: the sweep test must be the only one removing dead owners' sandboxes.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/helpers/global-setup.ts"],
+          // Real cargo builds in real sandboxes: minutes, not milliseconds. Two workers on two cores.
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+          maxWorkers: 2,
+        },
+      },
+    ],
   },
 });

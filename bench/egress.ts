@@ -82,7 +82,10 @@ async function download(): Promise<{ direct: number; get: number; tunnel: number
       let n = 0;
       let pending = Buffer.alloc(0);
       s.on("data", (c: Buffer) => {
-        if (!head) return void (n += c.length);
+        if (!head) {
+          n += c.length;
+          return;
+        }
         pending = Buffer.concat([pending, c]);
         const end = pending.indexOf("\r\n\r\n");
         if (end < 0) return;

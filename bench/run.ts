@@ -73,7 +73,7 @@ interface Sample {
   loadAtStart: number;
   /** cratebox only: the clean build's report steps, and how many steps the no-op ran. */
   steps?: Step[];
-  noopSteps?: number;
+  noopSteps?: number | undefined;
   /** Build-script run directories the clean build left (those with an `output` file). */
   runDirs: number;
 }
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
     };
     const file = path.join(ROOT, ".bench/results.json");
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     say(`results written to ${path.relative(process.cwd(), file) || file}`);
   } finally {
     cleanup();

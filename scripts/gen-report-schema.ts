@@ -5,5 +5,5 @@ import path from "node:path";
 import { toReportJsonSchema } from "../src/core/report-json-schema.ts";
 
 const file = path.resolve(import.meta.dirname, "../docs/report.schema.json");
-writeFileSync(file, JSON.stringify(toReportJsonSchema(), null, 2) + "\n");
+writeFileSync(file, `${JSON.stringify(toReportJsonSchema(), null, 2)}\n`);
 console.log(`wrote ${file}`);

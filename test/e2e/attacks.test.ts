@@ -126,7 +126,7 @@ function makeSide(mode: Mode, opts: { files?: Record<string, string> } = {}): Si
 }
 
 function arm(side: Side, plan: string[]): void {
-  writeFileSync(path.join(side.crateDir, PLAN_FILE), plan.join("\n") + "\n");
+  writeFileSync(path.join(side.crateDir, PLAN_FILE), `${plan.join("\n")}\n`);
 }
 
 async function build(side: Side, crateboxArgs: string[] = [], timeoutMs = 240_000): Promise<RunResult & { ms: number }> {

@@ -26,7 +26,10 @@ const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await Promise.resolve(fn()).catch(() => {});
 });
-const track = (dir: string) => (cleanups.push(() => rmSync(dir, { recursive: true, force: true })), dir);
+const track = (dir: string) => {
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
 const token = () => randomBytes(8).toString("hex");
 
 // ---- servers ----------------------------------------------------------------------------------
@@ -115,7 +118,7 @@ function side(profile: string): Side {
 }
 
 function arm(s: Side, plan: string[]): void {
-  writeFileSync(path.join(s.crateDir, "cratebox-attack.txt"), plan.join("\n") + "\n");
+  writeFileSync(path.join(s.crateDir, "cratebox-attack.txt"), `${plan.join("\n")}\n`);
 }
 
 async function build(s: Side, mode: "plain" | "boxed"): Promise<RunResult> {

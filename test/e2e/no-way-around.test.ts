@@ -27,7 +27,7 @@ describe("no way around the sandbox", () => {
     const features = Array.from({ length: 6000 }, (_, i) => `a_feature_with_a_rather_long_name_${i} = []`).join("\n");
     const dir = ws();
     const cargoToml = path.join(dir, "Cargo.toml");
-    writeFileSync(cargoToml, readFileSync(cargoToml, "utf8") + `\n[features]\n${features}\n`);
+    writeFileSync(cargoToml, `${readFileSync(cargoToml, "utf8")}\n[features]\n${features}\n`);
     const res = await cratebox(["build"], dir, env);
     expect(res.code, res.output).toBe(0);
     expect(res.stderr).toContain("1 build script sandboxed, all passed");
@@ -37,7 +37,7 @@ describe("no way around the sandbox", () => {
   it("an alias, and subcommands cratebox has never heard of", async () => {
     const dir = ws();
     const cfg = path.join(dir, ".cargo/config.toml");
-    writeFileSync(cfg, readFileSync(cfg, "utf8") + '[alias]\nxb = "build"\n');
+    writeFileSync(cfg, `${readFileSync(cfg, "utf8")}[alias]\nxb = "build"\n`);
     const res = await cratebox(["xb"], dir, env);
     expect(res.code, res.output).toBe(0);
     expect(res.stderr).toContain("1 build script sandboxed, all passed");

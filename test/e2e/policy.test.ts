@@ -19,7 +19,7 @@ const env = testEnv(fake, { GRANTED_VAR: "granted-value" });
 const GRANTS = `version = 1\n[build.evil-build]\nversion = "=0.1.0"\nenv = ["GRANTED_VAR"]\nnetwork = true\nmemory = "2GiB"\n`;
 
 function workspace(plan: string[], toml = GRANTS): string {
-  writeFileSync(path.join(probe, "cratebox-attack.txt"), plan.join("\n") + "\n");
+  writeFileSync(path.join(probe, "cratebox-attack.txt"), `${plan.join("\n")}\n`);
   return makeWorkspace({ registry: registry.dir, dependencies: ['evil-build = "0.1"'], files: { "cratebox.toml": toml } });
 }
 
@@ -63,6 +63,7 @@ describe("policy ceilings in real containers", () => {
 describe("refusals and requirements stop the run before anything builds", () => {
   it("cites the policy's message and file; policies from every source compose", async () => {
     const deny = policyFile(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the policy's own JavaScript source
       'function policy(input) { return input.crates.filter((c) => c.requested.build && c.requested.build.network).map((c) => ({ crate: c.name, phase: "build", action: "deny", rule: "no-net", message: `${c.name} may not have network` })); }\n',
     );
     const pins = path.join(ROOT, "profiles/policies/pins-required.js");
@@ -89,7 +90,7 @@ describe("refusals and requirements stop the run before anything builds", () => 
     ["malformed decisions", "function policy() { return [{ crate: 'x', action: 'grant-everything' }]; }", /policy\.js/],
   ])("%s ends in a clean error, exit 2", async (_what, body, message) => {
     const ws = workspace([]);
-    const res = await cratebox(["build"], ws, env, ["--policy", policyFile(body + "\n")]);
+    const res = await cratebox(["build"], ws, env, ["--policy", policyFile(`${body}\n`)]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(message);
     expect(res.stderr).not.toMatch(/internal error/);

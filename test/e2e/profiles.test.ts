@@ -16,7 +16,7 @@ const registry = makeRegistry(["evil-build-0.1.0", "cc-demo-0.1.0"]);
 const probe = registry.crate("evil-build");
 
 function probeWorkspace(plan: string[], toml?: string): string {
-  writeFileSync(path.join(probe, "cratebox-attack.txt"), plan.join("\n") + "\n");
+  writeFileSync(path.join(probe, "cratebox-attack.txt"), `${plan.join("\n")}\n`);
   return makeWorkspace({
     registry: registry.dir,
     dependencies: ['evil-build = "0.1"'],
@@ -212,7 +212,7 @@ describe("pins, strict mode, approve and deny", () => {
     const next = path.join(reg.dir, "evil-build-0.1.1");
     cpSync(old, next, { recursive: true });
     writeFileSync(path.join(next, "Cargo.toml"), readFileSync(path.join(old, "Cargo.toml"), "utf8").replace('version = "0.1.0"', 'version = "0.1.1"'));
-    writeFileSync(path.join(next, "build.rs"), readFileSync(path.join(old, "build.rs"), "utf8") + "// new in 0.1.1: phone home\n");
+    writeFileSync(path.join(next, "build.rs"), `${readFileSync(path.join(old, "build.rs"), "utf8")}// new in 0.1.1: phone home\n`);
     writeFileSync(path.join(next, ".cargo-checksum.json"), `{"files":{},"package":"${"1".repeat(64)}"}`);
     const ws = makeWorkspace({
       registry: reg.dir,

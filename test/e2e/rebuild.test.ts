@@ -63,7 +63,7 @@ describe("rebuilds under cratebox behave as under cargo", () => {
   });
 
   it("reruns the build script in the sandbox when build.rs changes", async () => {
-    writeFileSync(path.join(ws, "build.rs"), BUILD_RS + "\n// edited\n");
+    writeFileSync(path.join(ws, "build.rs"), `${BUILD_RS}\n// edited\n`);
     const res = await boxed();
     expect(res.code, res.output).toBe(0);
     expect(res.steps.map((s) => s.crate)).toEqual(["app"]);
@@ -141,7 +141,7 @@ describe("a user's own RUSTC_WRAPPER", () => {
     });
     if (how === "config") {
       const cfg = path.join(ws, ".cargo/config.toml");
-      writeFileSync(cfg, readFileSync(cfg, "utf8") + `[build]\nrustc-wrapper = "${wrapper}"\n`);
+      writeFileSync(cfg, `${readFileSync(cfg, "utf8")}[build]\nrustc-wrapper = "${wrapper}"\n`);
     }
     const res = await cratebox(["build"], ws, testEnv(fake, how === "env" ? { RUSTC_WRAPPER: wrapper } : {}));
     expect(res.code, res.output).toBe(0);

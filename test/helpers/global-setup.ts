@@ -1,15 +1,17 @@
 /**
- * Once per test run: the compiled CLI must be current (the e2e tests run bin/cratebox) and the
- * sandbox image must exist (built once here, instead of by several test files at once).
+ * Once per run of the docker and e2e projects: the sandbox image must exist (built once here,
+ * instead of by several test files at once), and for e2e the compiled CLI must be current (the
+ * e2e tests run bin/cratebox).
  */
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { ensureImage } from "../../src/runtime/image.ts";
+import type { TestProject } from "vitest/node";
 import { connectEngine } from "../../src/runtime/engine.ts";
+import { ensureImage } from "../../src/runtime/image.ts";
 
-export default async function setup(): Promise<void> {
+export default async function setup(project: TestProject): Promise<void> {
   const root = path.resolve(import.meta.dirname, "../..");
-  execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
+  if (project.name === "e2e") execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
   const docker = await connectEngine();
   await ensureImage(docker);
 }

@@ -167,7 +167,7 @@ describe("toNetworkAccess and proxyEnv", () => {
 describe("from cratebox.toml to the grant", () => {
   const builtins = (() => {
     // The real built-in profiles, pkg-config given a host list and a fetch grant for this test.
-    const extra = 'network = ["mirror.example:443"]\nfetch = [{ url = "http://m.example/a", sha256 = "' + "d".repeat(64) + '" }]\n';
+    const extra = `network = ["mirror.example:443"]\nfetch = [{ url = "http://m.example/a", sha256 = "${"d".repeat(64)}" }]\n`;
     const r = parseBuiltinProfiles(
       BUILTIN_PROFILE_NAMES.map((name) => {
         const text = readFileSync(path.join(import.meta.dirname, "../../profiles", `${name}.toml`), "utf8");
@@ -185,7 +185,7 @@ describe("from cratebox.toml to the grant", () => {
     return r.grant;
   };
   it("a list is one value: the table's list replaces a profile's, false takes it away; fetch accumulates", () => {
-    const own = resolve('use = ["pkg-config"]\nnetwork = ["a.example:443"]\nfetch = [{ url = "http://m.example/b", sha256 = "' + "e".repeat(64) + '" }]');
+    const own = resolve(`use = ["pkg-config"]\nnetwork = ["a.example:443"]\nfetch = [{ url = "http://m.example/b", sha256 = "${"e".repeat(64)}" }]`);
     expect(own.hosts.map((h) => [h.value, h.origin])).toEqual([["a.example:443", { kind: "entry", file: "cratebox.toml", table: "build.foo", line: 4 }]]);
     expect(own.network.value).toBe(false);
     expect(own.fetch.map((f) => f.value.url)).toEqual(["http://m.example/a", "http://m.example/b"]);
@@ -284,7 +284,7 @@ describe("the container of a proxied step", () => {
     expect(spec.mounts).toContainEqual({ source: "/opt/node/bin/node", target: `${RELAY_DIR}/node`, readOnly: true });
   });
   it("refuses to run a proxied grant without a proxy, rather than run it with none or more", () => {
-    expect(() => toSandboxSpec(request, { ...facts, egress: undefined }, DEFAULT_LIMITS, {}, grant as never)).toThrow(SpecError);
+    expect(() => toSandboxSpec(request, (({ egress: _, ...rest }) => rest)(facts), DEFAULT_LIMITS, {}, grant as never)).toThrow(SpecError);
   });
   it("a step without network grants gets no relay and no proxy variables", () => {
     const spec = toSandboxSpec(request, facts, DEFAULT_LIMITS, {});

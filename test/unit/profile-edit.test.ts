@@ -25,7 +25,7 @@ reviewed = true
 describe("upsertTable", () => {
   it("replaces keys in place, keeps comments and every other line", () => {
     const out = upsertTable(FILE, "build.openssl-sys", {
-      set: { version: "=0.9.81", env: ["OPENSSL_DIR", "OPENSSL_STATIC", "OPENSSL_NO_VENDOR"], checksum: "sha256:" + "a".repeat(64) },
+      set: { version: "=0.9.81", env: ["OPENSSL_DIR", "OPENSSL_STATIC", "OPENSSL_NO_VENDOR"], checksum: `sha256:${"a".repeat(64)}` },
     });
     expect(out).toContain('version = "=0.9.81" # reviewed by ana');
     expect(out).toContain('env = ["OPENSSL_DIR", "OPENSSL_STATIC", "OPENSSL_NO_VENDOR"]');

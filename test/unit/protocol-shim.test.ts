@@ -27,6 +27,7 @@ describe("shim", () => {
   it("is recognisable, finds the real binary beside itself, and fails closed outside cratebox", () => {
     const text = toBuildScriptShim();
     expect(isShim(text)).toBe(true);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the shim's text
     expect(text).toContain('for f in "${0%/*}"/build_script_*.cratebox-real; do');
     expect(text).toContain("exit 101");
     expect(text).toContain("CRATEBOX_ALLOW_UNSANDBOXED");

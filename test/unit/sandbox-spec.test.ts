@@ -27,7 +27,7 @@ function host(overrides: Partial<HostFacts> = {}): HostFacts {
     buildRoots: [target],
     systemPaths: ["/usr", "/etc/alternatives"],
     realpath: (p) => (existing.has(p) ? existing.get(p) || p : undefined),
-    isFile: (p) => p.startsWith(sysroot + "/bin/"),
+    isFile: (p) => p.startsWith(`${sysroot}/bin/`),
     ...overrides,
   };
 }
