@@ -4,10 +4,12 @@
  *   cratebox [options] cargo <cargo arguments...>   everything after `cargo` goes to cargo as is
  *   cratebox doctor
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import yargs from "yargs";
 import { CrateboxError, EXIT } from "../core/errors.ts";
-import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type Limits } from "../core/limits.ts";
+import { LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../core/limits.ts";
+import { PACKAGE_ROOT } from "../runtime/image.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
 import {
@@ -20,6 +22,7 @@ import {
   profilesPrune,
   type CommandContext,
 } from "../runtime/profile-commands.ts";
+import { OPTIONS, takesValue } from "./options.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
@@ -37,37 +40,10 @@ function parser(argv: string[]) {
     .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
     .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
     .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
-    .option("env", { type: "string", array: true, nargs: 1, describe: "approve: variables (or NAME_* patterns) to pass" })
-    .option("read", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount read-only" })
-    .option("write", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount writable" })
-    .option("use", { type: "string", array: true, nargs: 1, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" })
-    .option("network", { type: "boolean", describe: "approve: full network access (prefer --connect)" })
-    .option("connect", {
-      type: "string",
-      array: true,
-      nargs: 1,
-      describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)",
-    })
-    .option("test", { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" })
-    .option("crate-version", { type: "string", describe: "approve/deny: which version, when the graph has several" })
-    .option("memory", { type: "string", describe: `memory limit per sandboxed step (default ${DEFAULT_LIMITS.memoryBytes / 1024 ** 3}GiB)` })
-    .option("pids", { type: "string", describe: `process limit per step (default ${DEFAULT_LIMITS.pids})` })
-    .option("timeout", { type: "string", describe: `wall-time limit per step (default ${DEFAULT_LIMITS.timeoutMs / 60000}m)` })
-    .option("cpus", { type: "string", describe: "CPUs per step (default: all)" })
-    .option("tmp-size", { type: "string", describe: "size of the private /tmp (default 1GiB)" })
-    .option("report", { type: "string", describe: "write a JSON report of every sandboxed step to this file" })
-    .option("policy", {
-      type: "string",
-      array: true,
-      nargs: 1,
-      describe: "an organisation policy file (JavaScript, run in an isolated V8); repeatable; also CRATEBOX_POLICY and cratebox.toml's policy",
-    })
-    .option("workspace", { type: "string", describe: "policy test: the workspace to evaluate (default: the current directory)" })
-    .option("strict", { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" })
-    .option("quiet", { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" })
+    .options(OPTIONS)
     .strictOptions()
     .help()
-    .version(false)
+    .version(readOwnVersion())
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new CrateboxError("USAGE", msg, "see `cratebox --help`");
@@ -75,20 +51,18 @@ function parser(argv: string[]) {
 }
 
 /** Limits given on the command line (the highest layer; unset ones come from the profiles). */
-function toLimitOverrides(a: {
-  memory?: string | undefined;
-  pids?: string | undefined;
-  timeout?: string | undefined;
-  cpus?: string | undefined;
-  "tmp-size"?: string | undefined;
-}): Partial<Limits> {
-  return {
-    ...(a.memory !== undefined ? { memoryBytes: parseSize(a.memory) } : {}),
-    ...(a.pids !== undefined ? { pids: parseCount(a.pids) } : {}),
-    ...(a.timeout !== undefined ? { timeoutMs: parseDuration(a.timeout) } : {}),
-    ...(a.cpus !== undefined ? { cpus: parseCpus(a.cpus) } : {}),
-    ...(a["tmp-size"] !== undefined ? { tmpBytes: parseSize(a["tmp-size"]) } : {}),
-  };
+function toLimitOverrides(args: Record<string, unknown>): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  for (const field of LIMIT_FIELDS) {
+    const raw = args[LIMIT_TABLE[field].flag];
+    if (typeof raw === "string") out[field] = LIMIT_TABLE[field].parse(raw);
+  }
+  return out;
+}
+
+/** The version in cratebox's package.json. */
+function readOwnVersion(): string {
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -98,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   const cargoArgs = split >= 0 ? argv.slice(split + 1) : [];
   const args = await parser(own).parseAsync();
   const [command] = args._.map(String);
-  if (args.help) return 0;
+  if (args.help || args.version) return 0;
   const ctx: CommandContext = {
     cwd: args.workspace ? path.resolve(args.workspace) : process.cwd(),
     env: process.env,
@@ -207,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
 export function fromCargoSubcommand(argv: string[]): string[] {
   const rest = argv[0] === "cratebox" ? argv.slice(1) : argv;
   // cratebox's own options may come first: `cargo cratebox --memory 1g build`.
-  const firstCargo = rest.findIndex((a, i) => !a.startsWith("-") && !(i > 0 && /^--(memory|pids|timeout|cpus|tmp-size|report)$/.test(rest[i - 1]!)));
+  const firstCargo = rest.findIndex((a, i) => !a.startsWith("-") && !(i > 0 && takesValue(rest[i - 1]!)));
   if (firstCargo < 0) return rest;
   return [...rest.slice(0, firstCargo), "cargo", ...rest.slice(firstCargo)];
 }

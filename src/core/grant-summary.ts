@@ -2,7 +2,7 @@
  * An effective grant as flat data: what a step got beyond the default and where each item came
  * from. Used by the run report and `cratebox profiles explain`. Pure.
  */
-import { formatDuration, formatSize, type Limits } from "./limits.ts";
+import { formatLimit, LIMIT_FIELDS, LIMIT_TABLE } from "./limits.ts";
 import { describeOrigin, type EffectiveGrant } from "./profile/resolve.ts";
 
 export interface GrantItem {
@@ -17,14 +17,6 @@ export interface GrantSummary {
   items: GrantItem[];
 }
 
-const LIMIT_TEXT: { [K in keyof Limits]: [string, (v: Limits[K]) => string] } = {
-  memoryBytes: ["memory", (v) => formatSize(v)],
-  pids: ["pids", (v) => String(v)],
-  timeoutMs: ["timeout", (v) => formatDuration(v)],
-  cpus: ["cpus", (v) => (v === undefined ? "all" : String(v))],
-  tmpBytes: ["tmp", (v) => formatSize(v)],
-};
-
 export function toGrantSummary(g: EffectiveGrant): GrantSummary {
   const items: GrantItem[] = [];
   for (const p of g.profiles) items.push({ key: "use", value: p.value, from: describeOrigin(p.origin) });
@@ -35,8 +27,8 @@ export function toGrantSummary(g: EffectiveGrant): GrantSummary {
   if (g.hosts.length > 0) for (const h of g.hosts) items.push({ key: "network", value: h.value, from: describeOrigin(h.origin) });
   else items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
   for (const f of g.fetch) items.push({ key: "fetch", value: `${f.value.url} sha256:${f.value.sha256}`, from: describeOrigin(f.origin) });
-  for (const [field, [key, show]] of Object.entries(LIMIT_TEXT) as [keyof Limits, [string, (v: never) => string]][]) {
-    items.push({ key, value: show(g.limits[field] as never), from: describeOrigin(g.limitOrigins[field]) });
+  for (const field of LIMIT_FIELDS) {
+    items.push({ key: LIMIT_TABLE[field].key, value: formatLimit(field, g.limits[field]), from: describeOrigin(g.limitOrigins[field]) });
   }
   if (g.image) items.push({ key: "image", value: g.image.value, from: describeOrigin(g.image.origin) });
   items.push({ key: "runtime", value: g.runtime.value, from: describeOrigin(g.runtime.origin) });

@@ -2,6 +2,7 @@
  * Resource limits of one sandboxed step, and the parsing of their human forms ("512MiB", "15m").
  * Pure: no I/O. Defaults are documented in README.md ("Limits").
  */
+import * as z from "zod";
 import { CrateboxError } from "./errors.ts";
 
 export interface Limits {
@@ -130,3 +131,117 @@ export function formatDuration(ms: number): string {
   const r = s % 60;
   return [h ? `${h}h` : "", m ? `${m}m` : "", r || (!h && !m) ? `${r}s` : ""].join("");
 }
+
+// ---- the one table of limits -------------------------------------------------------------------
+
+/** What each limit is called and how it reads and prints, everywhere it appears. */
+export interface LimitSpec {
+  /** The key in cratebox.toml ([defaults] and crate tables) and in `profiles explain`. */
+  key: string;
+  /** The command-line option (`--memory 2GiB`). */
+  flag: string;
+  /** What it is, for the editor tooltip and `--help`. */
+  describe: string;
+  /** The value as a person writes it (cratebox.toml, the command line) -> the value. */
+  parse: (raw: string | number) => number;
+  /** What parse accepts, in words. */
+  accepted: string;
+  /** What a value is, for "\"lots\" is not a size". */
+  noun: string;
+  /** The value for messages ("512 MiB", "15m"). */
+  format: (value: number) => string;
+  /** An integer (bytes, milliseconds, a count), or any positive number (CPUs). */
+  integer: boolean;
+}
+
+/**
+ * Every limit, keyed by its field in Limits. The profile schema, the command-line options, the
+ * policy view and caps, the report schema, `profiles explain` and the failure messages are all
+ * derived from this table: a new limit is one row here (the type checker then asks for a default
+ * in DEFAULT_LIMITS and for its enforcement in the backends).
+ */
+export const LIMIT_TABLE = {
+  memoryBytes: {
+    key: "memory",
+    flag: "memory",
+    describe: "Memory of the whole sandbox; swap is not granted on top. Default 4GiB.",
+    parse: parseSize,
+    accepted: SIZE_ACCEPTED,
+    noun: "a size",
+    format: formatSize,
+    integer: true,
+  },
+  pids: {
+    key: "pids",
+    flag: "pids",
+    describe: "Processes and threads the sandbox may hold at once (a fork bomb ends here). Default 512.",
+    parse: parseCount,
+    accepted: "a positive whole number such as 512",
+    noun: "a positive whole number",
+    format: String,
+    integer: true,
+  },
+  timeoutMs: {
+    key: "timeout",
+    flag: "timeout",
+    describe: "Wall-clock time from start to exit; the step is stopped and the cause named after it. Default 15m.",
+    parse: parseDuration,
+    accepted: DURATION_ACCEPTED,
+    noun: "a duration",
+    format: formatDuration,
+    integer: true,
+  },
+  cpus: {
+    key: "cpus",
+    flag: "cpus",
+    describe: "CPUs the sandbox may use, fractions allowed (0.5). Default: all of the host's.",
+    parse: parseCpus,
+    accepted: "a positive number of CPUs such as 2 or 0.5",
+    noun: "a positive number of CPUs",
+    format: String,
+    integer: false,
+  },
+  tmpBytes: {
+    key: "tmp",
+    flag: "tmp-size",
+    describe: "Size of the private /tmp (a tmpfs: it counts towards memory too). Default 1GiB.",
+    parse: parseSize,
+    accepted: SIZE_ACCEPTED,
+    noun: "a size",
+    format: formatSize,
+    integer: true,
+  },
+} as const satisfies { readonly [K in keyof Limits]-?: LimitSpec };
+
+/** A limit's name in cratebox.toml: memory, pids, timeout, cpus, tmp. */
+export type LimitKey = (typeof LIMIT_TABLE)[keyof Limits]["key"];
+
+/** The field of Limits a cratebox.toml key sets. */
+export function limitFieldOf(key: LimitKey): keyof Limits {
+  return LIMIT_FIELDS.find((f) => LIMIT_TABLE[f].key === key)!;
+}
+
+/** The fields of Limits, in the table's order. */
+export const LIMIT_FIELDS = Object.keys(LIMIT_TABLE) as (keyof Limits)[];
+
+/** A limit's value for messages; an unset CPU limit is "all". */
+export function formatLimit(field: keyof Limits, value: number | null | undefined): string {
+  return value === null || value === undefined ? "all" : LIMIT_TABLE[field].format(value);
+}
+
+/** The zod type of one limit's value (bytes, milliseconds, a count, or CPUs). */
+export function limitValueSchema(field: keyof Limits): z.ZodNumber {
+  return LIMIT_TABLE[field].integer ? z.number().int().positive() : z.number().positive();
+}
+
+/**
+ * The limits of one step as plain JSON (the policy view, the report): the fields of Limits,
+ * `cpus` null for "all of the host's".
+ */
+export const limitsSchema = z.strictObject({
+  memoryBytes: limitValueSchema("memoryBytes").describe("Memory of the sandbox, in bytes (no swap on top)."),
+  pids: limitValueSchema("pids").describe("Processes and threads the sandbox may hold at once."),
+  timeoutMs: limitValueSchema("timeoutMs").describe("Wall-clock time of the step, in milliseconds."),
+  cpus: limitValueSchema("cpus").nullable().describe("CPUs (fractions allowed); null: all the host's."),
+  tmpBytes: limitValueSchema("tmpBytes").describe("Size of the private /tmp, in bytes."),
+} satisfies { [K in keyof Limits]-?: z.ZodType });

@@ -5,18 +5,11 @@
  * Pure. A change that removes or renames a field bumps REPORT_VERSION.
  */
 import { z } from "zod";
+import { limitsSchema } from "./limits.ts";
 import { PHASES } from "./phase.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
 export const REPORT_VERSION = 1;
-
-const limitsSchema = z.strictObject({
-  memoryBytes: z.number().int().positive().describe("Memory limit of the container, bytes (no swap on top)."),
-  pids: z.number().int().positive().describe("Process and thread limit."),
-  timeoutMs: z.number().int().positive().describe("Wall-time limit, milliseconds."),
-  cpus: z.number().positive().nullable().describe("CPU limit; null = all of the host's."),
-  tmpBytes: z.number().int().positive().describe("Size of the private /tmp, bytes."),
-});
 
 export const stepSchema = z.strictObject({
   phase: z.enum(PHASES).describe("What ran: a build script, or a binary cargo ran through its runner hook."),

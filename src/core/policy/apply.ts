@@ -17,7 +17,7 @@
  * `checksum-pin`: the table has `checksum`; `version-pin`: its `version` is exact (`=1.2.3`);
  * `reviewed`: it says `reviewed = true`. A step no table selects meets none of them.
  */
-import { formatDuration, formatSize } from "../limits.ts";
+import { formatLimit } from "../limits.ts";
 import type { GrantPhase } from "../phase.ts";
 import { envPatternCovers, hostCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
 import { LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement } from "./schema.ts";
@@ -222,13 +222,6 @@ export function describeRefusals(target: Pick<PolicyTarget, "name" | "version" |
     ...outcome.denied.map((d) => `${step}: denied by ${d.file} (rule ${d.rule}): ${d.message}`),
     ...outcome.unmet.map((u) => `${step}: ${u.file} (rule ${u.rule}) requires ${describeRequirement(u.requirement)}: ${u.message}`),
   ];
-}
-
-function formatLimit(key: LimitCap, value: number | null): string {
-  if (value === null) return "all";
-  if (key === "memoryBytes" || key === "tmpBytes") return formatSize(value);
-  if (key === "timeoutMs") return formatDuration(value);
-  return String(value);
 }
 
 function describeList(items: readonly string[]): string {

@@ -17,6 +17,7 @@
  *   so a typo or a key in the wrong place is an error, as in cratebox.toml.
  */
 import * as z from "zod";
+import { LIMIT_FIELDS, limitValueSchema, limitsSchema, type Limits } from "../limits.ts";
 import { toKeyPath, type KeySegment } from "../profile/key-path.ts";
 import { RUNTIMES, SOURCES } from "../profile/schema.ts";
 
@@ -25,18 +26,7 @@ import { RUNTIMES, SOURCES } from "../profile/schema.ts";
 const count = z.number().int().positive();
 
 /** The limits of one step, in the same units as cratebox's Limits (bytes, milliseconds). */
-export const LimitsViewSchema = z.strictObject({
-  /** Memory of the container, in bytes. */
-  memoryBytes: count,
-  /** Processes and threads the container may hold at once. */
-  pids: count,
-  /** Wall-clock time of the step, in milliseconds. */
-  timeoutMs: count,
-  /** CPUs (fractions allowed); null: all the host's. */
-  cpus: z.number().positive().nullable(),
-  /** Size of the private /tmp, in bytes. */
-  tmpBytes: count,
-});
+export const LimitsViewSchema = limitsSchema;
 
 /** One step's grant as cratebox.toml resolves it, before any policy. */
 export const GrantViewSchema = z.strictObject({
@@ -104,8 +94,8 @@ export const POLICY_PHASES = ["build", "test", "*"] as const;
 export type PolicyPhase = (typeof POLICY_PHASES)[number];
 export const REQUIREMENTS = ["checksum-pin", "version-pin", "reviewed"] as const;
 export type Requirement = (typeof REQUIREMENTS)[number];
-export const LIMIT_CAPS = ["memoryBytes", "pids", "timeoutMs", "cpus", "tmpBytes"] as const;
-export type LimitCap = (typeof LIMIT_CAPS)[number];
+export const LIMIT_CAPS = LIMIT_FIELDS;
+export type LimitCap = keyof Limits;
 
 /** A crate name as cargo spells it, or `*` for every crate. */
 const crateSelector = z.string().regex(/^(\*|[\p{ID_Start}_][\p{ID_Continue}-]*)$/u, 'expected a crate name or "*"');
@@ -125,6 +115,18 @@ const pathCeiling = z
   .refine((p) => !p.includes("\0"), "a path may not contain NUL");
 const text = (max: number) => z.string().min(1).max(max);
 
+/** A ceiling for every limit (same units as Limits), from the one table of limits. */
+function limitCeilings() {
+  const ceiling = (f: keyof Limits) => limitValueSchema(f).optional();
+  return {
+    memoryBytes: ceiling("memoryBytes"),
+    pids: ceiling("pids"),
+    timeoutMs: ceiling("timeoutMs"),
+    cpus: ceiling("cpus"),
+    tmpBytes: ceiling("tmpBytes"),
+  } satisfies { [K in keyof Limits]-?: z.ZodType };
+}
+
 /** Ceilings: a granted value above one is lowered to it; a list item outside one is removed. */
 export const CapsSchema = z
   .strictObject({
@@ -141,11 +143,7 @@ export const CapsSchema = z
     /** Path prefixes the read / write grants may keep (on path-segment boundaries). */
     read: z.array(pathCeiling).optional(),
     write: z.array(pathCeiling).optional(),
-    memoryBytes: count.optional(),
-    pids: count.optional(),
-    timeoutMs: count.optional(),
-    cpus: z.number().positive().optional(),
-    tmpBytes: count.optional(),
+    ...limitCeilings(),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), "a cap decision must set at least one ceiling");
 

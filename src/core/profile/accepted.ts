@@ -2,7 +2,7 @@
  * What each key of cratebox.toml accepts, in words, for error messages ("accepted: ..."). Keys
  * with the same name mean the same in every table. Pure text; the rules are in schema.ts.
  */
-import { DURATION_ACCEPTED, SIZE_ACCEPTED } from "../limits.ts";
+import { LIMIT_FIELDS, LIMIT_TABLE } from "../limits.ts";
 import { BUILTIN_PROFILE_NAMES } from "./builtin-names.ts";
 import { CHECKSUM_ACCEPTED, ENV_ACCEPTED, FETCH_URL_ACCEPTED, HOST_PORT_ACCEPTED, IMAGE_ACCEPTED, PATH_ACCEPTED, SHA256_ACCEPTED } from "./values.ts";
 import { VERSION_REQ_ACCEPTED } from "./version-req.ts";
@@ -10,11 +10,7 @@ import { VERSION_REQ_ACCEPTED } from "./version-req.ts";
 export const NETWORK_ACCEPTED = `false (no network, the default), a list of hosts reached through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted network)`;
 
 export const ACCEPTED: Readonly<Record<string, string>> = {
-  memory: SIZE_ACCEPTED,
-  tmp: SIZE_ACCEPTED,
-  timeout: DURATION_ACCEPTED,
-  pids: "a positive whole number such as 512",
-  cpus: "a positive number of CPUs such as 2 or 0.5",
+  ...Object.fromEntries(LIMIT_FIELDS.map((f) => [LIMIT_TABLE[f].key, LIMIT_TABLE[f].accepted])),
   image: IMAGE_ACCEPTED,
   runtime: '"runc" (the default) or "runsc" (gVisor, where the engine has it)',
   use: `a list of built-in profile names: ${BUILTIN_PROFILE_NAMES.map((n) => `"${n}"`).join(", ")}`,

@@ -18,7 +18,7 @@
  * checks their real paths.
  */
 import { internalError } from "../errors.ts";
-import { DEFAULT_LIMITS, type Limits } from "../limits.ts";
+import { DEFAULT_LIMITS, LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../limits.ts";
 import type { BuiltinProfiles } from "./builtins.ts";
 import type { KeySegment } from "./key-path.ts";
 import type { ParsedProfile } from "./parse.ts";
@@ -144,7 +144,7 @@ function baseGrant(parsed: ParsedProfile, crate: CrateIdentity, phase: GrantPhas
     hosts: [],
     fetch: [],
     limits: { ...DEFAULT_LIMITS },
-    limitOrigins: { memoryBytes: builtin, pids: builtin, timeoutMs: builtin, cpus: builtin, tmpBytes: builtin },
+    limitOrigins: Object.fromEntries(LIMIT_FIELDS.map((f) => [f, builtin])) as EffectiveGrant["limitOrigins"],
     image: undefined,
     runtime: { value: "runc", origin: builtin },
     skipped,
@@ -164,10 +164,9 @@ function finish(acc: EffectiveGrant, options: ResolveOptions): EffectiveGrant {
   return acc;
 }
 
-const LIMIT_KEYS = { memory: "memoryBytes", pids: "pids", timeout: "timeoutMs", cpus: "cpus", tmp: "tmpBytes" } as const;
-
 function applySandbox(acc: EffectiveGrant, t: DefaultsTable, origin: (key: KeySegment[]) => Origin): void {
-  for (const [key, field] of Object.entries(LIMIT_KEYS) as [keyof typeof LIMIT_KEYS, keyof Limits][]) {
+  for (const field of LIMIT_FIELDS) {
+    const key = LIMIT_TABLE[field].key;
     const value = t[key];
     if (value === undefined) continue;
     acc.limits[field] = value;

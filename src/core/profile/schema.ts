@@ -21,7 +21,7 @@
  *   really means none. `fetch` is a list and accumulates like env.
  */
 import * as z from "zod";
-import { DURATION_ACCEPTED, SIZE_ACCEPTED, parseCount, parseCpus, parseDuration, parseSize } from "../limits.ts";
+import { LIMIT_TABLE, limitFieldOf, type LimitKey } from "../limits.ts";
 import type { GrantPhase } from "../phase.ts";
 import { ACCEPTED } from "./accepted.ts";
 import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
@@ -59,19 +59,19 @@ function checked<S extends z.ZodType, T>(input: S, parse: (v: z.output<S>) => Va
   });
 }
 
-/** A limit given as text or number, parsed by limits.ts (the same syntax as the command line). */
-function limit(what: string, parse: (raw: string | number) => number, accepted: string) {
+/** A limit given as text or number, parsed as on the command line (limits.ts, LIMIT_TABLE). */
+function limitKey(key: LimitKey) {
+  const spec = LIMIT_TABLE[limitFieldOf(key)];
   return checked(z.union([z.string(), z.number()]), (v): ValueResult<number> => {
     try {
-      return { ok: true, value: parse(v) };
+      return { ok: true, value: spec.parse(v) };
     } catch {
-      return { ok: false, message: `${JSON.stringify(v)} is not ${what}`, accepted };
+      return { ok: false, message: `${JSON.stringify(v)} is not ${spec.noun}`, accepted: spec.accepted };
     }
-  });
+  })
+    .optional()
+    .describe(`${spec.describe} Accepts ${spec.accepted}.`);
 }
-
-const sizeValue = limit("a size", parseSize, SIZE_ACCEPTED);
-const durationValue = limit("a duration", parseDuration, DURATION_ACCEPTED);
 
 /** A list in which each (normalised) item may appear once: a repeat is a slip a reviewer should not have to read past. */
 function uniqueList<S extends z.ZodType>(item: S, keyOf: (v: z.output<S>) => string = (v) => String(v)) {
@@ -97,17 +97,13 @@ const fetchEntry = z.strictObject({
 // ---- keys -------------------------------------------------------------------------------------
 
 const sandboxKeys = {
-  memory: sizeValue.optional().describe(`Memory of the whole container; swap is not granted on top. Default 4GiB. Accepts ${SIZE_ACCEPTED}.`),
-  pids: limit("a positive whole number", parseCount, ACCEPTED.pids!)
-    .optional()
-    .describe("Processes and threads the container may hold at once (a fork bomb ends here). Default 512."),
-  timeout: durationValue
-    .optional()
-    .describe(`Wall-clock time from start to exit; the step is stopped and the cause named after it. Default 15m. Accepts ${DURATION_ACCEPTED}.`),
-  cpus: limit("a positive number of CPUs", parseCpus, ACCEPTED.cpus!)
-    .optional()
-    .describe("CPUs the container may use, fractions allowed (0.5). Default: all of the host's."),
-  tmp: sizeValue.optional().describe(`Size of the private /tmp (a tmpfs: it counts towards memory too). Default 1GiB. Accepts ${SIZE_ACCEPTED}.`),
+  ...({
+    memory: limitKey("memory"),
+    pids: limitKey("pids"),
+    timeout: limitKey("timeout"),
+    cpus: limitKey("cpus"),
+    tmp: limitKey("tmp"),
+  } satisfies { [K in LimitKey]: unknown }),
   image: checked(z.string(), parseImageRef)
     .optional()
     .describe(

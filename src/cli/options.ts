@@ -1,0 +1,47 @@
+/**
+ * cratebox's own command-line options: the one table yargs is given and `cargo cratebox` reads
+ * to tell cratebox's options (and their values) from cargo's arguments.
+ */
+import type { Options } from "yargs";
+import { LIMIT_FIELDS, LIMIT_TABLE } from "../core/limits.ts";
+
+const limitOptions = Object.fromEntries(
+  LIMIT_FIELDS.map((f) => [LIMIT_TABLE[f].flag, { type: "string", describe: `${LIMIT_TABLE[f].describe} Every step of this run; wins over cratebox.toml.` }]),
+) as Record<string, Options>;
+
+export const OPTIONS = {
+  env: { type: "string", array: true, nargs: 1, describe: "approve: variables (or NAME_* patterns) to pass" },
+  read: { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount read-only" },
+  write: { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount writable" },
+  use: { type: "string", array: true, nargs: 1, describe: "approve: built-in profiles (c-toolchain, pkg-config, openssl, sys-conventions)" },
+  network: { type: "boolean", describe: "approve: full network access (prefer --connect)" },
+  connect: {
+    type: "string",
+    array: true,
+    nargs: 1,
+    describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)",
+  },
+  test: { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" },
+  "crate-version": { type: "string", describe: "approve/deny: which version, when the graph has several" },
+  ...limitOptions,
+  report: { type: "string", describe: "write a JSON report of every sandboxed step to this file" },
+  policy: {
+    type: "string",
+    array: true,
+    nargs: 1,
+    describe: "an organisation policy file (JavaScript, run in an isolated V8); repeatable; also CRATEBOX_POLICY and cratebox.toml's policy",
+  },
+  workspace: { type: "string", describe: "policy test: the workspace to evaluate (default: the current directory)" },
+  strict: { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" },
+  quiet: { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" },
+} satisfies Record<string, Options>;
+
+/** `--policy`, `-q`: is this argument one of cratebox's options that takes the next argument as its value? */
+export function takesValue(arg: string): boolean {
+  const name = arg.replace(/^-+/, "");
+  if (arg.includes("=")) return false;
+  for (const [long, o] of Object.entries(OPTIONS) as [string, Options][]) {
+    if (name === long || (typeof o.alias === "string" && name === o.alias)) return o.type !== "boolean";
+  }
+  return false;
+}
