@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
  * - unit: pure logic and in-process doubles; no engine, no global setup, seconds;
  * - integration: real processes and sockets of cratebox's own (the policy evaluator in
  *   isolated-vm, the egress proxy), no engine;
- * - docker: the real engine behind the sandbox seam (needs the image);
+ * - backends: each sandbox backend on the real thing (the Docker engine, bubblewrap);
  * - e2e: the built CLI on real cargo and real crates (needs dist/ and the image).
  * The docker and e2e projects run in a private TMPDIR and fail at the end if a test left a file
  * there or a labelled sandbox behind (test/helpers/global-setup.ts).
@@ -31,8 +31,8 @@ export default defineConfig({
       },
       {
         test: {
-          name: "docker",
-          include: ["test/docker/**/*.test.ts"],
+          name: "backends",
+          include: ["test/backends/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,

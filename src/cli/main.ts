@@ -11,6 +11,7 @@ import { CrateboxError, EXIT } from "../core/errors.ts";
 import { LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../core/limits.ts";
 import { PACKAGE_ROOT } from "../runtime/image.ts";
 import { runCargo } from "../runtime/run-cargo.ts";
+import { BACKEND_CHOICES, type BackendChoice } from "../runtime/sandbox/backend.ts";
 import { runDoctor } from "../runtime/doctor.ts";
 import {
   approve,
@@ -60,12 +61,19 @@ function toLimitOverrides(args: Record<string, unknown>): Partial<Limits> {
   return out;
 }
 
+/** `--backend` or CRATEBOX_BACKEND: auto (the default), bwrap or docker. */
+function toBackendChoice(raw: string | undefined): BackendChoice {
+  if (raw === undefined || raw === "") return "auto";
+  if ((BACKEND_CHOICES as readonly string[]).includes(raw)) return raw as BackendChoice;
+  throw new CrateboxError("USAGE", `unknown backend ${JSON.stringify(raw)} (CRATEBOX_BACKEND or --backend)`, `one of: ${BACKEND_CHOICES.join(", ")}`);
+}
+
 /** The version in cratebox's package.json. */
 function readOwnVersion(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
 
-export async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   // Everything after the first bare `cargo` belongs to cargo, untouched by cratebox's parser.
   const split = argv.indexOf("cargo");
   const own = split >= 0 ? argv.slice(0, split + 1) : argv;
@@ -133,7 +141,12 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   if (command === "doctor") {
-    const checks = await runDoctor(process.env, process.cwd(), (l) => process.stdout.write(`${l}\n`));
+    const checks = await runDoctor(
+      process.env,
+      process.cwd(),
+      (l) => process.stdout.write(`${l}\n`),
+      toBackendChoice(args.backend ?? process.env.CRATEBOX_BACKEND),
+    );
     return checks.every((c) => c.ok) ? 0 : 1;
   }
   const learn = command === "learn" && args._.map(String)[1] === "cargo";
@@ -167,6 +180,7 @@ export async function main(argv: string[]): Promise<number> {
       learn,
       ...(args.policy ? { policies: args.policy } : {}),
       ...(args.report ? { reportFile: args.report } : {}),
+      backend: toBackendChoice(args.backend ?? process.env.CRATEBOX_BACKEND),
       quiet,
       log,
       ...(progress ? { onStepStart: () => progress.started(), onStepEnd: (o) => progress.finished(o) } : {}),

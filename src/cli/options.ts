@@ -4,6 +4,7 @@
  */
 import type { Options } from "yargs";
 import { LIMIT_FIELDS, LIMIT_TABLE } from "../core/limits.ts";
+import { BACKEND_CHOICES } from "../runtime/sandbox/backend.ts";
 
 const limitOptions = Object.fromEntries(
   LIMIT_FIELDS.map((f) => [LIMIT_TABLE[f].flag, { type: "string", describe: `${LIMIT_TABLE[f].describe} Every step of this run; wins over cratebox.toml.` }]),
@@ -25,6 +26,11 @@ export const OPTIONS = {
   "crate-version": { type: "string", describe: "approve/deny: which version, when the graph has several" },
   ...limitOptions,
   report: { type: "string", describe: "write a JSON report of every sandboxed step to this file" },
+  backend: {
+    type: "string",
+    choices: BACKEND_CHOICES,
+    describe: "what runs the sandboxes: auto (bwrap where it works, else the Docker engine), bwrap, docker; also CRATEBOX_BACKEND",
+  },
   policy: {
     type: "string",
     array: true,

@@ -35,7 +35,7 @@ const NOT_BUILDING = new Set([
 ]);
 
 /** Subcommands whose compiled binaries cargo executes (sandboxed by the runner issue, not yet). */
-export const RUNS_BINARIES = new Set(["run", "r", "test", "t", "bench"]);
+const RUNS_BINARIES = new Set(["run", "r", "test", "t", "bench"]);
 
 /** Global options of cargo that take a separate value. */
 const GLOBAL_WITH_VALUE = new Set(["--config", "-Z", "-C", "--color", "--explain"]);

@@ -49,7 +49,7 @@ export interface RawMetadata {
   resolve: { nodes: { id: string; deps: { pkg: string }[]; features?: string[] }[] } | null;
 }
 
-export function toSourceKind(source: string | null): CrateIdentity["source"] {
+function toSourceKind(source: string | null): CrateIdentity["source"] {
   if (source === null) return "path";
   if (source.startsWith("git+")) return "git";
   return "registry";
@@ -92,9 +92,4 @@ export function toCrateGraph(meta: RawMetadata, checksums: ReadonlyMap<string, s
     };
   });
   return { workspaceRoot: meta.workspace_root, crates, byDir: new Map(crates.map((c) => [c.manifestDir, c])) };
-}
-
-/** The phases in which a crate has sandboxed steps: its build script, and its binaries if it is a member. */
-export function grantPhasesOf(c: Pick<GraphCrate, "hasBuildScript" | "isWorkspaceMember">): ("build" | "test")[] {
-  return [...(c.hasBuildScript ? (["build"] as const) : []), ...(c.isWorkspaceMember ? (["test"] as const) : [])];
 }

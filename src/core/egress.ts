@@ -102,7 +102,7 @@ function hostMatches(entry: Target, target: Target): boolean {
 // ---- fetch grants -----------------------------------------------------------------------------
 
 /** The URL in the form grants are compared in (WHATWG URL serialisation, no fragment). */
-export function normaliseUrl(raw: string): string | undefined {
+function normaliseUrl(raw: string): string | undefined {
   try {
     const u = new URL(raw);
     if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;

@@ -26,7 +26,7 @@ export const EXIT = {
  * Every code a CrateboxError may carry, and what it means. Codes are stable: scripts and tests
  * may switch on them; the type checker refuses a code that is not listed here.
  */
-export const ERROR_CODES = {
+const ERROR_CODES = {
   USAGE: "a command line cratebox cannot run",
   INTERRUPTED: "the run was interrupted (Ctrl-C) while a step was asked for",
   INTERNAL: "a broken invariant: a bug in cratebox",

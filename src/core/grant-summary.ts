@@ -3,9 +3,10 @@
  * from. Used by the run report and `cratebox profiles explain`. Pure.
  */
 import { formatLimit, LIMIT_FIELDS, LIMIT_TABLE } from "./limits.ts";
-import { describeOrigin, type EffectiveGrant } from "./profile/resolve.ts";
+import { type ItemOf, LIST_CAPABILITY_KEYS, listRow } from "./profile/capabilities.ts";
+import { describeOrigin, type EffectiveGrant, type Sourced } from "./profile/resolve.ts";
 
-export interface GrantItem {
+interface GrantItem {
   key: string;
   value: string;
   from: string;
@@ -19,14 +20,12 @@ export interface GrantSummary {
 
 export function toGrantSummary(g: EffectiveGrant): GrantSummary {
   const items: GrantItem[] = [];
-  for (const p of g.profiles) items.push({ key: "use", value: p.value, from: describeOrigin(p.origin) });
-  for (const e of g.env) items.push({ key: "env", value: e.value.text, from: describeOrigin(e.origin) });
-  for (const r of g.read) items.push({ key: "read", value: r.value, from: describeOrigin(r.origin) });
-  for (const w of g.write) items.push({ key: "write", value: w.value, from: describeOrigin(w.origin) });
-  for (const d of g.directives) items.push({ key: "directives", value: d.value, from: describeOrigin(d.origin) });
+  for (const key of LIST_CAPABILITY_KEYS) {
+    const row = listRow(key);
+    for (const item of g[key] as Sourced<ItemOf<typeof key>>[]) items.push({ key, value: row.text(item.value), from: describeOrigin(item.origin) });
+  }
   if (g.hosts.length > 0) for (const h of g.hosts) items.push({ key: "network", value: h.value, from: describeOrigin(h.origin) });
   else items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
-  for (const f of g.fetch) items.push({ key: "fetch", value: `${f.value.url} sha256:${f.value.sha256}`, from: describeOrigin(f.origin) });
   for (const field of LIMIT_FIELDS) {
     items.push({ key: LIMIT_TABLE[field].key, value: formatLimit(field, g.limits[field]), from: describeOrigin(g.limitOrigins[field]) });
   }

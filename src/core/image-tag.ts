@@ -10,7 +10,7 @@ export interface ContextEntry {
   data: Uint8Array | string;
 }
 
-export const IMAGE_REPOSITORY = "cratebox";
+const IMAGE_REPOSITORY = "cratebox";
 
 export function toImageTag(name: string, entries: readonly ContextEntry[]): string {
   const h = createHash("sha256");

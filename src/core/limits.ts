@@ -104,7 +104,7 @@ export function parseCount(raw: string | number): number {
 }
 
 /** A positive number of CPUs, fractions allowed ("1.5"). */
-export function parseCpus(raw: string | number): number {
+function parseCpus(raw: string | number): number {
   const n = typeof raw === "number" ? raw : Number(raw.trim());
   if (!Number.isFinite(n) || n <= 0) throw new LimitSyntaxError(String(raw), "a positive number of CPUs such as 2 or 0.5");
   return n;

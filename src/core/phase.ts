@@ -11,7 +11,7 @@ export type Phase = (typeof PHASES)[number];
 export type RunnerPhase = Exclude<Phase, "build-script">;
 
 /** The kinds of cratebox.toml table that grant steps: `[build.<crate>]`, `[test.<package>]`. */
-export const GRANT_PHASES = ["build", "test"] as const;
+const GRANT_PHASES = ["build", "test"] as const;
 export type GrantPhase = (typeof GRANT_PHASES)[number];
 
 const PHASE_INFO: { readonly [P in Phase]: { table: GrantPhase; text: string } } = {

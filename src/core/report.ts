@@ -9,16 +9,17 @@ import { limitsSchema } from "./limits.ts";
 import { PHASES } from "./phase.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
-export const REPORT_VERSION = 1;
+const REPORT_VERSION = 1;
 
-export const stepSchema = z.strictObject({
+const stepSchema = z.strictObject({
   phase: z.enum(PHASES).describe("What ran: a build script, or a binary cargo ran through its runner hook."),
   crate: z.string().describe("Package name, as cargo resolved it."),
   version: z.string().describe("Package version."),
   program: z.string().describe("File name of the program (a test binary's name tells the test target; rust_out is a doctest)."),
   manifestDir: z.string().describe("The package's source directory."),
   image: z.string().describe("The sandbox image (content-addressed tag)."),
-  containerId: z.string().describe("The container's id (removed after the step)."),
+  containerId: z.string().describe("The sandbox's id: a container's, or bwrap-... (removed after the step)."),
+  backend: z.string().describe("What ran the sandbox: docker (a container on the engine) or bwrap (bubblewrap)."),
   ok: z.boolean().describe("True when the program exited 0 and no limit was hit."),
   cause: z
     .enum(["exit", "signal", "memory", "pids", "timeout", "interrupted", "fallback-timeout", "directive"])
@@ -80,15 +81,19 @@ export const reportSchema = z.strictObject({
   finishedAt: z.string().describe("ISO 8601 end time."),
   summary: z.string().describe("The summary line printed at the end of the run."),
   engineWarnings: z.array(z.string()).describe("Warnings about limits the engine does not enforce."),
+  backend: z
+    .enum(["bwrap", "docker"])
+    .nullable()
+    .describe("The run's primary backend (null: no step ran, so none was chosen); a step bwrap cannot run goes to docker."),
   steps: z.array(stepSchema).describe("Every sandboxed execution, in the order they finished."),
 });
 
 export type Report = z.infer<typeof reportSchema>;
-export type ReportStep = z.infer<typeof stepSchema>;
+type ReportStep = z.infer<typeof stepSchema>;
 
 const LIMIT_CAUSES = new Set(["memory", "pids", "timeout"]);
 
-export function toReportStep(o: StepOutcome): ReportStep {
+function toReportStep(o: StepOutcome): ReportStep {
   return {
     phase: o.phase,
     crate: o.crate,
@@ -97,6 +102,7 @@ export function toReportStep(o: StepOutcome): ReportStep {
     manifestDir: o.manifestDir,
     image: o.image,
     containerId: o.containerId,
+    backend: o.backend,
     ok: o.ok,
     cause: o.cause,
     exitCode: o.exitCode,
@@ -122,6 +128,7 @@ export interface ReportInput {
   finishedAt: Date;
   summary: string;
   engineWarnings: string[];
+  backend: "bwrap" | "docker" | null;
   outcomes: readonly StepOutcome[];
 }
 
@@ -135,6 +142,7 @@ export function toReport(r: ReportInput): Report {
     finishedAt: r.finishedAt.toISOString(),
     summary: r.summary,
     engineWarnings: r.engineWarnings,
+    backend: r.backend,
     steps: r.outcomes.map(toReportStep),
   };
 }

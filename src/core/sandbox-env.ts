@@ -92,7 +92,7 @@ export function isCargoBuildScriptVariable(name: string): boolean {
   return CARGO_BUILD_SCRIPT_NAMES.has(name) || CARGO_BUILD_SCRIPT_PREFIXES.some((p) => name.startsWith(p));
 }
 
-export function isCargoRunnerVariable(name: string): boolean {
+function isCargoRunnerVariable(name: string): boolean {
   return CARGO_RUNNER_NAMES.has(name) || CARGO_RUNNER_PREFIXES.some((p) => name.startsWith(p));
 }
 

@@ -58,7 +58,7 @@ export interface HostFacts {
 }
 
 /** The in-container end of a proxied step's network: node runs the relay script, listening on loopback. */
-export interface EgressRelay {
+interface EgressRelay {
   /** Host path of the Node binary cratebox runs on (mounted read-only). */
   node: string;
   /** Host path of the relay script (dist/shims/egress-relay.js). */
@@ -69,8 +69,8 @@ export interface EgressRelay {
 
 /** Where the relay's parts appear inside the container, and where the step finds the proxy. */
 export const RELAY_DIR = "/.cratebox";
-export const RELAY_PORT = 3128;
-export const PROXY_URL = `http://127.0.0.1:${RELAY_PORT}`;
+const RELAY_PORT = 3128;
+const PROXY_URL = `http://127.0.0.1:${RELAY_PORT}`;
 
 /**
  * Host paths mounted read-only into every container so host-built binaries and the host C
@@ -96,13 +96,13 @@ export interface SandboxGrant {
 
 export const DENY_ALL: Readonly<SandboxGrant> = Object.freeze({ env: [], read: [], write: [], network: NO_NETWORK, runtime: "runc" });
 
-export interface Mount {
+interface Mount {
   source: string;
   target: string;
   readOnly: boolean;
 }
 
-export interface Tmpfs {
+interface Tmpfs {
   target: string;
   options: string;
 }
@@ -140,7 +140,7 @@ export class SpecError extends CrateboxError {
 }
 
 /** Seconds beyond the orchestrator's own timeout after which the container ends by itself. */
-export const FALLBACK_TIMEOUT_GRACE_S = 30;
+const FALLBACK_TIMEOUT_GRACE_S = 30;
 
 export function toSandboxSpec(
   req: StepRequest,
@@ -303,7 +303,7 @@ function dedupeMounts(mounts: Mount[], masks: string[]): Mount[] {
 }
 
 /** Where learn mode's trace is written inside the container (a writable mount of a host dir). */
-export const TRACE_MOUNT = "/cratebox-trace";
+const TRACE_MOUNT = "/cratebox-trace";
 const TRACED_CALLS = "openat,open,stat,lstat,newfstatat,statx,access,faccessat,faccessat2,execve,connect";
 
 /**

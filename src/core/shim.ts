@@ -8,7 +8,7 @@
  * target/), it fails closed with a message, unless the user opts out explicitly.
  */
 
-export const SHIM_MARKER = "cratebox-build-script-shim v1";
+const SHIM_MARKER = "cratebox-build-script-shim v1";
 export const REAL_SUFFIX = ".cratebox-real";
 
 /**

@@ -3,6 +3,7 @@
  * line that explains a failure. Pure.
  */
 import type { EgressEvent } from "./egress.ts";
+import { EXIT } from "./errors.ts";
 import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/schema.ts";
 import type { TraceDenials } from "./trace.ts";
@@ -31,6 +32,8 @@ export interface StepOutcome {
   manifestDir: string;
   image: string;
   containerId: string;
+  /** The backend that ran it (docker, bwrap). */
+  backend: string;
   ok: boolean;
   cause: Cause;
   exitCode: number;
@@ -83,7 +86,7 @@ const SIGNAL_NAMES: Record<number, string> = {
   15: "SIGTERM",
 };
 
-export function signalName(n: number): string {
+function signalName(n: number): string {
   return SIGNAL_NAMES[n] ?? `signal ${n}`;
 }
 
@@ -170,4 +173,21 @@ export function describeFailure(o: StepOutcome): string | undefined {
       }
       return `${who} failed with exit code ${o.exitCode} in the sandbox (${networkText(o)}, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
+}
+
+/** What the shim exits with for an outcome, and the lines it prints first (stderr). */
+export interface ShimExit {
+  code: number;
+  /** When set, the shim ends itself with this signal, so cargo reports it as such. */
+  signal?: string;
+  stderr: string;
+}
+
+export function toShimExit(o: StepOutcome): ShimExit {
+  if (o.cause === "directive") {
+    // Cargo must not act on what was kept back: the step fails, and says why in its stderr.
+    return { code: EXIT.CARGO_FAILED, stderr: o.blockedDirectives.map((b) => `cratebox: blocked \`${b.directive}\`: ${b.reason}\n`).join("") };
+  }
+  if (o.signal !== undefined) return { code: 128 + o.signal, signal: signalName(o.signal), stderr: "" };
+  return { code: o.exitCode, stderr: "" };
 }

@@ -70,10 +70,11 @@ function parentOf(p: string): string {
 }
 
 /**
- * The smallest set of directories to grant for paths: each path's parent directory (a file is
- * rarely alone), merged when one contains another.
+ * The narrowest grant paths for denied paths: a file that exists is granted itself (a read of
+ * /etc/gitconfig grants that file, not /etc); a write needs the directory it creates files in
+ * unless the path is a directory already. Paths below another granted directory are dropped.
  */
-export function toGrantDirs(paths: readonly string[], isDir: (p: string) => boolean): string[] {
-  const dirs = [...new Set(paths.map((p) => (isDir(p) ? p : parentOf(p))))].sort();
-  return dirs.filter((d) => !dirs.some((o) => o !== d && (d === o || d.startsWith(`${o}/`))));
+export function toGrantPaths(paths: readonly string[], kind: "read" | "write", isDir: (p: string) => boolean): string[] {
+  const wanted = [...new Set(paths.map((p) => (kind === "write" && !isDir(p) ? parentOf(p) : p)))].sort();
+  return wanted.filter((d) => !wanted.some((o) => o !== d && isDir(o) && d.startsWith(`${o}/`)));
 }

@@ -1,10 +1,21 @@
-/** `cratebox doctor`: engine, image, toolchain, host layout and real limit enforcement. */
+/**
+ * `cratebox doctor`: which backend runs the sandboxes here and why, the engine and the image,
+ * the toolchain, the host layout, and whether each backend really enforces the limits (proved
+ * with real sandboxes, labelled like a run's, so a killed doctor leaves nothing the sweep
+ * cannot find).
+ */
+import { randomUUID } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
-import type Docker from "dockerode";
 import { execa } from "execa";
-import { connectEngine } from "./engine.ts";
+import type { RunIdentity } from "../core/labels.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
-import { DEFAULT_IMAGE, ensureImage } from "./image.ts";
+import { connectEngine } from "./engine.ts";
+import { readRunHostFacts } from "./host-facts.ts";
+import { DEFAULT_IMAGE, ensureImage, imageTag } from "./image.ts";
+import { type BackendChoice, chooseBackend } from "./sandbox/backend.ts";
+import { BwrapRuntime } from "./sandbox/bwrap-runtime.ts";
+import { DockerRuntime } from "./sandbox/docker-runtime.ts";
+import { ownerLabel } from "./sweep.ts";
 
 export interface Check {
   name: string;
@@ -13,7 +24,10 @@ export interface Check {
   fix?: string;
 }
 
-export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line: string) => void): Promise<Check[]> {
+const LIMITS_FIX =
+  "use a backend with cgroup limits (rootful Docker, rootless on cgroup v2 with delegation, or bwrap as root / with a delegated cgroup); until then every run warns";
+
+export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line: string) => void, choice: BackendChoice = "auto"): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (c: Check) => {
     checks.push(c);
@@ -44,27 +58,49 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     fix: "install Rust (rustup) so that `rustc` is on PATH",
   });
 
-  let docker: Docker;
+  const identity: RunIdentity = { runId: `doctor-${randomUUID()}`, owner: ownerLabel() };
+  const own = imageTag(DEFAULT_IMAGE).tag;
+  const host = readRunHostFacts(own, []);
+  const backend = chooseBackend(choice);
+  add({ name: "backend", ok: true, detail: `${backend.primary}: ${backend.reason}` });
+  if (backend.bwrap) {
+    add({
+      name: "bwrap limits",
+      ok: backend.cgroups !== undefined,
+      detail: backend.cgroups
+        ? `memory, processes and CPU through cgroup v${backend.cgroups.version}; the time limit always holds`
+        : `only the time limit holds: ${backend.cgroupsMissing}`,
+      fix: LIMITS_FIX,
+    });
+    const bwrap = new BwrapRuntime({ bwrap: backend.bwrap, cgroups: backend.cgroups, ownImage: own, owner: identity.owner });
+    for (const p of await probeEnforcement({ runtime: bwrap, host, identity }))
+      add({ name: `bwrap ${p.name} limit`, ok: p.enforced, detail: p.detail, fix: LIMITS_FIX });
+  }
+
+  // The engine: the backend where bwrap does not work, and for steps bwrap cannot run (their own
+  // image, gVisor, full network). Without bwrap it must answer; with bwrap, its absence only
+  // matters for such steps.
+  const needed = backend.primary === "docker";
+  let docker: Awaited<ReturnType<typeof connectEngine>>;
   try {
     docker = await connectEngine(env);
   } catch (err) {
-    add({ name: "engine", ok: false, detail: (err as Error).message, fix: "see below" });
+    add({
+      name: "engine",
+      ok: !needed,
+      detail: `${(err as Error).message}${needed ? "" : " (needed only for steps that name an image, runsc or network = true)"}`,
+      fix: "see below",
+    });
     log((err as { hint?: string }).hint ?? "");
     return checks;
   }
-  const info = (await docker.info()) as {
-    ID: string;
-    ServerVersion: string;
-    CgroupVersion?: string;
-    Runtimes?: Record<string, unknown>;
-    SecurityOptions?: string[];
-  };
+  const info = (await docker.info()) as { ID: string; ServerVersion: string; CgroupVersion?: string; Runtimes?: Record<string, unknown> };
   add({
     name: "engine",
     ok: true,
     detail: `Docker ${info.ServerVersion}, cgroup v${info.CgroupVersion ?? "?"}, runtimes: ${Object.keys(info.Runtimes ?? {}).join(", ")}`,
   });
-  let image: string | undefined;
+  let image: string;
   try {
     image = await ensureImage(docker, DEFAULT_IMAGE, log);
     add({ name: "image", ok: true, detail: `${image} (built locally from images/${DEFAULT_IMAGE})` });
@@ -72,15 +108,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     add({ name: "image", ok: false, detail: (err as Error).message, fix: "check that images/ is intact and the engine can build FROM scratch" });
     return checks;
   }
-  const probes = await probeEnforcement(docker, image);
+  const probes = await probeEnforcement({ runtime: new DockerRuntime(docker, image), host: { ...host, image }, identity });
   writeEnforcementRecord(env, { engineId: info.ID, checkedAt: new Date().toISOString(), probes });
-  for (const p of probes) {
-    add({
-      name: `${p.name} limit`,
-      ok: p.enforced,
-      detail: p.detail,
-      fix: "use an engine with cgroup limits (rootful Docker, or rootless on cgroup v2 with delegation); until then every run warns",
-    });
-  }
+  for (const p of probes) add({ name: `docker ${p.name} limit`, ok: p.enforced, detail: p.detail, fix: LIMITS_FIX });
   return checks;
 }

@@ -51,7 +51,7 @@ export interface EgressProxyOptions {
 }
 
 /** The largest file a fetch grant downloads (to a file next to the socket, hashed as it comes). */
-export const MAX_FETCH_BYTES = 4 * 1024 ** 3;
+const MAX_FETCH_BYTES = 4 * 1024 ** 3;
 const MAX_REDIRECTS = 5;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Connections one step may hold open through its proxy at once. */

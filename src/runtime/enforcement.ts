@@ -4,13 +4,15 @@
  * proves it with real containers and remembers the answer per engine; every run reads that
  * answer and the engine's own capability flags, and says so loudly when limits are not enforced.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
-import type { ContainerCreateOptions } from "dockerode";
-import { SYSTEM_PATHS } from "../core/sandbox-spec.ts";
-import { removeContainer, runContainer } from "./containers.ts";
+import type { RunIdentity } from "../core/labels.ts";
+import type { Limits } from "../core/limits.ts";
+import { type ProbeHost, toProbeSpec } from "../core/probe-spec.ts";
+import { runSandbox } from "./sandbox/run-sandbox.ts";
+import type { SandboxRuntime } from "./sandbox/runtime.ts";
 
 export interface ProbeResult {
   name: "pids" | "memory" | "network";
@@ -29,7 +31,7 @@ function cacheFile(env: NodeJS.ProcessEnv, engineId: string): string {
   return path.join(base, "cratebox", `enforcement-${engineId.replace(/[^A-Za-z0-9_-]/g, "_")}.json`);
 }
 
-export function readEnforcementRecord(env: NodeJS.ProcessEnv, engineId: string): EnforcementRecord | undefined {
+function readEnforcementRecord(env: NodeJS.ProcessEnv, engineId: string): EnforcementRecord | undefined {
   try {
     return JSON.parse(readFileSync(cacheFile(env, engineId), "utf8")) as EnforcementRecord;
   } catch {
@@ -62,52 +64,47 @@ interface ProbeRun {
   output: string;
 }
 
-async function probe(docker: Docker, image: string, script: string, host: Partial<NonNullable<ContainerCreateOptions["HostConfig"]>>): Promise<ProbeRun> {
+/** Where and as whom the probes run. */
+export interface ProbeContext {
+  runtime: SandboxRuntime;
+  host: ProbeHost;
+  identity: RunIdentity;
+}
+
+async function probe(ctx: ProbeContext, name: string, script: string, limits: Partial<Limits>): Promise<ProbeRun> {
   let out = "";
-  const options: ContainerCreateOptions = {
-    Image: image,
-    Cmd: ["/bin/sh", "-c", script],
-    Entrypoint: [],
-    Labels: { "cratebox.phase": "doctor" },
-    NetworkDisabled: true,
-    HostConfig: {
-      Mounts: SYSTEM_PATHS.filter((p) => existsSync(p)).map((p) => ({ Type: "bind" as const, Source: p, Target: p, ReadOnly: true })),
-      NetworkMode: "none",
-      ReadonlyRootfs: true,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      Init: true,
-      LogConfig: { Type: "none", Config: {} },
-      ...host,
-    },
-  };
   let id = "";
   try {
-    const abort = AbortSignal.timeout(30_000);
-    const run = await runContainer(docker, options, { stdout: (c) => (out += c), stderr: (c) => (out += c) }, abort, (cid) => (id = cid));
+    const run = await runSandbox(
+      ctx.runtime,
+      toProbeSpec(ctx.host, ctx.identity, name, script, limits),
+      { stdout: (c) => (out += c), stderr: (c) => (out += c) },
+      AbortSignal.timeout(30_000),
+      { onCreated: (cid) => (id = cid) },
+    );
     return { exitCode: run.exit.exitCode, oomKilled: run.exit.oomKilled, output: out };
   } finally {
-    if (id) await removeContainer(docker, id);
+    if (id) await ctx.runtime.remove(id);
   }
 }
 
-/** Runs the three enforcement probes with real containers. */
-export async function probeEnforcement(docker: Docker, image: string): Promise<ProbeResult[]> {
+/** Runs the three enforcement probes in real sandboxes. */
+export async function probeEnforcement(ctx: ProbeContext): Promise<ProbeResult[]> {
   const pidsLimit = 16;
   const pids = await probe(
-    docker,
-    image,
+    ctx,
+    "pids",
     // Try to hold 40 processes at once, then count them with shell built-ins only. Under an
     // enforced limit the shell itself dies with "Cannot fork" before it gets to count.
     'i=0; while [ $i -lt 40 ]; do sleep 3 & i=$((i+1)); done; set -- /proc/[0-9]*; echo "held $#"',
-    { PidsLimit: pidsLimit },
+    { pids: pidsLimit },
   );
   const count = Number(/held (\d+)/.exec(pids.output)?.[1] ?? NaN);
   const forkRefused = /fork/i.test(pids.output) && pids.exitCode !== 0;
   const memoryLimit = 64 * 1024 * 1024;
   // `tail` keeps a whole line in memory; /dev/zero has no newline: 512 MiB against a 64 MiB limit.
-  const memory = await probe(docker, image, "head -c 536870912 /dev/zero | tail -n 1 | wc -c", { Memory: memoryLimit, MemorySwap: memoryLimit });
-  const net = await probe(docker, image, "ls /sys/class/net", {});
+  const memory = await probe(ctx, "memory", "head -c 536870912 /dev/zero | tail -n 1 | wc -c", { memoryBytes: memoryLimit });
+  const net = await probe(ctx, "network", "tail -n +3 /proc/net/dev | cut -d: -f1", {});
   const interfaces = net.output.split(/\s+/).filter(Boolean);
   return [
     {

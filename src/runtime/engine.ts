@@ -5,7 +5,7 @@
 import Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 
-export const ENGINE_FIX = [
+const ENGINE_FIX = [
   "cratebox needs a running Docker engine (it talks to it through the Engine API).",
   "  Start one: `sudo dockerd > /var/log/dockerd.log 2>&1 &` (Debian: `sudo apt-get install docker.io` first),",
   "  or run `scripts/setup` from the cratebox repository, which installs and starts it.",
@@ -23,7 +23,7 @@ export async function connectEngine(env: NodeJS.ProcessEnv = process.env): Promi
   return docker;
 }
 
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

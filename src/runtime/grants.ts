@@ -8,26 +8,17 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
-import { toNetworkAccess } from "../core/egress.ts";
-import { CrateboxError, internalError } from "../core/errors.ts";
-import type { Limits } from "../core/limits.ts";
-import { isWithin } from "../core/paths.ts";
-import { parseBuiltinProfiles, type BuiltinProfiles } from "../core/profile/builtins.ts";
-import { formatProfileIssue, parseProfile, ProfileInvalidError, type ParsedProfile } from "../core/profile/parse.ts";
-import { describeAmbiguity, describePinMismatch, resolveGrant, strictViolations, type EffectiveGrant, type Origin } from "../core/profile/resolve.ts";
-import type { CrateIdentity } from "../core/profile/select.ts";
-import { applyPolicies, describeRefusals, type PolicyOutcome } from "../core/policy/apply.ts";
-import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
-import { toGrantView } from "../core/policy/view.ts";
-import { toGrantSummary, type GrantSummary } from "../core/grant-summary.ts";
-import { toGrantPhase, type GrantPhase, type Phase } from "../core/phase.ts";
-import type { SandboxGrant } from "../core/sandbox-spec.ts";
 import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
+import { internalError } from "../core/errors.ts";
+import { type GrantContext, type GrantPathFacts, PROFILE_FILE, preflightProblems, toPolicyInput, toPreflightError } from "../core/grant-decision.ts";
+import type { Limits } from "../core/limits.ts";
+import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
+import { type BuiltinProfiles, parseBuiltinProfiles } from "../core/profile/builtins.ts";
+import { formatProfileIssue, type ParsedProfile, ProfileInvalidError, parseProfile } from "../core/profile/parse.ts";
 import { realpathOrUndefined } from "./host-facts.ts";
 import { PACKAGE_ROOT } from "./image.ts";
 
-export const PROFILE_FILE = "cratebox.toml";
-export const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
+const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
 
 /** The empty profile: what a workspace without cratebox.toml gets (everything default-deny). */
 const EMPTY = parseProfile("version = 1\n", "(no cratebox.toml)");
@@ -61,27 +52,14 @@ export function loadBuiltins(dir = BUILTINS_DIR): BuiltinProfiles {
 }
 
 /**
- * A crate the graph does not know (it should not happen): it is matched by no table, so it runs
- * with the defaults only. Its name is one no table can have.
+ * The grants of one run: the context every step's decision is made from (core/grant-decision.ts),
+ * the crate graph steps are matched against, and the host facts granted paths are checked with.
  */
-const UNKNOWN_CRATE: CrateIdentity = { name: "", version: "0.0.0", source: "path" };
-
-export interface StepDecision {
-  grant: SandboxGrant;
-  limits: Limits;
-  /** A custom image reference from the grant; undefined: cratebox's own sandbox image. */
-  image: string | undefined;
-  /** What was granted beyond the default and where each came from (report, explain). */
-  summary: GrantSummary;
-  /** Directive patterns the firewall lets through (core/directives.ts). */
-  directives: string[];
-  crate: CrateIdentity;
-}
-
 export class GrantBook {
   readonly profile: LoadedProfile;
-  readonly builtins: BuiltinProfiles;
+  readonly context: GrantContext;
   graph: CrateGraph | undefined;
+  private readonly buildRoots: readonly string[];
   /**
    * Reads the crate graph when a run started without it (no cratebox.toml): the first step to
    * run then learns its crate's real identity (its source kind goes into every suggested grant),
@@ -89,29 +67,6 @@ export class GrantBook {
    */
   private graphLoader: (() => Promise<CrateGraph>) | undefined;
   private graphLoading: Promise<void> | undefined;
-
-  loadGraphLazily(loader: () => Promise<CrateGraph>): void {
-    this.graphLoader = loader;
-  }
-
-  /** The decision for a step, once the crate graph is known. */
-  async decideWhenKnown(manifestDir: string, phase: Phase): Promise<StepDecision> {
-    if (!this.graph && this.graphLoader) {
-      this.graphLoading ??= this.graphLoader().then(
-        (g) => {
-          this.graph = g;
-        },
-        () => {}, // without the graph a step is matched by no table: the defaults, as before
-      );
-      await this.graphLoading;
-    }
-    return this.decide(manifestDir, phase);
-  }
-  readonly overrides: Partial<Limits>;
-  /** Cargo's build directories: never writable by a grant (the shims and real binaries live there). */
-  readonly buildRoots: readonly string[];
-  /** Decisions of the organisation's policies, evaluated once per run (runtime/policy.ts). */
-  policies: PolicyDecisions[] = [];
 
   constructor(
     profile: LoadedProfile,
@@ -121,155 +76,47 @@ export class GrantBook {
     buildRoots: readonly string[] = [],
   ) {
     this.profile = profile;
-    this.builtins = builtins;
+    this.context = { parsed: profile.parsed, builtins, overrides, policies: [] };
     this.graph = graph;
-    this.overrides = overrides;
     this.buildRoots = buildRoots;
   }
 
-  /**
-   * The grant after the policies' ceilings: lists keep only what a ceiling allows, network goes
-   * off if a policy says so, limits take the lowest value. Policies only ever take away.
-   */
-  capped(crate: CrateIdentity, phase: GrantPhase): { effective: EffectiveGrant; outcome: PolicyOutcome | undefined } {
-    const effective = this.resolve(crate, phase);
-    if (this.policies.length === 0) return { effective, outcome: undefined };
-    const outcome = applyPolicies({ name: crate.name, version: crate.version, phase, grant: toGrantView(effective, this.profile.parsed) }, this.policies);
-    const c = outcome.grant;
-    const policyOrigin = (capability: string): Origin | undefined => {
-      const by = outcome.shapedBy.find((x) => x.capability === capability);
-      return by ? { kind: "entry", file: by.file, table: `policy rule ${by.rule}`, line: undefined } : undefined;
-    };
-    const limitOrigins = { ...effective.limitOrigins };
-    for (const key of Object.keys(limitOrigins) as (keyof Limits)[]) limitOrigins[key] = policyOrigin(key) ?? limitOrigins[key];
-    return {
-      outcome,
-      effective: {
-        ...effective,
-        env: effective.env.filter((e) => c.env.includes(e.value.text)),
-        read: effective.read.filter((r) => c.read.includes(r.value)),
-        write: effective.write.filter((w) => c.write.includes(w.value)),
-        network: c.network === effective.network.value ? effective.network : { value: c.network, origin: policyOrigin("network") ?? effective.network.origin },
-        hosts: effective.hosts.filter((h) => c.hosts.includes(h.value)),
-        fetch: effective.fetch.filter((f) => c.fetch.some((k) => k.url === f.value.url)),
-        limits: { ...c.limits, cpus: c.limits.cpus ?? undefined },
-        limitOrigins,
-      },
-    };
+  /** Decisions of the organisation's policies, evaluated once per run (runtime/policy.ts). */
+  setPolicies(policies: readonly PolicyDecisions[]): void {
+    this.context.policies = policies;
   }
 
-  /** What the policies see: every crate of the graph with the grants cratebox.toml gives it. */
-  toPolicyInput(command: string[], ci: boolean): PolicyInput {
-    const view = (c: GraphCrate, phase: GrantPhase) => toGrantView(this.resolve(c, phase), this.profile.parsed);
-    return {
-      run: { command, ci },
-      crates: (this.graph?.crates ?? []).map((c) => ({
-        name: c.name,
-        version: c.version,
-        source: c.source,
-        checksum: c.checksum ? `sha256:${c.checksum.replace(/^sha256:/, "")}` : null,
-        hasBuildScript: c.hasBuildScript,
-        isProcMacro: c.isProcMacro,
-        features: c.features,
-        dependents: c.dependents,
-        workspaceMember: c.isWorkspaceMember,
-        requested: { build: c.hasBuildScript ? view(c, "build") : null, test: c.isWorkspaceMember ? view(c, "test") : null },
-      })),
-    };
+  loadGraphLazily(loader: () => Promise<CrateGraph>): void {
+    this.graphLoader = loader;
   }
 
-  crateAt(manifestDir: string): GraphCrate | undefined {
+  /** The crate a step belongs to, by its manifest directory; the graph is read first when it was deferred. */
+  async crateAt(manifestDir: string): Promise<GraphCrate | undefined> {
+    if (!this.graph && this.graphLoader) {
+      this.graphLoading ??= this.graphLoader().then(
+        (g) => {
+          this.graph = g;
+        },
+        () => {}, // without the graph a step is matched by no table: the defaults, as before
+      );
+      await this.graphLoading;
+    }
     return this.graph?.byDir.get(realpathOrUndefined(manifestDir) ?? manifestDir);
   }
 
-  resolve(crate: CrateIdentity, phase: GrantPhase): EffectiveGrant {
-    const r = resolveGrant(this.profile.parsed, this.builtins, crate, phase, { overrides: this.overrides });
-    // Checked before cargo starts (preflight); a step that still meets one runs with no grant.
-    return r.kind === "granted" ? r.grant : r.withoutEntry;
-  }
-
-  /** The decision for one sandboxed step. */
-  decide(manifestDir: string, phase: Phase): StepDecision {
-    const crate = this.crateAt(manifestDir) ?? UNKNOWN_CRATE;
-    const { effective, outcome } = this.capped(crate, toGrantPhase(phase));
-    const summary = toGrantSummary(effective);
-    for (const s of outcome?.shapedBy ?? []) summary.items.push({ key: `policy:${s.capability}`, value: s.detail, from: `policy rule ${s.rule} (${s.file})` });
+  /** The host facts granted paths are checked against. */
+  pathFacts(): GrantPathFacts {
+    const home = realpathOrUndefined(homedir());
     return {
-      limits: effective.limits,
-      grant: this.toSandboxGrant(effective),
-      image: effective.image?.value,
-      summary,
-      directives: effective.directives.map((d) => d.value),
-      crate,
+      workspaceRoot: this.graph?.workspaceRoot ?? path.dirname(this.profile.parsed.file),
+      ...(home ? { home } : { home: undefined }),
+      buildRoots: this.buildRoots,
+      realpath: realpathOrUndefined,
     };
   }
 
-  /** Granted paths on the real file system: they must exist, and relative ones stay in the workspace. */
-  toSandboxGrant(g: EffectiveGrant): SandboxGrant {
-    const root = this.graph?.workspaceRoot ?? path.dirname(this.profile.parsed.file);
-    const realRoot = realpathOrUndefined(root) ?? root;
-    const check = (p: string, key: "read" | "write", where: string): string => {
-      const abs = path.resolve(root, p);
-      const real = realpathOrUndefined(abs);
-      if (real === undefined)
-        throw new CrateboxError("GRANT_PATH", `${where}: ${key} path ${p} does not exist (${abs})`, "create it, or remove it from the grant");
-      if (!path.isAbsolute(p) && !isWithin(real, realRoot)) {
-        throw new CrateboxError(
-          "GRANT_PATH",
-          `${where}: ${key} path ${p} leads out of the workspace through a symbolic link (to ${real})`,
-          "write the path absolute if that is really meant",
-        );
-      }
-      const home = realpathOrUndefined(homedir());
-      if (home && isWithin(home, real))
-        throw new CrateboxError(
-          "GRANT_PATH",
-          `${where}: ${key} path ${p} would expose your whole home directory (${real})`,
-          "grant the one directory the crate needs",
-        );
-      if (key === "write") {
-        // The schema refuses these as written; the real path must not reach them either
-        // (an absolute path, or a symlink inside the workspace).
-        const protectedPlaces = [
-          realRoot,
-          path.join(realRoot, ".git"),
-          path.join(realRoot, PROFILE_FILE),
-          path.join(realRoot, "Cargo.toml"),
-          path.join(realRoot, "Cargo.lock"),
-        ];
-        if (
-          protectedPlaces.some((p2) => real === p2 || (p2.endsWith(".git") && isWithin(real, p2))) ||
-          isWithin(realRoot, real) ||
-          /\/(Cargo\.toml|Cargo\.lock)$/.test(real)
-        ) {
-          throw new CrateboxError(
-            "GRANT_PATH",
-            `${where}: write path ${p} is (or leads to) the workspace itself, its .git, or a manifest (${real})`,
-            "grant a directory for generated files only",
-          );
-        }
-      }
-      if (key === "write" && this.buildRoots.some((root) => isWithin(real, root) || isWithin(root, real))) {
-        throw new CrateboxError(
-          "GRANT_PATH",
-          `${where}: write path ${p} overlaps cargo's build directory (${real}), where build scripts and their sandbox shims live`,
-          "let the build script write to its OUT_DIR, or grant a directory outside target/",
-        );
-      }
-      return real;
-    };
-    const label = (o: EffectiveGrant["read"][number]) => (o.origin.kind === "entry" ? `${o.origin.file}${o.origin.line ? `:${o.origin.line}` : ""}` : "grant");
-    return {
-      env: g.env.map((e) => e.value),
-      read: g.read.map((r) => check(r.value, "read", label(r))),
-      write: g.write.map((w) => check(w.value, "write", label(w))),
-      network: toNetworkAccess(
-        g.network.value,
-        g.hosts.map((h) => h.value),
-        g.fetch.map((f) => f.value),
-      ),
-      runtime: g.runtime.value,
-    };
+  toPolicyInput(command: string[], ci: boolean): PolicyInput {
+    return toPolicyInput(this.context, this.graph?.crates ?? [], command, ci);
   }
 
   /**
@@ -278,43 +125,8 @@ export class GrantBook {
    */
   preflight(strict: boolean): void {
     if (!this.graph) return;
-    const problems: string[] = [];
-    for (const crate of this.graph.crates) {
-      const phases: GrantPhase[] = [...(crate.hasBuildScript ? (["build"] as const) : []), ...(crate.isWorkspaceMember ? (["test"] as const) : [])];
-      for (const phase of phases) {
-        const r = resolveGrant(this.profile.parsed, this.builtins, crate, phase);
-        if (r.kind === "pin-mismatch")
-          problems.push(
-            describePinMismatch(r) +
-              diffForMessage(
-                crate,
-                r.stale.map((s) => s.version),
-              ),
-          );
-        if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));
-        if (r.kind === "granted") {
-          try {
-            this.toSandboxGrant(r.grant);
-          } catch (err) {
-            problems.push((err as Error).message);
-          }
-          const { outcome } = this.capped(crate, phase);
-          if (outcome) problems.push(...describeRefusals({ name: crate.name, version: crate.version, phase }, outcome));
-        }
-      }
-    }
-    if (strict) {
-      const withScripts = this.graph.crates.filter((c) => c.hasBuildScript);
-      for (const v of strictViolations(this.profile.parsed, withScripts, "build"))
-        if (v.reason === "unlisted" || v.reason === "not-reviewed") problems.push(`strict: ${v.message}`);
-    }
-    if (problems.length > 0) {
-      throw new CrateboxError(
-        "GRANTS_STOP",
-        `the grants in ${this.profile.parsed.file} do not fit this build:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-        "nothing was built; see `cratebox profiles ls` and `cratebox profiles explain <crate>`",
-      );
-    }
+    const problems = preflightProblems(this.context, this.graph.crates, strict, this.pathFacts(), diffForMessage);
+    if (problems.length > 0) throw toPreflightError(this.profile.parsed.file, problems);
   }
 }
 

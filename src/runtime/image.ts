@@ -13,7 +13,7 @@ export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const IMAGES_DIR = path.join(PACKAGE_ROOT, "images");
 export const DEFAULT_IMAGE = "sandbox";
 
-export function readContext(dir: string): ContextEntry[] {
+function readContext(dir: string): ContextEntry[] {
   const out: ContextEntry[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(path.join(dir, rel)).sort()) {

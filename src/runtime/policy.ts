@@ -44,7 +44,7 @@ export interface PolicyLimits {
   memoryBytes: number;
 }
 
-export const DEFAULT_POLICY_LIMITS: Readonly<PolicyLimits> = Object.freeze({ timeoutMs: 1000, memoryBytes: 32 * 1024 ** 2 });
+const DEFAULT_POLICY_LIMITS: Readonly<PolicyLimits> = Object.freeze({ timeoutMs: 1000, memoryBytes: 32 * 1024 ** 2 });
 
 const HINT = "a policy that cannot decide stops the run before anything is built; try it on its own with `cratebox policy test <file>`";
 
@@ -115,7 +115,7 @@ function toDecisions(file: string, result: EvaluationResult, limits: PolicyLimit
   );
 }
 
-export function describeFailure(file: string, r: Extract<EvaluationResult, { ok: false }>, limits: PolicyLimits): string {
+function describeFailure(file: string, r: Extract<EvaluationResult, { ok: false }>, limits: PolicyLimits): string {
   const where = r.stage === "load" ? "while loading" : "in policy(input)";
   switch (r.problem) {
     case "syntax":

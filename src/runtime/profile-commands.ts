@@ -5,17 +5,19 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseCargoInvocation } from "../core/cargo-args.ts";
-import { CrateboxError } from "../core/errors.ts";
-import { toGrantSummary } from "../core/grant-summary.ts";
-import { removeTable, upsertTable, type TomlValue } from "../core/profile/edit.ts";
-import { entriesOf, formatProfileIssue, parseProfile } from "../core/profile/parse.ts";
-import type { GrantPhase } from "../core/phase.ts";
-import { describeAmbiguity, describePinMismatch, resolveGrant } from "../core/profile/resolve.ts";
-import { describeRefusals } from "../core/policy/apply.ts";
 import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
+import { CrateboxError } from "../core/errors.ts";
+import { capGrant, describeGrantStatus, grantPhasesOf, PROFILE_FILE } from "../core/grant-decision.ts";
+import { toGrantSummary } from "../core/grant-summary.ts";
+import { GRANT_PHASE_TEXT, type GrantPhase } from "../core/phase.ts";
+import { describeRefusals } from "../core/policy/apply.ts";
+import { applyTableEdit, currentEntry, type GrantRequest, NEW_PROFILE_TEXT, toApprovedTable } from "../core/profile/approve.ts";
+import { removeTable } from "../core/profile/edit.ts";
+import { entriesOf } from "../core/profile/parse.ts";
+import { describeAmbiguity, describePinMismatch, resolveGrant } from "../core/profile/resolve.ts";
 import { readCrateGraph } from "./crate-graph.ts";
+import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
-import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, policySources, PROFILE_FILE } from "./grants.ts";
 
 interface Workspace {
   graph: CrateGraph;
@@ -37,39 +39,21 @@ async function openWorkspace(ctx: CommandContext): Promise<Workspace> {
   const profile = loadProfile(graph.workspaceRoot);
   const book = new GrantBook(profile, loadBuiltins(), graph, {});
   const files = policySources(ctx.policies ?? [], ctx.env, profile.parsed.profile.policy ?? [], graph.workspaceRoot, ctx.cwd);
-  if (files.length > 0) book.policies = await evaluatePolicies(files.map(loadPolicy), book.toPolicyInput([], Boolean(ctx.env.CI)));
+  if (files.length > 0) book.setPolicies(await evaluatePolicies(files.map(loadPolicy), book.toPolicyInput([], Boolean(ctx.env.CI))));
   return { graph, book, file: path.join(graph.workspaceRoot, PROFILE_FILE) };
-}
-
-const phasesOf = (c: GraphCrate): GrantPhase[] => [...(c.hasBuildScript ? (["build"] as const) : []), ...(c.isWorkspaceMember ? (["test"] as const) : [])];
-
-function status(ws: Workspace, c: GraphCrate, phase: GrantPhase): string {
-  const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, c, phase);
-  if (r.kind === "pin-mismatch") return `STALE PIN: ${describePinMismatch(r)}`;
-  if (r.kind === "ambiguous") return `AMBIGUOUS: ${describeAmbiguity(r)}`;
-  const g = r.grant;
-  if (!g.entry) return "default: deny";
-  const granted = [
-    ...g.profiles.map((p) => `use ${p.value}`),
-    ...(g.env.length ? [`env ${g.env.map((e) => e.value.text).join(",")}`] : []),
-    ...(g.read.length ? [`read ${g.read.map((x) => x.value).join(",")}`] : []),
-    ...(g.write.length ? [`WRITE ${g.write.map((x) => x.value).join(",")}`] : []),
-    ...(g.network.value ? ["NETWORK"] : []),
-    ...(g.hosts.length ? [`network ${g.hosts.map((h) => h.value).join(",")}`] : []),
-    ...(g.fetch.length ? [`fetch ${g.fetch.map((f) => f.value.url).join(",")}`] : []),
-  ];
-  return `[${g.entry.table}] ${granted.length ? granted.join("; ") : g.reviewed ? "reviewed: default deny" : "limits only"}`;
 }
 
 /** Every crate with a build script or test binaries and its effective grant. */
 export async function profilesLs(ctx: CommandContext): Promise<number> {
   const ws = await openWorkspace(ctx);
   const rows = ws.graph.crates
-    .flatMap((c) => phasesOf(c).map((phase) => ({ c, phase })))
+    .flatMap((c) => grantPhasesOf(c).map((phase) => ({ c, phase })))
     .sort((a, b) => a.c.name.localeCompare(b.c.name) || a.phase.localeCompare(b.phase));
   ctx.print(`${ws.book.profile.exists ? ws.file : `no ${PROFILE_FILE} in ${ws.graph.workspaceRoot}: everything runs with the default (deny)`}`);
   for (const { c, phase } of rows)
-    ctx.print(`${phase === "build" ? "build script" : "tests       "}  ${c.name} ${c.version} (${c.source})  ${status(ws, c, phase)}`);
+    ctx.print(
+      `${phase === "build" ? "build script" : "tests       "}  ${c.name} ${c.version} (${c.source})  ${describeGrantStatus(ws.book.context, c, phase)}`,
+    );
   return 0;
 }
 
@@ -79,17 +63,17 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
   const crates = ws.graph.crates.filter((c) => c.name === name);
   if (crates.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name} in this build graph`, "`cratebox profiles ls` lists them");
   for (const c of crates) {
-    const phases = phasesOf(c);
+    const phases = grantPhasesOf(c);
     if (phases.length === 0)
       ctx.print(`${c.name} ${c.version} (${c.source}): no build script and not a workspace member: nothing of it runs in a sandbox step`);
     for (const phase of phases) {
       ctx.print(
         `${c.name} ${c.version} (${c.source}), ${phase === "build" ? "build script" : "test/bench/run binaries"}${c.dependents.length ? `, used by ${c.dependents.join(", ")}` : ""}`,
       );
-      const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, c, phase);
+      const r = resolveGrant(ws.book.context.parsed, ws.book.context.builtins, c, phase);
       if (r.kind !== "granted")
         ctx.print(`  ${r.kind === "pin-mismatch" ? describePinMismatch(r) : describeAmbiguity(r)}\n  until then it gets only what follows:`);
-      const { effective: g, outcome } = r.kind === "granted" ? ws.book.capped(c, phase) : { effective: r.withoutEntry, outcome: undefined };
+      const { effective: g, outcome } = r.kind === "granted" ? capGrant(ws.book.context, c, phase) : { effective: r.withoutEntry, outcome: undefined };
       const summary = toGrantSummary(g);
       ctx.print(`  table: ${summary.table ?? "none (default: deny)"}`);
       for (const item of summary.items) ctx.print(`  ${item.key.padEnd(8)} ${item.value.padEnd(28)} from ${item.from}`);
@@ -111,17 +95,10 @@ export async function profilesCheck(ctx: CommandContext, strict: boolean): Promi
   return 0;
 }
 
-export interface ApproveOptions {
+export interface ApproveOptions extends GrantRequest {
   crate: string;
   version?: string;
   phase: GrantPhase;
-  env?: string[];
-  read?: string[];
-  write?: string[];
-  use?: string[];
-  network?: boolean;
-  /** Hosts added to the `network` list (`--connect host:port`). */
-  connect?: string[];
   deny?: boolean;
 }
 
@@ -133,86 +110,34 @@ function pick(ws: Workspace, name: string, version: string | undefined): GraphCr
     throw new CrateboxError(
       "WHICH_CRATE",
       `${name} is in the graph ${all.length} times (${all.map((c) => `${c.version} ${c.source}`).join(", ")})`,
-      "say which with --version",
+      "say which with --crate-version",
     );
   return all[0]!;
 }
 
 /**
  * Writes a grant pinned to what cargo resolved now (exact version, source, Cargo.lock checksum)
- * into cratebox.toml, keeping comments and layout. `deny` writes the same pins with
- * `reviewed = true` and no capabilities.
+ * into cratebox.toml, keeping comments and layout (core/profile/approve.ts). `deny` writes the
+ * same pins with `reviewed = true` and no capabilities.
  */
 export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<number> {
   const ws = await openWorkspace(ctx);
   const crate = pick(ws, o.crate, o.version);
   const table = `${o.phase}.${crate.name}`;
-  const text = existsSync(ws.file) ? readFileSync(ws.file, "utf8") : `#:schema ./node_modules/cratebox/profiles/schema.json\nversion = 1\n`;
-  const current = ws.book.profile.exists
-    ? entriesOf(ws.book.profile.parsed.profile).find((e) => e.scope === o.phase && e.name === crate.name && e.index === undefined)?.entry
-    : undefined;
-  const union = (had: readonly string[] | undefined, add: string[] | undefined) => [...new Set([...(had ?? []), ...(add ?? [])])];
-  const set: Record<string, TomlValue> = {
-    version: `=${crate.version}`,
-    source: crate.source,
-    ...(crate.checksum ? { checksum: `sha256:${crate.checksum.replace(/^sha256:/, "")}` } : {}),
-  };
-  const remove: string[] = [];
-  if (o.deny) {
-    set.reviewed = true;
-    remove.push("env", "read", "write", "use", "network", "fetch");
-  } else {
-    const env = union(
-      current?.env?.map((e) => e.text),
-      o.env,
-    );
-    const read = union(current?.read, o.read);
-    const write = union(current?.write, o.write);
-    const use = union(current?.use, o.use);
-    if (env.length) set.env = env;
-    if (read.length) set.read = read;
-    if (write.length) set.write = write;
-    if (use.length) set.use = use;
-    const hosts = union(Array.isArray(current?.network) ? current.network : [], o.connect);
-    if (o.network !== undefined && o.connect?.length) {
-      throw new CrateboxError(
-        "APPROVE_CONFLICT",
-        "--network (full access) and --connect (named hosts) exclude each other",
-        "grant the hosts the crate needs with --connect host:port",
-      );
-    }
-    if (o.network !== undefined) set.network = o.network;
-    else if (o.connect?.length) set.network = hosts;
-    const grantsSomething =
-      env.length + read.length + write.length + use.length > 0 ||
-      o.network === true ||
-      (o.network === undefined && current?.network !== undefined && current.network !== false) ||
-      (o.connect?.length ?? 0) > 0 ||
-      (current?.fetch?.length ?? 0) > 0;
-    if (!grantsSomething) set.reviewed = true;
-  }
+  const text = existsSync(ws.file) ? readFileSync(ws.file, "utf8") : NEW_PROFILE_TEXT;
+  const current = ws.book.profile.exists ? currentEntry(ws.book.profile.parsed.profile, o.phase, crate.name) : undefined;
   const when = new Date().toISOString().slice(0, 10);
-  const next = upsertTable(text, table, {
-    set,
-    remove,
-    comment: [`${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`],
+  const edit = toApprovedTable(crate, o.phase, current, o, {
+    comment: `${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`,
+    pinSource: true,
   });
-  const check = parseProfile(next, ws.file);
-  if (!check.ok) {
-    throw new CrateboxError(
-      "APPROVE_INVALID",
-      `the entry would make ${ws.file} invalid; nothing was written:\n${check.issues.map((i) => `  ${formatProfileIssue(i)}`).join("\n")}`,
-    );
-  }
-  writeFileSync(ws.file, next);
+  writeFileSync(ws.file, applyTableEdit(text, ws.file, table, edit));
   ctx.print(
     `${o.deny ? "denied" : "approved"}: [${table}] pinned to ${crate.name} ${crate.version} (${crate.source})${crate.checksum ? ", checksum from Cargo.lock" : ""} in ${ws.file}`,
   );
-  for (const w of o.write ?? []) ctx.print(`WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} may now WRITE to ${w}`);
-  if (o.network)
-    ctx.print(
-      `WARNING: ${crate.name}'s ${o.phase === "build" ? "build script" : "tests"} now get full network access; --connect host:port grants only the hosts it needs`,
-    );
+  const who = `${crate.name}'s ${GRANT_PHASE_TEXT[o.phase]}`;
+  for (const w of o.write ?? []) ctx.print(`WARNING: ${who} may now WRITE to ${w}`);
+  if (o.network) ctx.print(`WARNING: ${who} now get full network access; --connect host:port grants only the hosts it needs`);
   return 0;
 }
 
@@ -246,7 +171,7 @@ export async function profilesPrune(ctx: CommandContext): Promise<number> {
 export async function profilesDiff(ctx: CommandContext, name: string): Promise<number> {
   const ws = await openWorkspace(ctx);
   const crate = pick(ws, name, undefined);
-  const r = resolveGrant(ws.book.profile.parsed, ws.book.builtins, crate, "build");
+  const r = resolveGrant(ws.book.context.parsed, ws.book.context.builtins, crate, "build");
   if (r.kind !== "pin-mismatch") throw new CrateboxError("NO_STALE_PIN", `${name}'s grant has no stale pin: nothing to compare`);
   for (const stale of r.stale) {
     const diff = buildScriptDiff(crate, stale.version);
@@ -260,12 +185,12 @@ export async function policyTest(ctx: CommandContext, file: string): Promise<num
   const ws = await openWorkspace({ ...ctx, policies: [file] });
   const input = ws.book.toPolicyInput([], Boolean(ctx.env.CI));
   let stops = 0;
-  ctx.print(`policies: ${ws.book.policies.map((p) => `${p.file} (${p.decisions.length} decision${p.decisions.length === 1 ? "" : "s"})`).join(", ")}`);
+  ctx.print(`policies: ${ws.book.context.policies.map((p) => `${p.file} (${p.decisions.length} decision${p.decisions.length === 1 ? "" : "s"})`).join(", ")}`);
   for (const crate of input.crates) {
     for (const phase of ["build", "test"] as const) {
       if (crate.requested[phase] === null) continue;
       const graphCrate = ws.graph.crates.find((c) => c.name === crate.name && c.version === crate.version)!;
-      const { outcome } = ws.book.capped(graphCrate, phase);
+      const { outcome } = capGrant(ws.book.context, graphCrate, phase);
       if (!outcome) continue;
       const refusals = describeRefusals({ name: crate.name, version: crate.version, phase }, outcome);
       stops += refusals.length;

@@ -19,15 +19,21 @@ import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
-import { proposeGrants, writeProposal } from "./learn.ts";
+import { learnFromRun } from "./learn.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
-import { DEFAULT_IMAGE, ensureImage, PACKAGE_ROOT } from "./image.ts";
+import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
+import { EgressProxy } from "./egress-proxy.ts";
+import { readHostAddresses, readRunHostFacts, SysrootCache } from "./host-facts.ts";
 import { Orchestrator } from "./orchestrator.ts";
+import { type BackendChoice, SandboxRouter } from "./sandbox/backend.ts";
+import { DockerRuntime } from "./sandbox/docker-runtime.ts";
+import { factsGatherer, readDenials } from "./step-facts.ts";
+import { StepRunner } from "./step-runner.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
-import { ownerLabel, sweepOrphans } from "./sweep.ts";
+import { isOwnerAlive, ownerLabel, sweepOrphans } from "./sweep.ts";
 
 export interface CargoRunOptions {
   cargoArgs: string[];
@@ -48,6 +54,8 @@ export interface CargoRunOptions {
   image?: string;
   reportFile?: string;
   quiet?: boolean;
+  /** Which backend runs the sandboxes (`--backend`, CRATEBOX_BACKEND): auto, bwrap or docker. */
+  backend?: BackendChoice;
   /** The cargo program; defaults to $CARGO (when run as a cargo subcommand) or `cargo`. */
   cargo?: string;
   /** cratebox's own lines; they go to stderr, prefixed. */
@@ -59,7 +67,10 @@ export interface CargoRunOptions {
   onStepEnd?: (outcome: StepOutcome) => void;
 }
 
-export const SHIMS = {
+/** The relay a proxied step's sandbox runs (compiled from src/shims/egress-relay.ts). */
+const EGRESS_RELAY = path.join(PACKAGE_ROOT, "dist/shims/egress-relay.js");
+
+const SHIMS = {
   wrapper: path.join(PACKAGE_ROOT, "src/shims/rustc-wrapper.sh"),
   runner: path.join(PACKAGE_ROOT, "src/shims/runner.sh"),
   client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
@@ -79,7 +90,7 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
   const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
   if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env));
   if (policyFiles.length > 0) {
-    book.policies = await evaluatePolicies(policyFiles.map(loadPolicy), book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI)));
+    book.setPolicies(await evaluatePolicies(policyFiles.map(loadPolicy), book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI))));
   }
   return book;
 }
@@ -135,35 +146,69 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     const res = await execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env, extendEnv: false, stdio: "inherit", reject: false });
     return res.exitCode ?? 101;
   }
-  const docker = await connectEngine(opts.env);
-  const [image, dirs, swept, warnings] = await Promise.all([
-    ensureImage(docker, opts.image ?? DEFAULT_IMAGE, opts.log),
-    readBuildDirs(cargo, inv, opts.cwd, opts.env),
-    sweepOrphans(docker),
-    enforcementWarnings(docker, opts.env),
-  ]);
+  const dirs = await readBuildDirs(cargo, inv, opts.cwd, opts.env);
+  const owner = ownerLabel();
+  const image = imageTag(opts.image ?? DEFAULT_IMAGE).tag;
+  /** Warnings about limits the backends do not enforce, for the summary and the report. */
+  const warnings: string[] = [];
+  const warn = (w: string) => {
+    warnings.push(w);
+    opts.log(`WARNING: ${w}`);
+  };
+  const runtime = new SandboxRouter({
+    choice: opts.backend ?? "auto",
+    ownImage: image,
+    owner,
+    // The engine only when a step first needs it: its image, the sweep of dead runs' containers,
+    // and what it cannot enforce.
+    connectDocker: async () => {
+      const docker = await connectEngine(opts.env);
+      const [, engineWarnings] = await Promise.all([ensureImage(docker, opts.image ?? DEFAULT_IMAGE, opts.log), enforcementWarnings(docker, opts.env)]);
+      const engine = new DockerRuntime(docker, image);
+      const swept = await sweepOrphans(engine);
+      if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);
+      for (const w of engineWarnings) warn(w);
+      return engine;
+    },
+    onChosen: (backend) => {
+      backend.cgroups?.sweep((o) => !isOwnerAlive(o));
+      if (backend.primary === "bwrap" && backend.cgroupsMissing) warn(`memory and process limits are not enforced under bwrap: ${backend.cgroupsMissing}`);
+    },
+  });
   const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot, dirs.buildRoots);
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
   grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true);
-  if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);
-  for (const w of warnings) opts.log(`WARNING: ${w}`);
   const swapped = swapExisting(dirs.buildRoots);
   if (swapped > 0 && !opts.quiet) opts.log(`put ${swapped} build script(s) compiled outside cratebox behind the sandbox`);
   const host = inv.runsBinaries ? await hostTriple(inv.toolchain, opts.cwd, opts.env) : undefined;
 
   const runId = randomUUID();
   const tmp = await tmpDir({ prefix: "cratebox-", mode: 0o700, unsafeCleanup: true });
-  const orchestrator = new Orchestrator({
-    docker,
-    runId,
-    owner: ownerLabel(),
-    image,
-    buildRoots: dirs.buildRoots,
-    decide: (dir, phase) => grants.decideWhenKnown(dir, phase),
-    ...(opts.learn ? { traceRoot: tmp.path } : {}),
-    egressDir: tmp.path,
-    runnerPhase: toRunnerPhase(inv.subcommand),
-    rustc: opts.env.RUSTC ?? "rustc",
+  const steps = new StepRunner({
+    runtime,
+    settings: { identity: { runId, owner }, grants: grants.context },
+    gatherFacts: factsGatherer({
+      grants,
+      host: readRunHostFacts(image, dirs.buildRoots),
+      sysroots: new SysrootCache(),
+      rustc: opts.env.RUSTC ?? "rustc",
+      relay: { node: process.execPath, script: EGRESS_RELAY },
+      egressDir: tmp.path,
+      traceRoot: opts.learn ? tmp.path : undefined,
+    }),
+    startProxy: (plan) =>
+      EgressProxy.start({
+        socket: plan.socket,
+        hosts: plan.hosts,
+        fetch: plan.fetch,
+        hostAddresses: readHostAddresses(),
+        table: plan.table,
+        onEvent: (e) => {
+          if (e.decision === "refused")
+            opts.log(`${plan.who}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${plan.table}` : ""}`);
+        },
+      }),
+    readDenials,
     log: opts.log,
     onStepStart: () => opts.onStepStart?.(),
     onStepEnd: (outcome) => {
@@ -177,6 +222,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       }
     },
   });
+  const orchestrator = new Orchestrator(steps, toRunnerPhase(inv.subcommand), opts.log);
   let interrupted = false;
   try {
     const socket = path.join(tmp.path, "run.sock");
@@ -224,15 +270,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     }
     await orchestrator.close();
     if (interrupted) code = EXIT.INTERRUPTED;
-    for (const w of orchestrator.engineWarnings) opts.log(`WARNING: the engine said: ${w}`);
-    if (opts.learn) {
-      const proposal = proposeGrants(dirs.workspaceRoot, orchestrator.outcomes, grants.graph, opts.log);
-      if (proposal) writeProposal(proposal, opts.log);
-      else opts.log("learn: no step failed for want of a grant; nothing to propose");
-    }
-    for (const w of networkWarnings(orchestrator.outcomes)) opts.log(w);
-    const summary = toSummaryLine(orchestrator.outcomes);
-    if (!opts.quiet || orchestrator.outcomes.some((o) => !o.ok)) opts.log(summary);
+    for (const w of steps.runtimeWarnings) opts.log(`WARNING: the engine said: ${w}`);
+    if (opts.learn) learnFromRun(dirs.workspaceRoot, steps.outcomes, grants.graph, opts.log);
+    for (const w of networkWarnings(steps.outcomes)) opts.log(w);
+    const summary = toSummaryLine(steps.outcomes);
+    if (!opts.quiet || steps.outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {
       const report = toReport({
         runId,
@@ -241,8 +283,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         startedAt,
         finishedAt: new Date(),
         summary,
-        engineWarnings: [...warnings, ...orchestrator.engineWarnings],
-        outcomes: orchestrator.outcomes,
+        engineWarnings: [...warnings, ...steps.runtimeWarnings],
+        backend: runtime.chosen()?.primary ?? null,
+        outcomes: steps.outcomes,
       });
       writeFileSync(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`);
     }

@@ -29,7 +29,7 @@ function isElf(head: Buffer): boolean {
  * binary's times so cargo's view of freshness does not change. Returns false when `bin` is
  * already a shim or not a native executable.
  */
-export function swapBuildScript(bin: string): boolean {
+function swapBuildScript(bin: string): boolean {
   let head: Buffer;
   try {
     head = readHead(bin);

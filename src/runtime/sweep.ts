@@ -1,12 +1,12 @@
 /**
- * Containers left behind by a cratebox process that died (SIGKILL, crash, power loss) are
- * removed at the next start. Each container's owner label names the process that created it
+ * Sandboxes left behind by a cratebox process that died (SIGKILL, crash, power loss) are
+ * removed at the next start. Each sandbox's owner label names the process that created it
  * (host, pid and the pid's start time, so a reused pid is not mistaken for the owner).
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import type Docker from "dockerode";
-import { LABEL_OWNER, removeContainer } from "./containers.ts";
+import { LABEL_OWNER } from "../core/labels.ts";
+import type { SandboxRuntime } from "./sandbox/runtime.ts";
 
 function processStartTime(pid: number): string | undefined {
   try {
@@ -31,10 +31,10 @@ export function isOwnerAlive(owner: string): boolean {
   return processStartTime(pid) === start;
 }
 
-/** Removes every cratebox container whose owner is gone. Returns how many. */
-export async function sweepOrphans(docker: Docker): Promise<number> {
-  const list = await docker.listContainers({ all: true, filters: { label: [LABEL_OWNER] } });
-  const orphans = list.filter((c) => !isOwnerAlive(c.Labels[LABEL_OWNER] ?? ""));
-  await Promise.all(orphans.map((c) => removeContainer(docker, c.Id)));
+/** Removes every cratebox sandbox whose owner is gone. Returns how many. */
+export async function sweepOrphans(runtime: SandboxRuntime): Promise<number> {
+  const list = await runtime.list(LABEL_OWNER);
+  const orphans = list.filter((c) => !isOwnerAlive(c.labels[LABEL_OWNER] ?? ""));
+  await Promise.all(orphans.map((c) => runtime.remove(c.id)));
   return orphans.length;
 }

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-export const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
-export const FIXTURE_CRATES = path.join(ROOT, "test/fixtures/crates");
+const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
+const FIXTURE_CRATES = path.join(ROOT, "test/fixtures/crates");
 
 export function tempDir(prefix = "cratebox-test-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
@@ -86,7 +86,7 @@ export function makeWorkspace(spec: WorkspaceSpec): string {
   return dir;
 }
 
-export const FIXTURE_WORKSPACES = path.join(ROOT, "test/fixtures/workspaces");
+const FIXTURE_WORKSPACES = path.join(ROOT, "test/fixtures/workspaces");
 
 /** A copy of test/fixtures/workspaces/<name>, wired to `registry` like makeWorkspace. */
 export function copyWorkspace(name: string, registry: string): string {

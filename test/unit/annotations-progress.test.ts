@@ -12,6 +12,7 @@ const o = (x: Partial<StepOutcome>): StepOutcome => ({
   manifestDir: "/ws/crates/foo",
   image: "i",
   containerId: "c",
+  backend: "docker",
   ok: false,
   cause: "exit",
   exitCode: 3,

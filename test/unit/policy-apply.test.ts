@@ -83,7 +83,7 @@ describe("applyPolicies: the strictest wins", () => {
   });
 
   it("checks requirements against the table's pins", () => {
-    const require = (...r: ("checksum-pin" | "version-pin" | "reviewed")[]): PolicyDecision => ({
+    const requiring = (...r: ("checksum-pin" | "version-pin" | "reviewed")[]): PolicyDecision => ({
       crate: "*",
       phase: "*",
       action: "require",
@@ -91,14 +91,14 @@ describe("applyPolicies: the strictest wins", () => {
       rule: "pins",
     });
     const pinned = grantView({ table: "build.foo", reviewed: true, pinned: { version: "=1.0.0", checksum: `sha256:${"ab".repeat(32)}` } });
-    expect(applyPolicies(target(pinned), [policy("p.js", require("checksum-pin", "version-pin", "reviewed"))]).unmet).toEqual([]);
+    expect(applyPolicies(target(pinned), [policy("p.js", requiring("checksum-pin", "version-pin", "reviewed"))]).unmet).toEqual([]);
 
     const loose = grantView({ table: "build.foo", pinned: { version: "1.0", checksum: null } });
-    const unmet = applyPolicies(target(loose), [policy("p.js", require("checksum-pin", "version-pin", "reviewed"))]).unmet;
+    const unmet = applyPolicies(target(loose), [policy("p.js", requiring("checksum-pin", "version-pin", "reviewed"))]).unmet;
     expect(unmet.map((u) => u.requirement)).toEqual(["checksum-pin", "version-pin", "reviewed"]);
     expect(unmet[1]!.message).toBe('[build.foo] must pin an exact version (version = "=x.y.z"), not "1.0"');
 
-    const none = applyPolicies(target(grantView()), [policy("p.js", { ...require("version-pin"), message: "pin it" })]).unmet;
+    const none = applyPolicies(target(grantView()), [policy("p.js", { ...requiring("version-pin"), message: "pin it" })]).unmet;
     expect(none).toEqual([{ file: "p.js", rule: "pins", requirement: "version-pin", message: "pin it" }]);
   });
 

@@ -45,7 +45,7 @@ describe("resolveGrant: no table", () => {
   it("is default deny with cratebox's defaults, every value marked as such", () => {
     const g = granted(resolveGrant(profile("version = 1\n"), builtins, openssl, "build"));
     expect(g.entry).toBeUndefined();
-    expect(g).toMatchObject({ env: [], read: [], write: [], profiles: [], image: undefined });
+    expect(g).toMatchObject({ env: [], read: [], write: [], use: [], image: undefined });
     expect(g.network).toEqual({ value: false, origin: { kind: "built-in-default" } });
     expect(g.runtime).toEqual({ value: "runc", origin: { kind: "built-in-default" } });
     expect(g.limits).toEqual(DEFAULT_LIMITS);
@@ -88,9 +88,9 @@ network = true
   });
 
   it("applies a profile's own `use` before it, each profile once, and says who pulled it in", () => {
-    expect(g.profiles.map((s) => s.value)).toEqual(["pkg-config", "openssl", "c-toolchain"]);
-    expect(describeOrigin(g.profiles[0]!.origin)).toMatch(/^built-in profile openssl \(profiles\/openssl\.toml:\d+\), used by build.openssl-sys$/);
-    expect(describeOrigin(g.profiles[1]!.origin)).toBe("[build.openssl-sys] (cratebox.toml:9)");
+    expect(g.use.map((s) => s.value)).toEqual(["pkg-config", "openssl", "c-toolchain"]);
+    expect(describeOrigin(g.use[0]!.origin)).toMatch(/^built-in profile openssl \(profiles\/openssl\.toml:\d+\), used by build.openssl-sys$/);
+    expect(describeOrigin(g.use[1]!.origin)).toBe("[build.openssl-sys] (cratebox.toml:9)");
   });
 
   it("accumulates env and paths, each with where it came from", () => {

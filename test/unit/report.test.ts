@@ -14,6 +14,7 @@ const outcome: StepOutcome = {
   manifestDir: "/src/foo",
   image: "cratebox/sandbox:0123456789abcdef",
   containerId: "abc",
+  backend: "docker",
   ok: false,
   cause: "memory",
   exitCode: 137,
@@ -41,6 +42,7 @@ describe("the run report", () => {
       finishedAt: new Date(1000),
       summary: "s",
       engineWarnings: [],
+      backend: "docker",
       outcomes: [outcome],
     });
     expect(reportSchema.parse(r)).toEqual(r);
@@ -57,6 +59,7 @@ describe("the run report", () => {
       finishedAt: new Date(0),
       summary: "",
       engineWarnings: [],
+      backend: "docker",
       outcomes: [],
     });
     expect(() => reportSchema.parse({ ...r, extra: 1 })).toThrow();

@@ -40,6 +40,7 @@ const outcome = (o: Partial<StepOutcome>): StepOutcome => ({
   network: "none",
   egress: [],
   containerId: "c",
+  backend: "docker",
   ok: false,
   cause: "exit",
   exitCode: 1,

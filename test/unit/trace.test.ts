@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTrace, toGrantDirs } from "../../src/core/trace.ts";
+import { parseTrace, toGrantPaths } from "../../src/core/trace.ts";
 
 const TRACE = `12 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3
 12 openat(AT_FDCWD, "/opt/sdk/include/sdk.h", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
@@ -21,7 +21,15 @@ describe("parseTrace", () => {
     expect(d.sockets).toEqual(["/var/run/docker.sock"]);
     expect(d.sequence.map((s) => s.kind)).toEqual(["read", "write", "connect", "socket"]);
   });
-  it("grants directories, merged", () => {
-    expect(toGrantDirs(["/opt/sdk/include/sdk.h", "/opt/sdk/include/other.h", "/opt/sdk"], (p) => p === "/opt/sdk")).toEqual(["/opt/sdk"]);
+  it("grants the narrowest path: a file read is the file, not its directory; a directory covers what is below it", () => {
+    const isDir = (p: string) => p === "/opt/sdk" || p === "/etc";
+    expect(toGrantPaths(["/etc/gitconfig"], "read", isDir)).toEqual(["/etc/gitconfig"]);
+    expect(toGrantPaths(["/opt/sdk/include/sdk.h", "/opt/sdk/include/other.h", "/opt/sdk"], "read", isDir)).toEqual(["/opt/sdk"]);
+    expect(toGrantPaths(["/opt/sdk/include/sdk.h", "/opt/sdk/include/other.h"], "read", isDir)).toEqual(["/opt/sdk/include/other.h", "/opt/sdk/include/sdk.h"]);
+  });
+  it("grants a write the directory the file is created in, unless the path is a directory", () => {
+    const isDir = (p: string) => p === "/srv/gen";
+    expect(toGrantPaths(["/srv/gen/out.rs"], "write", isDir)).toEqual(["/srv/gen"]);
+    expect(toGrantPaths(["/srv/gen"], "write", isDir)).toEqual(["/srv/gen"]);
   });
 });

@@ -32,22 +32,22 @@ export interface PolicyTarget {
 }
 
 /** Which rule of which file: every outcome cites one. */
-export interface PolicyCitation {
+interface PolicyCitation {
   file: string;
   /** The decision's `rule`, or `decision [i]` (its index in what the policy returned). */
   rule: string;
 }
 
-export interface PolicyRefusal extends PolicyCitation {
+interface PolicyRefusal extends PolicyCitation {
   message: string;
 }
 
-export interface UnmetRequirement extends PolicyCitation {
+interface UnmetRequirement extends PolicyCitation {
   requirement: Requirement;
   message: string;
 }
 
-export type ShapedCapability = PolicyCitation & {
+type ShapedCapability = PolicyCitation & {
   capability: "network" | "hosts" | "fetch" | "env" | "read" | "write" | LimitCap;
   /** What the ceiling changed: `timeoutMs 1h -> 30m`, `OPENSSL_DIR removed (ceiling: CC, CFLAGS)`. */
   detail: string;
@@ -201,7 +201,7 @@ function describeUnmet(grant: GrantView, requirement: Requirement): string {
 }
 
 /** `checksum-pin` -> "a checksum pin", for messages. */
-export function describeRequirement(requirement: Requirement): string {
+function describeRequirement(requirement: Requirement): string {
   switch (requirement) {
     case "checksum-pin":
       return "a checksum pin";

@@ -23,13 +23,10 @@ import { RUNTIMES, SOURCES } from "../profile/schema.ts";
 
 // ---- input ------------------------------------------------------------------------------------
 
-const count = z.number().int().positive();
-
-/** The limits of one step, in the same units as cratebox's Limits (bytes, milliseconds). */
-export const LimitsViewSchema = limitsSchema;
+const _count = z.number().int().positive();
 
 /** One step's grant as cratebox.toml resolves it, before any policy. */
-export const GrantViewSchema = z.strictObject({
+const GrantViewSchema = z.strictObject({
   /** The table that selected the crate (`build.openssl-sys`, `build.ring[1]`); null: none did. */
   table: z.string().nullable(),
   /** That table's `reviewed` key; null when the table does not say, or there is no table. */
@@ -49,14 +46,15 @@ export const GrantViewSchema = z.strictObject({
   hosts: z.array(z.string()),
   /** `fetch = [...]`: files the step may download through the proxy, checked against their SHA-256. */
   fetch: z.array(z.strictObject({ url: z.string(), sha256: z.string() })),
-  limits: LimitsViewSchema,
+  /** The limits of one step, in the same units as cratebox's Limits (bytes, milliseconds). */
+  limits: limitsSchema,
   /** A custom image; null: cratebox's own sandbox image. */
   image: z.string().nullable(),
   runtime: z.enum(RUNTIMES),
 });
 
 /** One package of the build graph, as cargo resolved it (never what its own manifest claims). */
-export const PolicyCrateSchema = z.strictObject({
+const PolicyCrateSchema = z.strictObject({
   name: z.string(),
   version: z.string(),
   source: z.enum(SOURCES),
@@ -83,16 +81,14 @@ export const PolicyInputSchema = z.strictObject({
   crates: z.array(PolicyCrateSchema),
 });
 
-export type LimitsView = z.infer<typeof LimitsViewSchema>;
 export type GrantView = z.infer<typeof GrantViewSchema>;
 export type PolicyCrate = z.infer<typeof PolicyCrateSchema>;
 export type PolicyInput = z.infer<typeof PolicyInputSchema>;
 
 // ---- decisions --------------------------------------------------------------------------------
 
-export const POLICY_PHASES = ["build", "test", "*"] as const;
-export type PolicyPhase = (typeof POLICY_PHASES)[number];
-export const REQUIREMENTS = ["checksum-pin", "version-pin", "reviewed"] as const;
+const POLICY_PHASES = ["build", "test", "*"] as const;
+const REQUIREMENTS = ["checksum-pin", "version-pin", "reviewed"] as const;
 export type Requirement = (typeof REQUIREMENTS)[number];
 export const LIMIT_CAPS = LIMIT_FIELDS;
 export type LimitCap = keyof Limits;
@@ -160,7 +156,7 @@ const common = {
   rule: text(200).optional(),
 };
 
-export const PolicyDecisionSchema = z.discriminatedUnion("action", [
+const PolicyDecisionSchema = z.discriminatedUnion("action", [
   /** The request is fine as it is (documents a decision; it does not undo another policy's). */
   z.strictObject({ ...common, action: z.literal("allow") }),
   z.strictObject({ ...common, action: z.literal("cap"), caps: CapsSchema }),
@@ -170,7 +166,7 @@ export const PolicyDecisionSchema = z.discriminatedUnion("action", [
   z.strictObject({ ...common, action: z.literal("require"), require: z.array(z.enum(REQUIREMENTS)).min(1) }),
 ]);
 
-export const PolicyDecisionsSchema = z.array(PolicyDecisionSchema);
+const PolicyDecisionsSchema = z.array(PolicyDecisionSchema);
 
 export type Caps = z.infer<typeof CapsSchema>;
 export type PolicyDecision = z.infer<typeof PolicyDecisionSchema>;

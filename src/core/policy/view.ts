@@ -3,7 +3,8 @@
  * Pure. The origins stay with cratebox (`profiles explain`); a policy judges values only.
  */
 import type { ParsedProfile } from "../profile/parse.ts";
-import type { EffectiveGrant } from "../profile/resolve.ts";
+import { type ItemOf, LIST_CAPABILITY_KEYS, listRow } from "../profile/capabilities.ts";
+import type { EffectiveGrant, Sourced } from "../profile/resolve.ts";
 import { selectEntry } from "../profile/select.ts";
 import type { GrantView } from "./schema.ts";
 
@@ -14,19 +15,25 @@ import type { GrantView } from "./schema.ts";
 export function toGrantView(grant: EffectiveGrant, parsed: ParsedProfile): GrantView {
   const selection = grant.entry === undefined ? undefined : selectEntry(parsed, grant.crate, grant.phase);
   const data = selection?.kind === "selected" ? selection.data : undefined;
-  return {
+  const view: GrantView = {
     table: grant.entry?.table ?? null,
     reviewed: grant.reviewed ?? null,
     pinned: { version: data?.version ?? null, checksum: data?.checksum ?? null },
-    profiles: grant.profiles.map((p) => p.value),
-    env: grant.env.map((e) => e.value.text),
-    read: grant.read.map((r) => r.value),
-    write: grant.write.map((w) => w.value),
+    profiles: [],
+    env: [],
+    read: [],
+    write: [],
     network: grant.network.value,
     hosts: grant.hosts.map((h) => h.value),
-    fetch: grant.fetch.map((f) => ({ ...f.value })),
+    fetch: [],
     limits: { ...grant.limits, cpus: grant.limits.cpus ?? null },
     image: grant.image?.value ?? null,
     runtime: grant.runtime.value,
   };
+  for (const key of LIST_CAPABILITY_KEYS) {
+    const policy = listRow(key).policy;
+    if (!policy) continue;
+    (view[policy.field] as unknown[]) = (grant[key] as Sourced<ItemOf<typeof key>>[]).map((i) => policy.view(i.value));
+  }
+  return view;
 }

@@ -7,7 +7,7 @@ import { BUILTIN_PROFILE_NAMES } from "./builtin-names.ts";
 import { CHECKSUM_ACCEPTED, ENV_ACCEPTED, FETCH_URL_ACCEPTED, HOST_PORT_ACCEPTED, IMAGE_ACCEPTED, PATH_ACCEPTED, SHA256_ACCEPTED } from "./values.ts";
 import { VERSION_REQ_ACCEPTED } from "./version-req.ts";
 
-export const NETWORK_ACCEPTED = `false (no network, the default), a list of hosts reached through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted network)`;
+const NETWORK_ACCEPTED = `false (no network, the default), a list of hosts reached through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted network)`;
 
 export const ACCEPTED: Readonly<Record<string, string>> = {
   ...Object.fromEntries(LIMIT_FIELDS.map((f) => [LIMIT_TABLE[f].key, LIMIT_TABLE[f].accepted])),

@@ -7,7 +7,7 @@
 /** A TOML value as written in the file. */
 export type TomlValue = string | boolean | number | string[];
 
-export function renderValue(v: TomlValue): string {
+function renderValue(v: TomlValue): string {
   if (Array.isArray(v)) return `[${v.map((x) => JSON.stringify(x)).join(", ")}]`;
   if (typeof v === "string") return JSON.stringify(v);
   return String(v);

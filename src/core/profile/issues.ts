@@ -124,7 +124,7 @@ function isRootTypeMismatch(issue: z.core.$ZodIssue): boolean {
 }
 
 /** "the string "x"", "the number 5", "a table", ... for messages. */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === undefined) return "nothing";
   if (typeof v === "string") return `the string ${JSON.stringify(v)}`;
   if (typeof v === "number" || typeof v === "bigint") return `the number ${String(v)}`;
@@ -136,7 +136,7 @@ export function describeValue(v: unknown): string {
 }
 
 /** The closest known word within a small edit distance, for "did you mean". */
-export function suggest(word: string, known: readonly string[]): string | undefined {
+function suggest(word: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const k of known) {
@@ -170,7 +170,7 @@ export type SchemaRoot = "profile" | "builtin";
  * For a problem at `path`: the keys valid in the table there (for unknown-key messages) and
  * what the value there accepts.
  */
-export function describeLocation(root: SchemaRoot, path: readonly KeySegment[]): { keys?: readonly string[]; accepted?: string | undefined } {
+function describeLocation(root: SchemaRoot, path: readonly KeySegment[]): { keys?: readonly string[]; accepted?: string | undefined } {
   if (root === "builtin") {
     return path.length === 0 ? { keys: TABLE_KEYS.builtin, accepted: "a table of capabilities" } : { accepted: ACCEPTED[String(path[0])] };
   }

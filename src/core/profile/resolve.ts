@@ -20,16 +20,15 @@
 import { internalError } from "../errors.ts";
 import { DEFAULT_LIMITS, LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../limits.ts";
 import type { BuiltinProfiles } from "./builtins.ts";
+import { LIST_CAPABILITY_KEYS, listRow, type ItemOf, type ListCapability } from "./capabilities.ts";
 import type { KeySegment } from "./key-path.ts";
 import type { ParsedProfile } from "./parse.ts";
 import type { BuiltinProfileName, Capabilities, ContainerRuntime, DefaultsTable } from "./schema.ts";
 import type { GrantPhase } from "../phase.ts";
 import { describePins, selectEntry, type CrateIdentity, type EntryRef, type SkippedEntry, type StalePin } from "./select.ts";
 import { lineOf } from "./toml-lines.ts";
-import type { EnvPattern } from "./values.ts";
-import type { FetchGrant } from "../egress.ts";
 
-export type { CrateIdentity, EntryRef, SkippedEntry, StalePin };
+export type { CrateIdentity, EntryRef, StalePin };
 
 /** Where one capability's value came from (`cratebox profiles explain`). */
 export type Origin =
@@ -45,25 +44,19 @@ export interface Sourced<T> {
   origin: Origin;
 }
 
-export interface EffectiveGrant {
+/** The list capabilities of a resolved grant, each item with where it came from (capabilities.ts). */
+type EffectiveLists = { [K in ListCapability]: Sourced<ItemOf<K>>[] };
+
+export interface EffectiveGrant extends EffectiveLists {
   crate: CrateIdentity;
   phase: GrantPhase;
   /** The table that selected the crate; undefined: none, the step runs with the defaults (deny). */
   entry: EntryRef | undefined;
   reviewed: boolean | undefined;
-  /** Built-in profiles applied, in order. */
-  profiles: Sourced<BuiltinProfileName>[];
-  env: Sourced<EnvPattern>[];
-  read: Sourced<string>[];
-  write: Sourced<string>[];
-  /** Build-script directives let through the firewall (core/directives.ts). */
-  directives: Sourced<string>[];
   /** `network = true`: full access. */
   network: Sourced<boolean>;
   /** `network = [...]`: the hosts reachable through the egress proxy (core/egress.ts). */
   hosts: Sourced<string>[];
-  /** `fetch = [...]`: hash-checked downloads through the proxy. */
-  fetch: Sourced<FetchGrant>[];
   limits: Limits;
   limitOrigins: { [K in keyof Limits]: Origin };
   /** undefined: cratebox's own sandbox image. */
@@ -111,7 +104,7 @@ export function resolveGrant(
     for (const step of expandProfiles(data.use ?? [], [entry.table], builtins, new Set())) {
       const profile = builtins.get(step.name);
       if (!profile) throw internalError(`built-in profile ${step.name} was not loaded`);
-      acc.profiles.push({ value: step.name, origin: usedBy(step.via, parsed, entry, builtins) });
+      acc.use.push({ value: step.name, origin: usedBy(step.via, parsed, entry, builtins) });
       const origin = (key: KeySegment[]): Origin => ({ kind: "profile", name: step.name, file: profile.file, line: lineOf(profile.lines, key), via: step.via });
       applyCapabilities(acc, profile.capabilities, origin);
     }
@@ -135,14 +128,9 @@ function baseGrant(parsed: ParsedProfile, crate: CrateIdentity, phase: GrantPhas
     phase,
     entry: undefined,
     reviewed: undefined,
-    profiles: [],
-    env: [],
-    read: [],
-    write: [],
-    directives: [],
+    ...(Object.fromEntries(LIST_CAPABILITY_KEYS.map((k) => [k, []])) as unknown as EffectiveLists),
     network: { value: false, origin: builtin },
     hosts: [],
-    fetch: [],
     limits: { ...DEFAULT_LIMITS },
     limitOrigins: Object.fromEntries(LIMIT_FIELDS.map((f) => [f, builtin])) as EffectiveGrant["limitOrigins"],
     image: undefined,
@@ -183,17 +171,16 @@ function applyCapabilities(acc: EffectiveGrant, c: Capabilities, origin: (key: K
     acc.network = { value: c.network === true, origin: origin(["network"]) };
     acc.hosts = Array.isArray(c.network) ? c.network.map((h, i) => ({ value: h, origin: origin(["network", i]) })) : [];
   }
-  c.fetch?.forEach((f, i) => {
-    if (!acc.fetch.some((e) => e.value.url === f.url)) acc.fetch.push({ value: f, origin: origin(["fetch", i]) });
+  // `use` is expanded by resolveGrant (each profile applied before the table that names it).
+  for (const key of LIST_CAPABILITY_KEYS) if (key !== "use") addItems(acc, key, c[key], origin);
+}
+
+function addItems<K extends ListCapability>(acc: EffectiveGrant, key: K, items: readonly ItemOf<K>[] | undefined, origin: (key: KeySegment[]) => Origin): void {
+  const row = listRow(key);
+  const list = acc[key] as Sourced<ItemOf<K>>[];
+  items?.forEach((item, i) => {
+    if (!list.some((e) => row.identity(e.value) === row.identity(item))) list.push({ value: item, origin: origin([key, i]) });
   });
-  c.env?.forEach((p, i) => {
-    if (!acc.env.some((e) => e.value.text === p.text)) acc.env.push({ value: p, origin: origin(["env", i]) });
-  });
-  for (const key of ["read", "write", "directives"] as const) {
-    c[key]?.forEach((p, i) => {
-      if (!acc[key].some((e) => e.value === p)) acc[key].push({ value: p, origin: origin([key, i]) });
-    });
-  }
 }
 
 /** `use` in application order: each profile's own `use` first, each profile once. */

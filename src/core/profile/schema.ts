@@ -23,7 +23,6 @@
 import * as z from "zod";
 import { LIMIT_TABLE, limitFieldOf, type LimitKey } from "../limits.ts";
 import type { GrantPhase } from "../phase.ts";
-import { ACCEPTED } from "./accepted.ts";
 import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
 import {
   ENV_ACCEPTED,
@@ -249,7 +248,7 @@ function scopeTable(entry: typeof buildGrant) {
   return z.record(crateName, z.union([entry, z.array(entry).min(1)])).optional();
 }
 
-export const defaultsSchema = z
+const defaultsSchema = z
   .strictObject(sandboxKeys)
   .describe("Limits, image and runtime for every sandboxed step (build scripts and test binaries) unless a crate's table says otherwise.");
 
@@ -286,10 +285,9 @@ export type DefaultsTable = z.output<typeof defaultsSchema>;
 export type GrantEntry = z.output<typeof buildGrant>;
 /** The granting keys shared by crate tables and built-in profiles. */
 export type Capabilities = Pick<GrantEntry, keyof typeof capabilityKeys>;
-export type BuiltinProfileData = z.output<typeof builtinProfileSchema>;
 
-export const CAPABILITY_KEYS = Object.keys(capabilityKeys) as (keyof Capabilities)[];
-export const SANDBOX_KEYS = Object.keys(sandboxKeys) as (keyof DefaultsTable)[];
+const CAPABILITY_KEYS = Object.keys(capabilityKeys) as (keyof Capabilities)[];
+const SANDBOX_KEYS = Object.keys(sandboxKeys) as (keyof DefaultsTable)[];
 /** The keys valid in each kind of table (unknown-key messages list them). */
 export const TABLE_KEYS = {
   root: Object.keys(profileSchema.shape),

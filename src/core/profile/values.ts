@@ -16,7 +16,7 @@ const bad = (message: string, accepted: string): ValueResult<never> => ({ ok: fa
 
 // ---- crate names ------------------------------------------------------------------------------
 
-export const CRATE_NAME_ACCEPTED = 'a package name as cargo spells it, such as "openssl-sys" or "my_app"';
+const CRATE_NAME_ACCEPTED = 'a package name as cargo spells it, such as "openssl-sys" or "my_app"';
 
 /** Cargo's package-name alphabet: letters, digits, `-` and `_`, not starting with a digit or `-`. */
 export function parseCrateName(raw: string): ValueResult<string> {

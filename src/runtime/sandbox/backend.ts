@@ -1,0 +1,165 @@
+/**
+ * Which backend runs the sandboxes of a run. `auto` (the default) takes bubblewrap where it
+ * works here (unprivileged user namespaces, or root) and the Docker engine otherwise; a step
+ * bwrap cannot give what it asks (its own image, gVisor, full network) goes to the engine
+ * either way. The engine is connected only when a step first needs it, so a run whose steps
+ * all run under bwrap, or a no-op build, never touches it.
+ */
+import { spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { bwrapRefusal } from "../../core/bwrap-args.ts";
+import { CrateboxError } from "../../core/errors.ts";
+import type { SandboxSpec } from "../../core/sandbox-spec.ts";
+import { BwrapRuntime } from "./bwrap-runtime.ts";
+import { type CgroupSupport, detectCgroups } from "./cgroups.ts";
+import type { ListedSandbox, Sandbox, SandboxRuntime } from "./runtime.ts";
+
+export const BACKEND_CHOICES = ["auto", "bwrap", "docker"] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+export type BwrapProbe = { ok: true; bwrap: string } | { ok: false; reason: string };
+
+const BWRAP_CANDIDATES = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"];
+
+/** Is bwrap installed, and can it make the namespaces cratebox needs here? (one tiny sandbox, ~10 ms) */
+export function probeBwrap(): BwrapProbe {
+  const bwrap = BWRAP_CANDIDATES.find((p) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!bwrap) return { ok: false, reason: "bubblewrap is not installed (Debian: apt-get install bubblewrap)" };
+  const res = spawnSync(
+    bwrap,
+    [
+      "--unshare-all",
+      "--unshare-user",
+      "--disable-userns",
+      "--cap-drop",
+      "ALL",
+      "--die-with-parent",
+      "--ro-bind",
+      "/usr",
+      "/usr",
+      "--symlink",
+      "usr/bin",
+      "/bin",
+      "--symlink",
+      "usr/lib",
+      "/lib",
+      "--symlink",
+      "usr/lib64",
+      "/lib64",
+      "--proc",
+      "/proc",
+      "--",
+      "/bin/true",
+    ],
+    { encoding: "utf8", timeout: 10_000 },
+  );
+  if (res.status === 0) return { ok: true, bwrap };
+  return { ok: false, reason: `bwrap cannot make its namespaces here: ${(res.stderr || res.error?.message || `exit ${res.status}`).trim()}` };
+}
+
+export interface BackendInfo {
+  /** What runs the steps bwrap can run (the rest goes to the engine). */
+  primary: "bwrap" | "docker";
+  /** Why, in one sentence (doctor, the report). */
+  reason: string;
+  /** bwrap's limits: the cgroup support, or why there is none. */
+  cgroups: CgroupSupport | undefined;
+  cgroupsMissing: string | undefined;
+}
+
+/** The backend for a run: what was asked for (`--backend`, CRATEBOX_BACKEND), and what this host can do. */
+export function chooseBackend(choice: BackendChoice): BackendInfo & { bwrap: string | undefined } {
+  if (choice === "docker")
+    return { primary: "docker", reason: "asked for (--backend docker)", bwrap: undefined, cgroups: undefined, cgroupsMissing: undefined };
+  const probe = probeBwrap();
+  if (!probe.ok) {
+    if (choice === "bwrap")
+      throw new CrateboxError("BACKEND_UNAVAILABLE", `--backend bwrap: ${probe.reason}`, "install bubblewrap, or use the Docker engine: --backend docker");
+    return { primary: "docker", reason: `${probe.reason}; using the Docker engine`, bwrap: undefined, cgroups: undefined, cgroupsMissing: undefined };
+  }
+  const cg = detectCgroups();
+  const cgroups = "support" in cg ? cg.support : undefined;
+  const cgroupsMissing = "reason" in cg ? cg.reason : undefined;
+  return {
+    primary: "bwrap",
+    reason: choice === "bwrap" ? "asked for (--backend bwrap)" : `bubblewrap works here (${probe.bwrap}); a step bwrap cannot run goes to the Docker engine`,
+    bwrap: probe.bwrap,
+    cgroups,
+    cgroupsMissing,
+  };
+}
+
+export interface RouterOptions {
+  choice: BackendChoice;
+  ownImage: string;
+  owner: string;
+  /** Connects to the engine (and prepares it: image, sweep, warnings) the first time a step needs it. */
+  connectDocker: () => Promise<SandboxRuntime>;
+  /** Told once, when the backend is chosen (at the first step). */
+  onChosen?: (info: BackendInfo) => void;
+}
+
+/**
+ * The run's sandbox runtime: bwrap for what it can run when it is the primary backend, the
+ * Docker engine for the rest, each made when first needed.
+ */
+export class SandboxRouter implements SandboxRuntime {
+  readonly kind = "router";
+  private readonly opts: RouterOptions;
+  private info: (BackendInfo & { bwrap: string | undefined }) | undefined;
+  private bwrap: BwrapRuntime | undefined;
+  private docker: Promise<SandboxRuntime> | undefined;
+
+  constructor(opts: RouterOptions) {
+    this.opts = opts;
+  }
+
+  /** Which backend runs what, decided on first use. */
+  backend(): BackendInfo {
+    if (!this.info) {
+      this.info = chooseBackend(this.opts.choice);
+      if (this.info.bwrap)
+        this.bwrap = new BwrapRuntime({ bwrap: this.info.bwrap, cgroups: this.info.cgroups, ownImage: this.opts.ownImage, owner: this.opts.owner });
+      this.opts.onChosen?.(this.info);
+    }
+    return this.info;
+  }
+
+  /** The backend, if a step has chosen it already. */
+  chosen(): BackendInfo | undefined {
+    return this.info;
+  }
+
+  /** True when the engine was needed (and connected) during this run. */
+  get usedDocker(): boolean {
+    return this.docker !== undefined;
+  }
+
+  private engine(): Promise<SandboxRuntime> {
+    this.docker ??= this.opts.connectDocker();
+    return this.docker;
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const info = this.backend();
+    if (info.primary === "bwrap" && this.bwrap && !bwrapRefusal(spec, this.opts.ownImage)) return this.bwrap.create(spec);
+    return (await this.engine()).create(spec);
+  }
+
+  async remove(id: string): Promise<void> {
+    if (id.startsWith("bwrap-")) return this.bwrap?.remove(id);
+    if (this.docker) return (await this.docker).remove(id);
+  }
+
+  async list(label: string, value?: string): Promise<ListedSandbox[]> {
+    const own = (await this.bwrap?.list(label, value)) ?? [];
+    return this.docker ? [...own, ...(await (await this.docker).list(label, value))] : own;
+  }
+}

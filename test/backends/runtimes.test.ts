@@ -1,0 +1,182 @@
+/**
+ * Each backend behind the sandbox seam, on the real thing (the Docker engine, bubblewrap with
+ * cgroups): what a sandbox's program prints and exits with, the limits, killing, listing by
+ * label, removal. Also doctor's probes, which must carry the run's labels so that the sweep
+ * finds them, and the capability drop without which bwrap's read-only binds are not.
+ */
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Docker from "dockerode";
+import { afterAll, describe, expect, it } from "vitest";
+import { LABEL_RUN } from "../../src/core/labels.ts";
+import { toProbeSpec } from "../../src/core/probe-spec.ts";
+import { probeEnforcement } from "../../src/runtime/enforcement.ts";
+import { readRunHostFacts } from "../../src/runtime/host-facts.ts";
+import { imageTag } from "../../src/runtime/image.ts";
+import { probeBwrap } from "../../src/runtime/sandbox/backend.ts";
+import { BwrapRuntime } from "../../src/runtime/sandbox/bwrap-runtime.ts";
+import { detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
+import { DockerRuntime } from "../../src/runtime/sandbox/docker-runtime.ts";
+import { runSandbox } from "../../src/runtime/sandbox/run-sandbox.ts";
+import type { SandboxRuntime } from "../../src/runtime/sandbox/runtime.ts";
+import { ownerLabel } from "../../src/runtime/sweep.ts";
+
+const docker = new Docker();
+const image = imageTag().tag;
+const identity = { runId: `backend-test-${randomUUID()}`, owner: ownerLabel() };
+const host = readRunHostFacts(image, []);
+const bwrapProbe = probeBwrap();
+const cgroups = detectCgroups();
+if (!bwrapProbe.ok) throw new Error(`the backends project needs bwrap: ${bwrapProbe.reason}`);
+if (!("support" in cgroups)) throw new Error(`the backends project needs cgroups for bwrap's limits: ${cgroups.reason}`);
+const bwrapBinary = bwrapProbe.bwrap;
+
+const runtimes: [string, SandboxRuntime][] = [
+  ["docker", new DockerRuntime(docker, image)],
+  ["bwrap", new BwrapRuntime({ bwrap: bwrapBinary, cgroups: cgroups.support, ownImage: image, owner: identity.owner })],
+];
+
+afterAll(async () => {
+  for (const [, runtime] of runtimes) for (const c of await runtime.list(LABEL_RUN, identity.runId)) await runtime.remove(c.id);
+});
+
+describe.each(runtimes)("%s", (_name, runtime) => {
+  async function sh(script: string, limits = {}, timeoutMs?: number, signal = new AbortController().signal) {
+    let stdout = "";
+    let stderr = "";
+    const run = await runSandbox(
+      runtime,
+      toProbeSpec(host, identity, "test", script, limits),
+      { stdout: (c) => (stdout += c), stderr: (c) => (stderr += c) },
+      signal,
+      {},
+      timeoutMs,
+    );
+    await runtime.remove(run.id);
+    return { ...run, stdout, stderr };
+  }
+
+  it("relays stdout and stderr apart and returns the exit code", async () => {
+    const r = await sh("echo out; echo err >&2; exit 7");
+    expect(r).toMatchObject({ stdout: "out\n", stderr: "err\n" });
+    expect(r.exit).toMatchObject({ exitCode: 7, oomKilled: false });
+    expect(r.runMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("reports a signal as 128 + its number", async () => {
+    expect((await sh("kill -SEGV $$")).exit.exitCode).toBe(139);
+  });
+
+  it("ends a memory bomb at the memory limit and says so", async () => {
+    const r = await sh("head -c 268435456 /dev/zero | tail -n 1 | wc -c", { memoryBytes: 32 * 1024 ** 2 });
+    expect(r.exit.oomKilled).toBe(true);
+    expect(r.stdout).not.toBe("268435456\n");
+  });
+
+  it("refuses forks past the process limit", async () => {
+    // The subshell dies at its first refused fork; the outer shell lives on a moment, as a build does.
+    const r = await sh('(i=0; while [ $i -lt 40 ]; do sleep 2 & i=$((i+1)); done; echo "held all") 2>/dev/null; sleep 0.5', { pids: 8 });
+    expect(r.stdout).not.toContain("held all");
+    expect(r.exit.pidsLimitHit).toBe(true);
+  });
+
+  it("kills a program at its time limit, counted from the start, with everything it started", async () => {
+    const r = await sh("sleep 30 & sleep 30", {}, 300);
+    expect(r.exit).toMatchObject({ stoppedBy: "timeout", exitCode: 137 });
+  });
+
+  it("kills a running sandbox on abort, with the abort's reason", async () => {
+    const abort = new AbortController();
+    const running = sh("sleep 30", {}, undefined, abort.signal);
+    setTimeout(() => abort.abort("client-gone"), 500);
+    expect((await running).exit.stoppedBy).toBe("client-gone");
+  });
+
+  it("lists sandboxes by label and removes them; removing one twice is harmless", async () => {
+    const box = await runtime.create(toProbeSpec(host, identity, "list", "true", {}));
+    expect((await runtime.list(LABEL_RUN, identity.runId)).map((c) => c.id)).toContain(box.id);
+    await runtime.remove(box.id);
+    await runtime.remove(box.id);
+    expect((await runtime.list(LABEL_RUN, identity.runId)).map((c) => c.id)).not.toContain(box.id);
+  });
+
+  it("refuses an image it does not have or cannot run, and an unregistered runtime", async () => {
+    const spec = toProbeSpec(host, identity, "x", "true", {});
+    await expect(runtime.create({ ...spec, image: "cratebox/no-such-image:1" })).rejects.toMatchObject({
+      code: expect.stringMatching(/IMAGE_MISSING|BACKEND_UNAVAILABLE/),
+    });
+    await expect(runtime.create({ ...spec, runtime: "runsc" as const })).rejects.toMatchObject({
+      code: expect.stringMatching(/RUNTIME_MISSING|BACKEND_UNAVAILABLE/),
+    });
+  });
+
+  it("keeps read-only binds read-only: no remount, no write", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cratebox-ro-"));
+    writeFileSync(path.join(dir, "f"), "orig");
+    try {
+      const spec = toProbeSpec(host, identity, "ro", `mount -o remount,bind,rw ${dir}; echo pwn > ${dir}/f; cat ${dir}/f`, {});
+      const run = await runSandbox(
+        runtime,
+        { ...spec, mounts: [...spec.mounts, { source: dir, target: dir, readOnly: true }] },
+        { stdout: () => {}, stderr: () => {} },
+        new AbortController().signal,
+      );
+      await runtime.remove(run.id);
+      expect(readFileSync(path.join(dir, "f"), "utf8")).toBe("orig");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("bwrap's capability drop", () => {
+  it("is what keeps a read-only bind read-only: without it the program remounts it and writes the host file", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cratebox-caps-"));
+    const file = path.join(dir, "f");
+    const base = ["--unshare-all", "--unshare-user", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib"];
+    const rest = ["--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--ro-bind", dir, dir];
+    const attack = ["--", "/bin/sh", "-c", `mount -o remount,bind,rw ${dir} && echo pwn > ${file}`];
+    try {
+      writeFileSync(file, "orig");
+      spawnSync(bwrapBinary, [...base, ...rest, ...attack]);
+      const withoutDrop = readFileSync(file, "utf8");
+      writeFileSync(file, "orig");
+      spawnSync(bwrapBinary, [...base, ...rest, "--disable-userns", "--cap-drop", "ALL", ...attack]);
+      const withDrop = readFileSync(file, "utf8");
+      // As root, bwrap's user namespace keeps every capability there: the attack works without the drop.
+      if (process.getuid?.() === 0) expect(withoutDrop).toBe("pwn\n");
+      expect(withDrop).toBe("orig");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(runtimes)("doctor's probes on %s", (_name, runtime) => {
+  it("prove the limits, in labelled sandboxes that are removed afterwards", async () => {
+    const probeRun = { runId: `doctor-${randomUUID()}`, owner: ownerLabel() };
+    const seen = new Set<string>();
+    const watching: SandboxRuntime = {
+      kind: runtime.kind,
+      create: async (spec) => {
+        expect(spec.labels).toMatchObject({ "cratebox.run": probeRun.runId, "cratebox.owner": probeRun.owner, "cratebox.phase": "doctor" });
+        const box = await runtime.create(spec);
+        seen.add(box.id);
+        return box;
+      },
+      remove: (id) => runtime.remove(id),
+      list: (label, value) => runtime.list(label, value),
+    };
+    const results = await probeEnforcement({ runtime: watching, host, identity: probeRun });
+    expect(results.map((r) => [r.name, r.enforced])).toEqual([
+      ["pids", true],
+      ["memory", true],
+      ["network", true],
+    ]);
+    expect(seen.size).toBe(3);
+    expect(await runtime.list(LABEL_RUN, probeRun.runId)).toEqual([]);
+  });
+});
