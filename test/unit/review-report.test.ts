@@ -1,17 +1,19 @@
-/** From gathered facts to the report: flags, risk order, verdict, and every output format. */
+/** From gathered facts to the report: flags, risk order, verdict, policy refusals, and every output format. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { assembleReview, type PackageFacts, type SideFacts } from "../../src/core/review/assemble.ts";
+import { assembleReview, withPolicyRefusals, type PackageFacts, type SideFacts } from "../../src/core/review/assemble.ts";
 import type { PackageChange } from "../../src/core/review/lock-diff.ts";
 import { CRATES_IO, type LockPackage } from "../../src/core/review/lockfile.ts";
 import type { ManifestFacts } from "../../src/core/review/manifest.ts";
+import { toReviewPolicyInput, toReviewRefusals } from "../../src/core/review/policy-view.ts";
 import { toDiffText } from "../../src/core/review/render-diff.ts";
 import { toReviewAnnotations } from "../../src/core/review/render-github.ts";
 import { escapeMarkdown, toReviewMarkdown } from "../../src/core/review/render-markdown.ts";
 import { toReviewText } from "../../src/core/review/render-text.ts";
 import { reviewReportSchema, toReviewJsonSchema } from "../../src/core/review/report.ts";
 import { toRank } from "../../src/core/review/risk.ts";
+import { grantView } from "../helpers/policy-input.ts";
 
 const DAY = 86_400_000;
 const NOW = new Date("2026-03-10T00:00:00Z");
@@ -133,6 +135,38 @@ function reportInputs() {
     coolOff: { minAgeMs: null, requirePubtime: false, exemptions: [] }, unchanged: 0, packages: [], grants: [], policies: [], notes: [],
   };
 }
+
+describe("policies see the review; a deny fails it", () => {
+  const r = report();
+  const input = toReviewPolicyInput(r, (name) => grantView(name === "sysx" ? { table: "build.sysx", reviewed: true } : {}), true);
+
+  it("shows new and changed packages (not removed ones) with flags, ages, checksums and grants", () => {
+    expect(input.crates).toEqual([]);
+    expect(input.review!.crates.map((c) => c.name)).toEqual(["tampered", "gainer", "derive-x", "sysx", "forked", "debian-dir", "fresh-lib", "plain"]);
+    expect(input.review!.crates.find((c) => c.name === "gainer")).toMatchObject({ newBuildScript: true, hasBuildScript: true, buildOnly: true, previousVersion: "2.0.0" });
+    expect(input.review!.crates.find((c) => c.name === "derive-x")).toMatchObject({ newProcMacro: true, ageMs: DAY, publishedAt: "2026-03-09T00:00:00.000Z" });
+    expect(input.review!.crates.find((c) => c.name === "tampered")).toMatchObject({ checksumChanged: true, previousChecksum: `sha256:${"a".repeat(64)}` });
+    expect(input.review!.crates.find((c) => c.name === "forked")).toMatchObject({ hasBuildScript: null, sources: "unavailable", source: "git", sourceChanged: true });
+    expect(input.review!.crates.find((c) => c.name === "sysx")!.grant).toMatchObject({ table: "build.sysx", reviewed: true });
+  });
+
+  it("only deny decisions that name a reviewed package (phase build or *) fail the review, with the policy's message", () => {
+    const decisions = [{
+      file: "org.js",
+      decisions: [
+        { crate: "gainer", phase: "build" as const, action: "deny" as const, rule: "review-build-scripts", message: "new build script: review it" },
+        { crate: "plain", version: "9.9.9", phase: "*" as const, action: "deny" as const, message: "another version" },
+        { crate: "plain", phase: "test" as const, action: "deny" as const, message: "tests only" },
+        { crate: "*", phase: "*" as const, action: "cap" as const, caps: { network: false as const } },
+        { crate: "gone", phase: "*" as const, action: "deny" as const, message: "removed" },
+      ],
+    }];
+    const refusals = toReviewRefusals(input, decisions);
+    expect(refusals).toEqual([{ name: "gainer", version: "2.1.0", message: "gainer 2.1.0: denied by org.js (rule review-build-scripts): new build script: review it" }]);
+    const judged = withPolicyRefusals(r, refusals);
+    expect(judged.failures.map((f) => [f.name, f.kind])).toEqual([["tampered", "checksum-changed"], ["gainer", "policy"], ["derive-x", "too-young"]]);
+  });
+});
 
 describe("formats", () => {
   const r = report();
