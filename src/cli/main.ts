@@ -11,6 +11,8 @@ import { DEFAULT_LIMITS, parseCount, parseCpus, parseDuration, parseSize, type L
 import { runCargo } from "../runtime/run-cargo.ts";
 import { runDoctor } from "../runtime/doctor.ts";
 import { approve, policyTest, profilesCheck, profilesDiff, profilesExplain, profilesLs, profilesPrune, type CommandContext } from "../runtime/profile-commands.ts";
+import { reviewError } from "../core/review/errors.ts";
+import { runReview } from "../runtime/review/run-review.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
@@ -18,7 +20,7 @@ import { renderError } from "./render-error.ts";
 function parser(argv: string[]) {
   return yargs(argv)
     .scriptName("cratebox")
-    .usage("$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]")
+    .usage("$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]")
     .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
     .command("learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)")
     .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
@@ -26,6 +28,7 @@ function parser(argv: string[]) {
     .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
     .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
     .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
+    .command("review", "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)")
     .option("env", { type: "string", array: true, nargs: 1, describe: "approve: variables (or NAME_* patterns) to pass" })
     .option("read", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount read-only" })
     .option("write", { type: "string", array: true, nargs: 1, describe: "approve: host paths to mount writable" })
@@ -43,6 +46,14 @@ function parser(argv: string[]) {
     .option("policy", { type: "string", array: true, nargs: 1, describe: "an organisation policy file (JavaScript, run in an isolated V8); repeatable; also CRATEBOX_POLICY and cratebox.toml's policy" })
     .option("workspace", { type: "string", describe: "policy test: the workspace to evaluate (default: the current directory)" })
     .option("strict", { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" })
+    // ---- cratebox review (issue 14) ----
+    .option("base", { type: "string", describe: "review: the git ref to compare Cargo.lock with (default: the merge base with the upstream branch, else HEAD)" })
+    .option("min-age", { type: "string", describe: "review: cool-off, e.g. 7d: a newer release fails the review (also [review] min-age)" })
+    .option("now", { type: "string", describe: "review: the time to judge ages at (RFC 3339), for reproducible runs" })
+    .option("index", { type: "string", describe: "review: a local registry, sparse-index mirror directory or sparse index URL for pubtime and .crate files" })
+    .option("diff", { type: "string", describe: "review: print the full diff of this crate, build script first" })
+    .option("format", { type: "string", describe: "review: text (default), json, github (annotations) or markdown (a PR comment)" })
+    .option("json", { type: "boolean", describe: "review: the report as JSON (docs/review.schema.json)" })
     .option("quiet", { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" })
     .strictOptions()
     .help()
@@ -114,6 +125,14 @@ export async function main(argv: string[]): Promise<number> {
       ...(args.use ? { use: args.use } : {}),
       ...(args.network !== undefined ? { network: args.network } : {}),
       ...(args.connect ? { connect: args.connect } : {}),
+    });
+  }
+  if (command === "review") {
+    if (positional.length > 0) throw reviewError("REVIEW_USAGE", `\`cratebox review\` takes no arguments (got ${positional.join(" ")})`, "cratebox review [--base REF] [--diff CRATE] [--format text|json|github|markdown]");
+    // `cratebox review --diff x | head`: a reader that stops early is not an error.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => { if (err.code !== "EPIPE") throw err; });
+    return runReview({ ...ctx, print: (text) => process.stdout.write(text) }, {
+      base: args.base, minAge: args["min-age"], now: args.now, index: args.index, diff: args.diff, format: args.format, json: args.json,
     });
   }
   if (command === "doctor") {
