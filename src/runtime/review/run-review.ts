@@ -9,10 +9,11 @@
  *
  * Sources are unpacked only into a private temporary directory, removed when the review ends.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { EXIT_INTERRUPTED } from "../../core/errors.ts";
 import { assembleReview, withPolicyRefusals } from "../../core/review/assemble.ts";
 import { reviewError } from "../../core/review/errors.ts";
 import { toGrantTransitions, toIdentity } from "../../core/review/grant-transitions.ts";
@@ -67,6 +68,13 @@ export async function runReview(ctx: ReviewContext, options: ReviewOptions): Pro
   const oldProfile = await profileAt(repo, base.commit, path.join(workspace.root, PROFILE_FILE), notes);
 
   const workDir = await mkdtemp(path.join(tmpdir(), "cratebox-review-"));
+  // Ctrl-C or a kill skips `finally`: the private directory goes first, then the exit (128 + signal).
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? EXIT_INTERRUPTED : 143);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const gathered = await gatherPackages(changes, {
       sources: discoverSources(workspace.root, ctx.env, settings.index),
@@ -101,6 +109,8 @@ export async function runReview(ctx: ReviewContext, options: ReviewOptions): Pro
     } else ctx.print(render(report, settings.format));
     return report.ok ? 0 : 1;
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await rm(workDir, { recursive: true, force: true });
   }
 }
