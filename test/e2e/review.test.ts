@@ -191,6 +191,7 @@ describe("what a lockfile update brings in", () => {
     expect(order.every((i) => i >= 0), res.stdout).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(res.stdout).toContain("no dep-info: an approximation");
+    expect(res.stdout.trimEnd().endsWith("cratebox review: passed")).toBe(true);
   });
 });
 
@@ -319,6 +320,8 @@ describe("sources are trusted only when their bytes match the checksum", () => {
     expect(report.failures.map((f) => [f.name, f.kind])).toEqual([["alpha", "sources-refused"]]);
     const diff = await review(ws, ["--base", "HEAD~1", "--diff", "alpha"], home);
     expect(diff.stdout).toContain("no diff: the new version's sources are refused");
+    expect(diff.code).toBe(1);
+    expect(diff.stdout).toMatch(/cratebox review: FAILED: 1 problem\n {2}x alpha: .*refused, nothing of it was unpacked/);
     expect(diff.stdout + diff.stderr).not.toContain(marker);
     // The same cache with the genuine .crate: verified from there.
     cpSync(registry.crate("alpha", "1.1.0"), path.join(cache, "alpha-1.1.0.crate"));

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { EXIT_INTERRUPTED } from "../../core/errors.ts";
 import { assembleReview, withPolicyRefusals } from "../../core/review/assemble.ts";
+import { describeVerdict } from "../../core/review/describe.ts";
 import { reviewError } from "../../core/review/errors.ts";
 import { toGrantTransitions, toIdentity } from "../../core/review/grant-transitions.ts";
 import { diffLockfiles } from "../../core/review/lock-diff.ts";
@@ -80,7 +81,7 @@ export async function runReview(ctx: ReviewContext, options: ReviewOptions): Pro
       sources: discoverSources(workspace.root, ctx.env, settings.index),
       workDir,
       patchesOf: settings.diff,
-      targetDir: ctx.env.CARGO_TARGET_DIR ? path.resolve(workspace.root, ctx.env.CARGO_TARGET_DIR) : path.join(workspace.root, "target"),
+      targetDir: ctx.env.CARGO_TARGET_DIR ? path.resolve(ctx.cwd, ctx.env.CARGO_TARGET_DIR) : path.join(workspace.root, "target"),
       after,
       workspace,
       profile: profile.parsed,
@@ -106,6 +107,8 @@ export async function runReview(ctx: ReviewContext, options: ReviewOptions): Pro
         const full = gathered.fullDiffs[i];
         ctx.print(toDiffText(p, full?.files ?? [], full?.classification ?? { buildScript: new Set(), procMacro: new Set(), executables: new Map() }));
       });
+      // The exit code is the review's verdict: say why, in a few lines.
+      ctx.print(`\ncratebox review: ${describeVerdict(report)}\n${report.failures.map((f) => `  x ${f.message}\n`).join("")}`);
     } else ctx.print(render(report, settings.format));
     return report.ok ? 0 : 1;
   } finally {
