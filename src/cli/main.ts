@@ -24,13 +24,17 @@ import {
   type CommandContext,
 } from "../runtime/profile-commands.ts";
 import { OPTIONS, takesValue } from "./options.ts";
+import { reviewError } from "../core/review/errors.ts";
+import { runReview } from "../runtime/review/run-review.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
 function parser(argv: string[]) {
   return yargs(argv)
     .scriptName("cratebox")
-    .usage("$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]")
+    .usage(
+      "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]",
+    )
     .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
     .command("learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)")
     .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
@@ -41,6 +45,10 @@ function parser(argv: string[]) {
     .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
     .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
     .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
+    .command(
+      "review",
+      "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)",
+    )
     .options(OPTIONS)
     .strictOptions()
     .help()
@@ -139,6 +147,20 @@ async function main(argv: string[]): Promise<number> {
       ...(args.network !== undefined ? { network: args.network } : {}),
       ...(args.connect ? { connect: args.connect } : {}),
     });
+  }
+  if (command === "review") {
+    if (positional.length > 0)
+      throw reviewError(
+        "REVIEW_USAGE",
+        `\`cratebox review\` takes no arguments (got ${positional.join(" ")})`,
+        "cratebox review [--base REF] [--diff CRATE] [--format text|json|github|markdown]",
+      );
+    // `cratebox review --diff x | head`: a reader that stops early is not an error.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+    const given = { base: args.base, minAge: args["min-age"], now: args.now, index: args.index, diff: args.diff, format: args.format, json: args.json };
+    return runReview({ ...ctx, print: (text) => process.stdout.write(text) }, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
   }
   if (command === "doctor") {
     const checks = await runDoctor(

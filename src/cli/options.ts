@@ -40,6 +40,14 @@ export const OPTIONS = {
   workspace: { type: "string", describe: "policy test: the workspace to evaluate (default: the current directory)" },
   strict: { type: "boolean", describe: "every crate with a build script must be listed in cratebox.toml (granted, or reviewed = true)" },
   quiet: { alias: "q", type: "boolean", describe: "print nothing of cratebox's own unless something failed" },
+  // cratebox review
+  base: { type: "string", describe: "review: the git ref to compare Cargo.lock with (default: the merge base with the upstream branch, else HEAD)" },
+  "min-age": { type: "string", describe: "review: cool-off, e.g. 7d: a newer release fails the review (also [review] min-age)" },
+  now: { type: "string", describe: "review: the time to judge ages at (RFC 3339), for reproducible runs" },
+  index: { type: "string", describe: "review: a local registry, sparse-index mirror directory or sparse index URL for pubtime and .crate files" },
+  diff: { type: "string", describe: "review: print the full diff of this crate, build script first" },
+  format: { type: "string", describe: "review: text (default), json, github (annotations) or markdown (a PR comment)" },
+  json: { type: "boolean", describe: "review: the report as JSON (docs/review.schema.json)" },
 } satisfies Record<string, Options>;
 
 /** `--policy`, `-q`: is this argument one of cratebox's options that takes the next argument as its value? */

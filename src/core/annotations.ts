@@ -8,8 +8,8 @@ import { isWithin } from "./paths.ts";
 import { phaseText } from "./phase.ts";
 import { describeFailure, type StepOutcome } from "./step-outcome.ts";
 
-const escapeData = (s: string) => s.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
-const escapeProperty = (s: string) => escapeData(s).replaceAll(":", "%3A").replaceAll(",", "%2C");
+export const escapeData = (s: string) => s.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+export const escapeProperty = (s: string) => escapeData(s).replaceAll(":", "%3A").replaceAll(",", "%2C");
 
 /** The annotation for a failed step, or undefined for a success. */
 export function toGithubAnnotation(o: StepOutcome, workspace: string | undefined): string | undefined {

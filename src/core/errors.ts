@@ -56,6 +56,13 @@ const ERROR_CODES = {
   NO_STALE_PIN: "`profiles diff` on a crate whose pin holds",
   APPROVE_INVALID: "the table approve would write does not validate",
   APPROVE_CONFLICT: "approve options that exclude each other",
+  // cratebox review (all exit 2; a review that runs and finds problems exits 1 without an error)
+  REVIEW_USAGE: "an option of `cratebox review` has a wrong value (--format, --now, --min-age, --index, --diff)",
+  REVIEW_GIT: "not a git checkout, git failed, or the base ref does not exist",
+  REVIEW_LOCKFILE: "a Cargo.lock (at the base or in the working tree) is missing or cannot be read",
+  REVIEW_WORKSPACE: "cargo cannot tell where the workspace and its members are",
+  REVIEW_INDEX: "the index or a .crate file named by --index or [review] index cannot be read",
+  REVIEW_NO_SUCH_CRATE: "--diff names a package the review did not find changed",
   // a step
   SPEC_REFUSED: "a step's request the sandbox refuses to run (never run, never partly exposed)",
 } as const;

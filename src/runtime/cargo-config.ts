@@ -8,7 +8,8 @@ import path from "node:path";
 import { homedir } from "node:os";
 import { parse } from "smol-toml";
 
-function configFiles(cwd: string, env: NodeJS.ProcessEnv): string[] {
+/** Cargo's config files for `cwd`, closest first, then `$CARGO_HOME/config.toml`. */
+export function configFiles(cwd: string, env: NodeJS.ProcessEnv): string[] {
   const files: string[] = [];
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     for (const name of ["config.toml", "config"]) {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
+export const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
 const FIXTURE_CRATES = path.join(ROOT, "test/fixtures/crates");
 
 export function tempDir(prefix = "cratebox-test-"): string {

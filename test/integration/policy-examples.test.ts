@@ -5,10 +5,12 @@ import { describe, expect, it } from "vitest";
 import { applyPoliciesToInput } from "../../src/core/policy/apply.ts";
 import type { PolicyDecisions, PolicyInput } from "../../src/core/policy/schema.ts";
 import { evaluatePolicies, loadPolicy } from "../../src/runtime/policy.ts";
+import { toReviewRefusals } from "../../src/core/review/policy-view.ts";
+import type { ReviewCrate } from "../../src/core/policy/schema.ts";
 import { grantView, policyCrate, policyInput } from "../helpers/policy-input.ts";
 
 const DIR = path.resolve(import.meta.dirname, "../../profiles/policies");
-const TESTED = ["no-network.js", "pins-required.js", "strict-ci-baseline.js"];
+const TESTED = ["no-network.js", "pins-required.js", "review-build-scripts.js", "strict-ci-baseline.js"];
 const CHECKSUM = `sha256:${"ab".repeat(32)}`;
 const MIN = 60_000;
 
@@ -153,5 +155,52 @@ describe("shipped policies", () => {
     const bare = policyInput([policyCrate({ name: "a" }), policyCrate({ name: "b", hasBuildScript: false, requested: { build: null, test: null } })]);
     const of = await outcomes(TESTED, bare);
     expect(of("a", "build")).toMatchObject({ grant: bare.crates[0]!.requested.build, denied: [], unmet: [], shapedBy: [] });
+  });
+
+  it("review-build-scripts: a new build script fails the review until a table says reviewed = true; silent in builds", async () => {
+    const file = path.join(DIR, "review-build-scripts.js");
+    const crate = (over: Partial<ReviewCrate>): ReviewCrate => ({
+      name: "x",
+      version: "1.0.0",
+      previousVersion: null,
+      change: "added",
+      source: "registry",
+      sourceChanged: false,
+      checksum: CHECKSUM,
+      previousChecksum: null,
+      checksumChanged: false,
+      hasBuildScript: true,
+      isProcMacro: false,
+      links: null,
+      newBuildScript: true,
+      newProcMacro: false,
+      buildOnly: false,
+      publishedAt: null,
+      ageMs: null,
+      sources: "verified",
+      grant: grantView(),
+      ...over,
+    });
+    const input = {
+      run: { command: [], ci: true },
+      crates: [],
+      review: {
+        base: "origin/main",
+        now: "2026-03-10T00:00:00.000Z",
+        minAgeMs: null,
+        crates: [
+          crate({ name: "fresh-sys" }),
+          crate({ name: "known-sys", grant: grantView({ table: "build.known-sys", reviewed: true }) }),
+          crate({ name: "granted-sys", grant: grantView({ table: "build.granted-sys", env: ["GRANTED_DIR"] }) }),
+          crate({ name: "old-sys", change: "updated", previousVersion: "0.9.0", newBuildScript: false }),
+        ],
+      },
+    };
+    const decisions = await evaluatePolicies([loadPolicy(file)], input);
+    expect(toReviewRefusals(input, decisions).map((r) => r.name)).toEqual(["fresh-sys", "granted-sys"]);
+    expect(decisions[0]!.decisions[0]!.message).toBe(
+      'fresh-sys 1.0.0 brings a new build script: read it (cratebox review --diff fresh-sys), then record the review in cratebox.toml: [build.fresh-sys] version = "=1.0.0" reviewed = true',
+    );
+    expect((await evaluatePolicies([loadPolicy(file)], graph))[0]!.decisions).toEqual([]);
   });
 });

@@ -11,3 +11,11 @@ it("the README's cratebox.toml example parses", () => {
   const r = parseProfile(example!.replace("sha256:…", `sha256:${"a".repeat(64)}`), "README.md");
   expect(r.ok ? [] : r.issues.map(formatProfileIssue)).toEqual([]);
 });
+
+it("the README's [review] example parses (cratebox review)", () => {
+  const readme = readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8");
+  const example = /```toml\n(\[review\][\s\S]*?)```/.exec(readme)?.[1];
+  expect(example).toBeDefined();
+  const r = parseProfile(`version = 1\n${example!.replace("sha256:…", `sha256:${"c".repeat(64)}`)}`, "README.md");
+  expect(r.ok ? [] : r.issues.map(formatProfileIssue)).toEqual([]);
+});

@@ -20,6 +20,7 @@ import * as z from "zod";
 import { LIMIT_FIELDS, limitValueSchema, limitsSchema, type Limits } from "../limits.ts";
 import { toKeyPath, type KeySegment } from "../profile/key-path.ts";
 import { RUNTIMES, SOURCES } from "../profile/schema.ts";
+import { SOURCE_STATUSES } from "../review/report.ts";
 
 // ---- input ------------------------------------------------------------------------------------
 
@@ -71,19 +72,71 @@ const PolicyCrateSchema = z.strictObject({
   requested: z.strictObject({ build: GrantViewSchema.nullable(), test: GrantViewSchema.nullable() }),
 });
 
+/**
+ * One package that `cratebox review` found new or changed in Cargo.lock (issue 14). Removed
+ * packages are not shown: nothing of theirs runs any more.
+ */
+const ReviewCrateSchema = z.strictObject({
+  name: z.string(),
+  /** The version in the working tree's Cargo.lock. */
+  version: z.string(),
+  /** The version at the base; null for a package new to the lockfile. */
+  previousVersion: z.string().nullable(),
+  /** `added`, `updated` (version or source), or `checksum-changed` (same version and source, other bytes: the review fails anyway). */
+  change: z.enum(["added", "updated", "checksum-changed"]),
+  source: z.enum(SOURCES),
+  /** Another registry, or registry to git and back. */
+  sourceChanged: z.boolean(),
+  /** Cargo.lock's checksum as `sha256:<hex>` (null: none) now and at the base. */
+  checksum: z.string().nullable(),
+  previousChecksum: z.string().nullable(),
+  checksumChanged: z.boolean(),
+  /** From the package's manifest; null when its sources could not be read. */
+  hasBuildScript: z.boolean().nullable(),
+  isProcMacro: z.boolean().nullable(),
+  links: z.string().nullable(),
+  /** A build script / proc-macro target the previous version did not have (or the package is new). */
+  newBuildScript: z.boolean(),
+  newProcMacro: z.boolean(),
+  /** Arrives only as a build dependency; null: not known. */
+  buildOnly: z.boolean().nullable(),
+  /** The index's pubtime (RFC 3339) and the age at the review's time, in milliseconds; null: unknown. */
+  publishedAt: z.string().nullable(),
+  ageMs: z.number().int().nullable(),
+  /** How the review read its sources: "verified" (.crate matching the checksum), "unverified" (a directory source), "unavailable", "refused". */
+  sources: z.enum(SOURCE_STATUSES),
+  /** The grant cratebox.toml gives its build script (`table: null`: none selects it). */
+  grant: GrantViewSchema,
+});
+
+/** What `cratebox review` shows policies; absent when a policy judges a build. */
+const ReviewViewSchema = z.strictObject({
+  /** The git ref Cargo.lock was compared with. */
+  base: z.string(),
+  /** The time the review used (RFC 3339; `--now` or the clock): a policy has no clock of its own. */
+  now: z.string(),
+  /** The cool-off in milliseconds; null: none. */
+  minAgeMs: z.number().int().nullable(),
+  crates: z.array(ReviewCrateSchema),
+});
+
 export const PolicyInputSchema = z.strictObject({
   run: z.strictObject({
-    /** The cargo command line after `cargo` (`["test", "--workspace"]`). */
+    /** The cargo command line after `cargo` (`["test", "--workspace"]`); empty in `cratebox review`. */
     command: z.array(z.string()),
     /** True when running in CI (`CI` set). */
     ci: z.boolean(),
   }),
+  /** Every package of the build graph; empty in `cratebox review`, which resolves no build graph. */
   crates: z.array(PolicyCrateSchema),
+  /** Only in `cratebox review`: the packages new or changed in Cargo.lock. */
+  review: ReviewViewSchema.optional(),
 });
 
 export type GrantView = z.infer<typeof GrantViewSchema>;
 export type PolicyCrate = z.infer<typeof PolicyCrateSchema>;
 export type PolicyInput = z.infer<typeof PolicyInputSchema>;
+export type ReviewCrate = z.infer<typeof ReviewCrateSchema>;
 
 // ---- decisions --------------------------------------------------------------------------------
 

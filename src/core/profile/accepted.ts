@@ -6,6 +6,7 @@ import { LIMIT_FIELDS, LIMIT_TABLE } from "../limits.ts";
 import { BUILTIN_PROFILE_NAMES } from "./builtin-names.ts";
 import { CHECKSUM_ACCEPTED, ENV_ACCEPTED, FETCH_URL_ACCEPTED, HOST_PORT_ACCEPTED, IMAGE_ACCEPTED, PATH_ACCEPTED, SHA256_ACCEPTED } from "./values.ts";
 import { VERSION_REQ_ACCEPTED } from "./version-req.ts";
+import { AGE_ACCEPTED } from "../review/age.ts";
 
 const NETWORK_ACCEPTED = `false (no network, the default), a list of hosts reached through cratebox's egress proxy (${HOST_PORT_ACCEPTED}), or true (unrestricted network)`;
 
@@ -36,4 +37,20 @@ export const ROOT_ACCEPTED: Readonly<Record<string, string>> = {
   defaults: "a table [defaults] of limits, image and runtime",
   build: "tables [build.<crate>], one per crate whose build script gets a grant",
   test: "tables [test.<package>], one per package whose test, bench and run binaries get a grant",
+  review: "a table [review] of min-age, require-pubtime, index and [[review.exempt]]",
+};
+
+const EXEMPT_ACCEPTED =
+  "a table { name, version, checksum, reason }: the exact version and Cargo.lock's checksum of the release it exempts (a name-only exemption would outlive the release it was made for)";
+
+/** What the keys of [review] and of each [[review.exempt]] accept (`cratebox review`). */
+export const REVIEW_ACCEPTED: Readonly<Record<string, string>> = {
+  "min-age": AGE_ACCEPTED,
+  "require-pubtime": "true or false",
+  index: 'a directory (a local registry or sparse-index mirror) or an http(s) URL of a sparse index, e.g. "https://index.crates.io/"',
+  exempt: `a list of tables [[review.exempt]], each ${EXEMPT_ACCEPTED}`,
+  name: "the package's name",
+  version: 'the exact version of the release, e.g. "1.2.3" (an exemption is pinned to name, version and checksum)',
+  checksum: `${CHECKSUM_ACCEPTED} (an exemption is pinned to name, version and checksum)`,
+  reason: "a sentence saying why this release may skip the cool-off",
 };

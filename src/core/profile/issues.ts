@@ -4,7 +4,7 @@
  */
 import type * as z from "zod";
 import { toKeyPath, type KeySegment } from "./key-path.ts";
-import { ACCEPTED, ROOT_ACCEPTED } from "./accepted.ts";
+import { ACCEPTED, REVIEW_ACCEPTED, ROOT_ACCEPTED } from "./accepted.ts";
 import { TABLE_KEYS } from "./schema.ts";
 import { lineOf, type KeyLines } from "./toml-lines.ts";
 
@@ -184,6 +184,14 @@ function describeLocation(root: SchemaRoot, path: readonly KeySegment[]): { keys
       keys: TABLE_KEYS.entry,
       accepted: typeof rest[0] === "number" ? "a table" : `a table [${top}.${String(name)}], or several [[${top}.${String(name)}]]`,
     };
+  }
+  if (top === "review") {
+    // review.min-age, review.exempt, review.exempt[2].checksum
+    const [, , index, key] = path;
+    if (name === undefined) return { keys: TABLE_KEYS.review, accepted: ROOT_ACCEPTED.review };
+    if (name === "exempt" && typeof index === "number")
+      return key === undefined ? { keys: TABLE_KEYS.exempt, accepted: "a table" } : { accepted: REVIEW_ACCEPTED[String(key)] };
+    return { accepted: REVIEW_ACCEPTED[String(name)] };
   }
   if (top === "defaults") {
     return name === undefined ? { keys: TABLE_KEYS.defaults, accepted: ROOT_ACCEPTED.defaults } : { accepted: ACCEPTED[String(name)] };

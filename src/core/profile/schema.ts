@@ -23,6 +23,7 @@
 import * as z from "zod";
 import { LIMIT_TABLE, limitFieldOf, type LimitKey } from "../limits.ts";
 import type { GrantPhase } from "../phase.ts";
+import { REVIEW_ACCEPTED } from "./accepted.ts";
 import { BUILTIN_PROFILE_NAMES, type BuiltinProfileName } from "./builtin-names.ts";
 import {
   ENV_ACCEPTED,
@@ -38,6 +39,8 @@ import {
   type ValueResult,
 } from "./values.ts";
 import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
+import { AGE_ACCEPTED, parseAge } from "../review/age.ts";
+import semver from "semver";
 
 export { BUILTIN_PROFILE_NAMES, type BuiltinProfileName };
 
@@ -248,6 +251,59 @@ function scopeTable(entry: typeof buildGrant) {
   return z.record(crateName, z.union([entry, z.array(entry).min(1)])).optional();
 }
 
+// ---- [review]: what `cratebox review` checks (issue 14) -----------------------------------------
+
+/** "1.2.3", "0.1.11+1.0.8" (cargo versions keep their build metadata); not a requirement. */
+function parseExactVersion(raw: string): ValueResult<string> {
+  const text = raw.trim();
+  const v = semver.parse(text);
+  return v !== null && `${v.version}${v.build.length ? `+${v.build.join(".")}` : ""}` === text
+    ? { ok: true, value: text }
+    : { ok: false, message: `${JSON.stringify(raw)} is not an exact version`, accepted: REVIEW_ACCEPTED.version! };
+}
+
+/** One release let through the cool-off before its time: pinned to exactly that package, with why. */
+const exemption = z
+  .strictObject({
+    name: crateName.describe("The package's name."),
+    version: checked(z.string(), parseExactVersion).describe('The exact version exempted ("1.2.3"), not a requirement.'),
+    checksum: checked(z.string(), parseChecksum).describe(
+      'Cargo.lock\'s checksum of that release ("sha256:<64 hex>"): other bytes under the same name and version are not exempt.',
+    ),
+    reason: z.string().trim().min(1).describe("Why this release may skip the cool-off (who reviewed it, which advisory it fixes)."),
+  })
+  .meta({ id: "ReviewExemption", description: "A release exempt from the cool-off, pinned to name, version and checksum, with the reason." });
+
+const reviewSchema = z
+  .strictObject({
+    "min-age": checked(z.string(), parseAge)
+      .optional()
+      .describe(
+        `Cool-off: a new version younger than this (from the index's pubtime) fails \`cratebox review\`, which says when it becomes allowed. Also --min-age. Accepts ${AGE_ACCEPTED}.`,
+      ),
+    "require-pubtime": z
+      .boolean()
+      .optional()
+      .describe(
+        "true: a new version whose publication time the index does not give fails the review; false (default): it passes, and the review says the time was unknown.",
+      ),
+    index: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Where `cratebox review` reads the registry index (pubtime, checksums) and .crate files: a local registry or sparse-index mirror directory (relative: from the workspace root) or an http(s) URL of a sparse index (index.crates.io). Also --index. Without it only local sources from cargo's config are read.",
+      ),
+    exempt: z
+      .array(exemption)
+      .optional()
+      .describe("Releases exempt from the cool-off, each pinned to name, version and checksum, with a reason: [[review.exempt]]."),
+  })
+  .describe("What `cratebox review` checks when Cargo.lock changes: the cool-off of new versions and its exemptions.");
+
+export type ReviewTable = z.output<typeof reviewSchema>;
+export type ReviewExemption = NonNullable<ReviewTable["exempt"]>[number];
+
 const defaultsSchema = z
   .strictObject(sandboxKeys)
   .describe("Limits, image and runtime for every sandboxed step (build scripts and test binaries) unless a crate's table says otherwise.");
@@ -270,6 +326,7 @@ export const profileSchema = z
     defaults: defaultsSchema.optional(),
     build: scopeTable(buildGrant).describe("Grants for build scripts, one table per crate: [build.<crate>]."),
     test: scopeTable(testGrant).describe("Grants for the test, bench and run binaries of workspace packages: [test.<package>]."),
+    review: reviewSchema.optional(),
   })
   .describe("cratebox.toml: what each sandboxed build script and test binary may do beyond the deny-by-default sandbox.");
 
@@ -294,6 +351,8 @@ export const TABLE_KEYS = {
   defaults: SANDBOX_KEYS as string[],
   entry: Object.keys(buildGrant.shape),
   builtin: Object.keys(builtinProfileSchema.shape),
+  review: Object.keys(reviewSchema.shape),
+  exempt: Object.keys(exemption.shape),
 } as const;
 
 function grantsSomething(e: Partial<Capabilities>): boolean {

@@ -155,11 +155,11 @@ export class SandboxRouter implements SandboxRuntime {
 
   async remove(id: string): Promise<void> {
     if (id.startsWith("bwrap-")) return this.bwrap?.remove(id);
-    if (this.docker) return (await this.docker).remove(id);
+    if (this.docker !== undefined) return (await this.docker).remove(id);
   }
 
   async list(label: string, value?: string): Promise<ListedSandbox[]> {
     const own = (await this.bwrap?.list(label, value)) ?? [];
-    return this.docker ? [...own, ...(await (await this.docker).list(label, value))] : own;
+    return this.docker !== undefined ? [...own, ...(await (await this.docker).list(label, value))] : own;
   }
 }
