@@ -8,7 +8,7 @@ import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/schema.ts";
 import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
-import { phaseText, toGrantPhase, type Phase } from "./phase.ts";
+import { isCompilerPhase, phaseText, toGrantPhase, type Phase } from "./phase.ts";
 
 /** What the engine and the orchestrator observed when the container ended. */
 export interface ContainerExit {
@@ -56,6 +56,8 @@ export interface StepOutcome {
   source: "registry" | "path" | "git";
   /** Learn mode: what it tried beyond its view (from the trace). */
   denials?: TraceDenials;
+  /** Compiler phases: variables `env!` asked for and files `include_str!` could not read (from its diagnostics). */
+  compileMissing?: { envMissing: string[]; unreadable: string[] };
   /** none; full (`network = true`); proxy (a host list or fetch grants, through the egress proxy). */
   network: "none" | "full" | "proxy";
   /** What the egress proxy allowed and refused (proxied steps only), the first 500. */
@@ -144,8 +146,15 @@ export function describeFailure(o: StepOutcome): string | undefined {
   // A test that fails is cargo's and the harness's to report; cratebox speaks up only when the
   // sandbox had a hand in it (a limit, a signal).
   const refused = refusedEgress(o);
-  if (o.phase !== "build-script" && o.cause === "exit" && !refused) return undefined;
-  const who = o.phase === "build-script" ? `build script of ${o.crate} ${o.version}` : `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version}`;
+  const compiler = isCompilerPhase(o.phase);
+  const withheld = compiler ? compileWithheld(o) : undefined;
+  if (o.phase !== "build-script" && o.cause === "exit" && !refused && !withheld) return undefined;
+  const who =
+    o.phase === "build-script"
+      ? `build script of ${o.crate} ${o.version}`
+      : compiler
+        ? `${o.phase === "rustc" ? "compilation" : "rustdoc"} of ${o.crate} ${o.version}`
+        : `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version}`;
   const l = o.limits;
   switch (o.cause) {
     case "memory":
@@ -167,12 +176,31 @@ export function describeFailure(o: StepOutcome): string | undefined {
       return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (${networkText(o)}, no home, read-only sources)${refused ?? ""}`;
     case "exit":
       if (refused) return `${who} failed with exit code ${o.exitCode} in the sandbox${refused}`;
+      if (withheld) return `${who} failed in the sandbox; ${withheld}`;
       if (o.phase === "build-script" && o.askedWithheld.length > 0) {
         const names = o.askedWithheld.map((n) => JSON.stringify(n)).join(", ");
         return `${who} failed with exit code ${o.exitCode} in the sandbox; it reads ${o.askedWithheld.join(", ")} (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs ${o.askedWithheld.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} env = [${names}]`;
       }
       return `${who} failed with exit code ${o.exitCode} in the sandbox (${networkText(o)}, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
+}
+
+/**
+ * A compiler step that failed for what the sandbox withheld, told by its own diagnostics: a
+ * variable `env!` wanted that the host has, a file `include_str!` could not read that exists on
+ * the host. The grant that would give it, or undefined when the failure is the code's own.
+ */
+function compileWithheld(o: StepOutcome): string | undefined {
+  const env = (o.compileMissing?.envMissing ?? []).filter((n) => o.withheldEnv.includes(n));
+  const paths = o.compileMissing?.unreadable ?? [];
+  if (env.length === 0 && paths.length === 0) return undefined;
+  const list = (xs: string[]) => xs.map((x) => JSON.stringify(x)).join(", ");
+  const parts = [
+    ...(env.length ? [`it reads ${env.join(", ")} at compile time (env!), which your environment has and the sandbox withheld`] : []),
+    ...(paths.length ? [`it reads ${paths.join(", ")} at compile time (include_str!/include_bytes!), which the sandbox does not show`] : []),
+  ];
+  const grants = [...(env.length ? [`env = [${list(env)}]`] : []), ...(paths.length ? [`read = [${list(paths)}]`] : [])];
+  return `${parts.join("; ")}; if it needs ${env.length + paths.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} ${grants.join(" ")}`;
 }
 
 /** What the shim exits with for an outcome, and the lines it prints first (stderr). */

@@ -9,7 +9,7 @@ import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
 import { capGrant, describeGrantStatus, grantPhasesOf, PROFILE_FILE } from "../core/grant-decision.ts";
 import { toGrantSummary } from "../core/grant-summary.ts";
-import { GRANT_PHASE_TEXT, type GrantPhase } from "../core/phase.ts";
+import { GRANT_PHASE_TEXT, GRANT_PHASES, type GrantPhase } from "../core/phase.ts";
 import { describeRefusals } from "../core/policy/apply.ts";
 import { applyTableEdit, currentEntry, type GrantRequest, NEW_PROFILE_TEXT, toApprovedTable } from "../core/profile/approve.ts";
 import { removeTable } from "../core/profile/edit.ts";
@@ -47,7 +47,7 @@ async function openWorkspace(ctx: CommandContext): Promise<Workspace> {
 export async function profilesLs(ctx: CommandContext): Promise<number> {
   const ws = await openWorkspace(ctx);
   const rows = ws.graph.crates
-    .flatMap((c) => grantPhasesOf(c).map((phase) => ({ c, phase })))
+    .flatMap((c) => grantPhasesOf(c, ws.book.context.parsed).map((phase) => ({ c, phase })))
     .sort((a, b) => a.c.name.localeCompare(b.c.name) || a.phase.localeCompare(b.phase));
   ctx.print(`${ws.book.profile.exists ? ws.file : `no ${PROFILE_FILE} in ${ws.graph.workspaceRoot}: everything runs with the default (deny)`}`);
   for (const { c, phase } of rows)
@@ -63,7 +63,7 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
   const crates = ws.graph.crates.filter((c) => c.name === name);
   if (crates.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name} in this build graph`, "`cratebox profiles ls` lists them");
   for (const c of crates) {
-    const phases = grantPhasesOf(c);
+    const phases = grantPhasesOf(c, ws.book.context.parsed);
     if (phases.length === 0)
       ctx.print(`${c.name} ${c.version} (${c.source}): no build script and not a workspace member: nothing of it runs in a sandbox step`);
     for (const phase of phases) {
@@ -187,7 +187,7 @@ export async function policyTest(ctx: CommandContext, file: string): Promise<num
   let stops = 0;
   ctx.print(`policies: ${ws.book.context.policies.map((p) => `${p.file} (${p.decisions.length} decision${p.decisions.length === 1 ? "" : "s"})`).join(", ")}`);
   for (const crate of input.crates) {
-    for (const phase of ["build", "test"] as const) {
+    for (const phase of GRANT_PHASES) {
       if (crate.requested[phase] === null) continue;
       const graphCrate = ws.graph.crates.find((c) => c.name === crate.name && c.version === crate.version)!;
       const { outcome } = capGrant(ws.book.context, graphCrate, phase);
