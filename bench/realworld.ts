@@ -21,7 +21,7 @@
  * in some run, or when a build succeeded under one tool only.
  */
 import { execa } from "execa";
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,7 +29,7 @@ import { parseArgs } from "node:util";
 import { CRATEBOX, testEnv } from "../test/helpers/run.ts";
 import { DEBIAN_REGISTRY, ROOT } from "../test/helpers/workspace.ts";
 import { fetchSource, installDependencies } from "./realworld/debian.ts";
-import { checkCounts, parseCargoTest, type Outcome, type SuiteRun } from "./realworld/libtest.ts";
+import { binarySeconds, checkCounts, parseCargoTest, type Outcome, type SuiteRun } from "./realworld/libtest.ts";
 import { CI_PROGRAM, findProgram, PROGRAMS, type Program } from "./realworld/programs.ts";
 
 type Tool = "plain" | "cratebox";
@@ -43,17 +43,19 @@ const { values: opts, positionals } = parseArgs({
     reuse: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     "no-install": { type: "boolean", default: false },
+    "from-logs": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
-const USAGE = `usage: scripts/realworld [program...] [--runs N] [--ci] [--reuse] [--keep] [--no-install]
+const USAGE = `usage: scripts/realworld [program...] [--runs N] [--ci] [--reuse] [--keep] [--no-install] [--from-logs]
   program       any of ${PROGRAMS.map((p) => p.name).join(", ")} (default: all)
   --runs N      test runs per tool, alternating which goes first (default 3; --ci: 1)
   --ci          one small program (${CI_PROGRAM}) end to end, one run
   --reuse       keep the copies and builds of an earlier run (not fresh: for iterating only)
   --keep        keep the copies and target dirs afterwards (.realworld/work)
   --no-install  do not run apt-get (sources and dependencies already there)
+  --from-logs   build nothing, run nothing: the table again from .realworld/logs and results.json
 `;
 if (opts.help) {
   process.stdout.write(USAGE);
@@ -71,6 +73,7 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const secs = (x: number) => (Number.isNaN(x) ? "-" : `${x.toFixed(2)} s`);
+const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : "-");
 
 interface Copy {
   tool: Tool;
@@ -84,7 +87,7 @@ interface ToolResult {
   buildError?: string;
   /** Wall time of each `cargo test` run, in run order. */
   wallS: number[];
-  /** Sum of libtest's own `finished in` times of each run (time inside the test binaries). */
+  /** Each run's output, read per test. */
   runs: SuiteRun[];
   exitCodes: number[];
   countProblems: string[];
@@ -204,6 +207,8 @@ interface Row {
   died: string[];
   medians: Record<Tool, number>;
   ratio: number;
+  /** Median of libtest's own `finished in` times summed over a run's binaries: time inside them. */
+  inside: Record<Tool, number>;
   regressions: number;
   buildNote?: string;
 }
@@ -241,6 +246,7 @@ function toRow(p: ProgramResult): Row {
     p.tools[t].runs.flatMap((s, i) => s.binaries.filter((b) => !b.summary).map((b) => `${t} run ${i + 1}: ${b.label} ended without a result (${b.died ?? "?"})`)),
   );
   const medians = { plain: median(p.tools.plain.wallS), cratebox: median(p.tools.cratebox.wallS) };
+  const inside = { plain: median(p.tools.plain.runs.map(binarySeconds)), cratebox: median(p.tools.cratebox.runs.map(binarySeconds)) };
   const buildOk = TOOLS.map((t) => p.tools[t].buildOk);
   return {
     name: `${p.program.name} ${p.version}`,
@@ -251,6 +257,7 @@ function toRow(p: ProgramResult): Row {
     died,
     medians,
     ratio: medians.cratebox / medians.plain,
+    inside,
     regressions: regressions + (buildOk[0] !== buildOk[1] ? 1 : 0),
     ...(buildOk[0] !== buildOk[1] ? { buildNote: TOOLS.filter((t) => !p.tools[t].buildOk).map((t) => `${t}: ${p.tools[t].buildError}`).join("; ") } : {}),
   };
@@ -261,9 +268,11 @@ function toMarkdown(rows: Row[], results: ProgramResult[]): string {
     `Runs per tool: ${runs} (alternating order); ${cpus().length} CPUs; ${new Date().toISOString().slice(0, 10)}.`,
     "Counts are passed/failed/ignored; a test counts as passed only if it passed in every run.",
     "",
-    "| program | tests | plain p/f/i | cratebox p/f/i | differ | plain `cargo test` | cratebox | ratio |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ...rows.map((r) => `| ${r.name} | ${r.tests} | ${r.counts.plain} | ${r.counts.cratebox} | ${r.differ.length} | ${secs(r.medians.plain)} | ${secs(r.medians.cratebox)} | ${Number.isNaN(r.ratio) ? "-" : `${r.ratio.toFixed(2)}x`} |`),
+    "Times are medians: `cargo test` wall time, and (in binaries) the sum of libtest's own `finished in` over the run's test binaries.",
+    "",
+    "| program | tests | plain p/f/i | cratebox p/f/i | differ | plain | cratebox | ratio | in binaries: plain | cratebox | ratio |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r.name} | ${r.tests} | ${r.counts.plain} | ${r.counts.cratebox} | ${r.differ.length} | ${secs(r.medians.plain)} | ${secs(r.medians.cratebox)} | ${ratio(r.ratio)} | ${secs(r.inside.plain)} | ${secs(r.inside.cratebox)} | ${ratio(r.inside.cratebox / r.inside.plain)} |`),
     "",
   ];
   for (const [i, r] of rows.entries()) {
@@ -282,10 +291,33 @@ function toMarkdown(rows: Row[], results: ProgramResult[]): string {
   return lines.join("\n");
 }
 
+/** The results of an earlier run, its logs read again (wall and build times from results.json). */
+function fromLogs(): ProgramResult[] {
+  const saved = JSON.parse(readFileSync(path.join(OUT, "results.json"), "utf8")) as {
+    program: string;
+    source: string;
+    missingDevDependencies?: string[];
+    tools: Record<Tool, { buildS?: number; buildOk: boolean; buildError?: string; wallS: number[]; exitCodes: number[] }>;
+  }[];
+  return saved
+    .filter((r) => programs.some((p) => p.name === r.program))
+    .map((r) => {
+      const program = findProgram(r.program);
+      const tools = {} as Record<Tool, ToolResult>;
+      for (const t of TOOLS) {
+        const s = r.tools[t];
+        const parsed = s.wallS.map((_, i) => parseCargoTest(readFileSync(path.join(OUT, "logs", program.name, `test-${t}-${i + 1}.log`), "utf8")));
+        tools[t] = { ...s, runs: parsed, countProblems: parsed.flatMap((p, i) => checkCounts(p).map((c) => `run ${i + 1}: ${c}`)) };
+      }
+      return { program, version: r.source.split(" ")[1] ?? "?", missingDevDependencies: r.missingDevDependencies ?? [], tools };
+    });
+}
+
 async function main(): Promise<void> {
   say(`${programs.map((p) => p.name).join(", ")}; ${runs} run(s) per tool; ${cpus().length} CPUs; load ${loadavg()[0]!.toFixed(2)}`);
   const results: ProgramResult[] = [];
-  for (const program of programs) results.push(await runProgram(program));
+  if (opts["from-logs"]) results.push(...fromLogs());
+  else for (const program of programs) results.push(await runProgram(program));
   const rows = results.map(toRow);
   const md = toMarkdown(rows, results);
   process.stdout.write(`${md}\n`);
@@ -297,12 +329,15 @@ async function main(): Promise<void> {
         program: p.program.name,
         source: `${p.program.source} ${p.version}`,
         adjustments: p.program.adjustments,
+        missingDevDependencies: p.missingDevDependencies,
         row: rows[i],
         tools: Object.fromEntries(
           TOOLS.map((t) => [t, {
             buildS: p.tools[t].buildS,
             buildOk: p.tools[t].buildOk,
+            ...(p.tools[t].buildError ? { buildError: p.tools[t].buildError } : {}),
             wallS: p.tools[t].wallS,
+            binaryS: p.tools[t].runs.map(binarySeconds),
             exitCodes: p.tools[t].exitCodes,
             countProblems: p.tools[t].countProblems,
             tests: p.tools[t].runs.map((s) => Object.fromEntries(s.tests)),
@@ -313,7 +348,7 @@ async function main(): Promise<void> {
       2,
     )}\n`,
   );
-  if (!opts.keep && !opts.reuse) rmSync(path.join(OUT, "work"), { recursive: true, force: true });
+  if (!opts.keep && !opts.reuse && !opts["from-logs"]) rmSync(path.join(OUT, "work"), { recursive: true, force: true });
   const regressions = rows.reduce((n, r) => n + r.regressions, 0);
   say(regressions ? `${regressions} difference(s) where plain cargo passed and cratebox did not` : "no test passed under plain cargo and failed under cratebox");
   process.exitCode = regressions ? 1 : 0;

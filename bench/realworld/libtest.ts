@@ -17,7 +17,7 @@ export interface BinaryRun {
   /** cargo's label: `unittests src/main.rs`, `tests/integration_tests.rs`, `Doc-tests bat`. */
   label: string;
   /** libtest's closing counts; undefined when the binary never printed them (it died). */
-  summary?: { passed: number; failed: number; ignored: number };
+  summary?: { passed: number; failed: number; ignored: number; seconds: number };
   /** Why a binary ended without its summary: cargo's `process didn't exit successfully` line. */
   died?: string;
   /** Lines that could not be matched to a test (verdict split by a child's output, …). */
@@ -34,7 +34,7 @@ export interface SuiteRun {
 const RUNNING = /^\s*(?:Running|Doc-tests)\s+(.*?)\s*$/;
 const TEST_LINE = /^test (.+?) \.\.\. (ok|FAILED|ignored(?:, .*)?)\s*$/;
 const TEST_START = /^test (.+?) \.\.\. (.*)$/;
-const RESULT = /^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored;/;
+const RESULT = /^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored;.*?(?:finished in ([\d.]+)s)?\s*$/;
 const DIED = /process didn't exit successfully: .*\((.*)\)\s*$/;
 
 /** `Running tests/tests.rs (target/debug/deps/integration-0123abcd)` -> `tests/tests.rs`. */
@@ -82,7 +82,7 @@ export function parseCargoTest(output: string): SuiteRun {
     const result = RESULT.exec(line);
     if (result) {
       flushFailure();
-      current.summary = { passed: Number(result[1]), failed: Number(result[2]), ignored: Number(result[3]) };
+      current.summary = { passed: Number(result[1]), failed: Number(result[2]), ignored: Number(result[3]), seconds: Number(result[4] ?? 0) };
       section = "tests";
       continue;
     }
@@ -183,4 +183,9 @@ export function checkCounts(run: SuiteRun): string[] {
     }
   }
   return problems;
+}
+
+/** Seconds the test binaries themselves reported (libtest's `finished in`), summed over the run. */
+export function binarySeconds(run: SuiteRun): number {
+  return run.binaries.reduce((t, b) => t + (b.summary?.seconds ?? 0), 0);
 }
