@@ -16,8 +16,9 @@
  * Prints one row per program: tests, passed/failed/ignored under each tool (a test counts as
  * passed only if it passed in every run), the tests whose outcome differs, and the median wall
  * time of `cargo test` per tool with their ratio. Then every test that failed under both tools,
- * with its cause, and every test that differs. Results: .realworld/results.json and
- * .realworld/results.md. Exit 1 when a test passed under plain cargo and failed under cratebox
+ * with its cause, and every test that differs. Results: .realworld/results.json (the latest
+ * result of each program; `--from-logs` renders them all) and .realworld/results.md.
+ * Exit 1 when a test passed under plain cargo and failed under cratebox
  * in some run, or when a build succeeded under one tool only.
  */
 import { execa } from "execa";
@@ -204,6 +205,8 @@ interface Row {
   counts: Record<Tool, string>;
   differ: string[];
   bothFail: { test: string; cause: string }[];
+  /** Tests failing under both tools, but not in the same way. */
+  causeDiffers: number;
   died: string[];
   medians: Record<Tool, number>;
   ratio: number;
@@ -228,11 +231,21 @@ function toRow(p: ProgramResult): Row {
   }
   const differ: string[] = [];
   const bothFail: { test: string; cause: string }[] = [];
+  let causeDiffers = 0;
   let regressions = 0;
   for (const name of [...names].sort()) {
     const a = settled.plain.get(name);
     const b = settled.cratebox.get(name);
-    if (a?.outcome === "failed" && b?.outcome === "failed") bothFail.push({ test: name, cause: causeOf(p.tools.plain, name) });
+    if (a?.outcome === "failed" && b?.outcome === "failed") {
+      const plainCause = causeOf(p.tools.plain, name);
+      const crateboxCause = causeOf(p.tools.cratebox, name);
+      const known = Object.entries(p.program.knownFailures ?? {}).find(([test]) => name.endsWith(` :: ${test}`))?.[1];
+      // Thread ids differ from run to run; anything else that differs means another failure.
+      const same = plainCause.replace(/\(\d+\)/g, "") === crateboxCause.replace(/\(\d+\)/g, "");
+      if (!same) causeDiffers++;
+      const seen = same ? plainCause : `plain: ${plainCause} — cratebox (differs): ${crateboxCause}`;
+      bothFail.push({ test: name, cause: known ? `${known} [seen: ${seen}]` : seen });
+    }
     if (a?.outcome !== b?.outcome || a?.flaky || b?.flaky) {
       const describe = (t: Tool, v?: { outcome: string; flaky: boolean }) => `${t} ${v ? v.outcome : "absent"}${v?.flaky ? " (flaky)" : ""}`;
       let line = `${name}: ${describe("plain", a)}, ${describe("cratebox", b)}`;
@@ -254,6 +267,7 @@ function toRow(p: ProgramResult): Row {
     counts,
     differ,
     bothFail,
+    causeDiffers,
     died,
     medians,
     ratio: medians.cratebox / medians.plain,
@@ -272,7 +286,7 @@ function toMarkdown(rows: Row[], results: ProgramResult[]): string {
     "",
     "| program | tests | plain p/f/i | cratebox p/f/i | differ | plain | cratebox | ratio | in binaries: plain | cratebox | ratio |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ...rows.map((r) => `| ${r.name} | ${r.tests} | ${r.counts.plain} | ${r.counts.cratebox} | ${r.differ.length} | ${secs(r.medians.plain)} | ${secs(r.medians.cratebox)} | ${ratio(r.ratio)} | ${secs(r.inside.plain)} | ${secs(r.inside.cratebox)} | ${ratio(r.inside.cratebox / r.inside.plain)} |`),
+    ...rows.map((r) => `| ${r.name} | ${r.tests} | ${r.counts.plain} | ${r.counts.cratebox} | ${r.differ.length}${r.causeDiffers ? ` (+${r.causeDiffers} failing otherwise)` : ""} | ${secs(r.medians.plain)} | ${secs(r.medians.cratebox)} | ${ratio(r.ratio)} | ${secs(r.inside.plain)} | ${secs(r.inside.cratebox)} | ${ratio(r.inside.cratebox / r.inside.plain)} |`),
     "",
   ];
   for (const [i, r] of rows.entries()) {
@@ -322,10 +336,13 @@ async function main(): Promise<void> {
   const md = toMarkdown(rows, results);
   process.stdout.write(`${md}\n`);
   writeFileSync(path.join(OUT, "results.md"), `${md}\n`);
+  // results.json keeps the latest result of every program: a run of one program replaces its own.
+  const file = path.join(OUT, "results.json");
+  const earlier = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { program: string }[]) : [];
   writeFileSync(
-    path.join(OUT, "results.json"),
+    file,
     `${JSON.stringify(
-      results.map((p, i) => ({
+      [...earlier.filter((e) => !results.some((r) => r.program.name === e.program)), ...results.map((p, i) => ({
         program: p.program.name,
         source: `${p.program.source} ${p.version}`,
         adjustments: p.program.adjustments,
@@ -343,7 +360,7 @@ async function main(): Promise<void> {
             tests: p.tools[t].runs.map((s) => Object.fromEntries(s.tests)),
           }]),
         ),
-      })),
+      }))],
       null,
       2,
     )}\n`,

@@ -160,9 +160,10 @@ function toOutcome(verdict: string): Outcome {
 export function summariseFailure(lines: string[]): string {
   const text = lines.map((l) => l.trim()).filter(Boolean);
   const panic = text.findIndex((l) => /panicked at/.test(l));
-  const picked = panic >= 0 ? text.slice(panic, panic + 3) : text.slice(0, 3);
+  // The panic line, its message, and (assert_cmd, fd's testenv) the first lines of the diff.
+  const picked = panic >= 0 ? text.slice(panic, panic + 6) : text.slice(0, 3);
   const joined = picked.filter((l) => !/^note: run with `RUST_BACKTRACE/.test(l)).join(" | ");
-  return joined.length > 300 ? `${joined.slice(0, 297)}...` : joined;
+  return joined.length > 400 ? `${joined.slice(0, 397)}...` : joined;
 }
 
 /**
