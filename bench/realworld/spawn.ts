@@ -14,10 +14,13 @@
  * Workloads: `spawn` (a shell loop spawning /bin/true 500 times), `exec` (500 spawns of a
  * dynamically linked binary from the toolchain: `rustc -V`... too slow, so `/usr/bin/env true`),
  * and `binary` (a real test binary, e.g. ripgrep's integration tests, which spawn `rg`).
- * Reported: per variant and workload, the median over N runs of the time inside the container
- * (engine's StartedAt..FinishedAt) and of the client's whole create..exit time.
+ * Reported: per variant and workload, medians over N runs of the workload's own wall and CPU
+ * time (user+sys, from /usr/bin/time around it, inside the container as on the host: CPU time
+ * stays comparable on a machine that others load), the time inside the container (engine's
+ * StartedAt..FinishedAt) and the client's whole create..removed time. The host runs are
+ * interleaved with the variants, run by run.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -85,6 +88,9 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** GNU time from the host's /usr (mounted in every container): the workload's own wall and CPU. */
+const TIME = ["/usr/bin/time", "-f", "TIMED %U %S %e"];
+
 const LOOP = "i=0; while [ $i -lt 500 ]; do /bin/true; i=$((i+1)); done";
 
 async function main(): Promise<void> {
@@ -121,38 +127,46 @@ async function main(): Promise<void> {
     const base = toCreateOptions(spec);
     process.stdout.write(`\n## ${w.name}: ${[w.program, ...w.args].join(" ").slice(0, 100)}\n`);
     process.stdout.write(`mounts: ${spec.mounts.length} binds, ${spec.tmpfs.length} tmpfs\n\n`);
-    process.stdout.write("| variant | what | inside (median) | client create..removed (median) | vs host |\n| --- | --- | --- | --- | --- |\n");
+    process.stdout.write("| variant | what | wall | CPU (user+sys) | CPU vs host | inside container | client create..removed |\n| --- | --- | --- | --- | --- | --- | --- |\n");
 
-    // The host: the same command, no container.
-    const hostMs: number[] = [];
+    // Interleave the host and the variants run by run, so that machine noise spreads over all.
+    type Sample = { wall: number[]; cpu: number[]; inside: number[]; client: number[] };
+    const samples = new Map<string, Sample>([["host", { wall: [], cpu: [], inside: [], client: [] }], ...chosen.map((v) => [v.name, { wall: [], cpu: [], inside: [], client: [] }] as [string, Sample])]);
+    const record = (name: string, timeLine: string, inside: number, client: number) => {
+      const m = /TIMED (\S+) (\S+) (\S+)/.exec(timeLine);
+      const s = samples.get(name)!;
+      s.cpu.push(m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN);
+      s.wall.push(m ? Number(m[3]) * 1000 : NaN);
+      s.inside.push(inside);
+      s.client.push(client);
+    };
     for (let i = 0; i < runs; i++) {
-      const t = performance.now();
-      execFileSync(w.program, w.args, { cwd: w.cwd, stdio: "ignore", env: { ...req.env, PATH: "/usr/bin:/bin" } });
-      hostMs.push(performance.now() - t);
-    }
-    const host = median(hostMs);
-    process.stdout.write(`| host | no container | ${host.toFixed(0)} ms | | 1.00x |\n`);
-
-    // Interleave variants run by run, so that machine noise spreads over all of them.
-    const samples = new Map<string, { inside: number[]; client: number[] }>(chosen.map((v) => [v.name, { inside: [], client: [] }]));
-    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const host = spawnSync(TIME[0]!, [...TIME.slice(1), w.program, ...w.args], { cwd: w.cwd, encoding: "utf8", env: { ...req.env, PATH: "/usr/bin:/bin" } });
+      const hostMs = performance.now() - t0;
+      record("host", host.stderr, hostMs, hostMs);
       for (const v of chosen) {
         const o = structuredClone(base);
         v.change(o);
-        let out = 0;
+        // /usr/bin/time right around the program, after the timeout wrapper when there is one.
+        const cmd = o.Cmd as string[];
+        const at = cmd[0] === "/usr/bin/timeout" ? 3 : 0;
+        o.Cmd = [...cmd.slice(0, at), ...TIME, ...cmd.slice(at)];
+        let err = "";
         const t = performance.now();
-        const r = await runContainer(docker, o, { stdout: (c) => void (out += c.length), stderr: (c) => void (out += c.length) }, new AbortController().signal);
+        const r = await runContainer(docker, o, { stdout: () => {}, stderr: (c) => void (err += c.toString()) }, new AbortController().signal);
         await removeContainer(docker, r.id);
         const client = performance.now() - t;
         if (r.exit.exitCode !== 0) process.stderr.write(`${v.name}: exit ${r.exit.exitCode}\n`);
-        samples.get(v.name)!.inside.push(r.runMs ?? NaN);
-        samples.get(v.name)!.client.push(client);
+        record(v.name, err, r.runMs ?? NaN, client);
       }
     }
-    for (const v of chosen) {
-      const s = samples.get(v.name)!;
-      const inside = median(s.inside);
-      process.stdout.write(`| ${v.name} | ${v.what} | ${inside.toFixed(0)} ms | ${median(s.client).toFixed(0)} ms | ${(inside / host).toFixed(2)}x |\n`);
+    const host = samples.get("host")!;
+    for (const [name, s] of samples) {
+      const what = name === "host" ? "no container" : chosen.find((v) => v.name === name)!.what;
+      process.stdout.write(
+        `| ${name} | ${what} | ${median(s.wall).toFixed(0)} ms | ${median(s.cpu).toFixed(0)} ms | ${(median(s.cpu) / median(host.cpu)).toFixed(2)}x | ${median(s.inside).toFixed(0)} ms | ${median(s.client).toFixed(0)} ms |\n`,
+      );
     }
   }
 }
