@@ -278,8 +278,9 @@ function toRow(p: ProgramResult): Row {
 }
 
 function toMarkdown(rows: Row[], results: ProgramResult[]): string {
+  const done = Math.max(0, ...results.flatMap((r) => TOOLS.map((t) => r.tools[t].wallS.length)));
   const lines = [
-    `Runs per tool: ${runs} (alternating order); ${cpus().length} CPUs; ${new Date().toISOString().slice(0, 10)}.`,
+    `Runs per tool: ${done} (alternating order); ${cpus().length} CPUs; ${new Date().toISOString().slice(0, 10)}.`,
     "Counts are passed/failed/ignored; a test counts as passed only if it passed in every run.",
     "",
     "Times are medians: `cargo test` wall time, and (in binaries) the sum of libtest's own `finished in` over the run's test binaries.",

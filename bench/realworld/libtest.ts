@@ -158,7 +158,8 @@ function toOutcome(verdict: string): Outcome {
 
 /** The panic message (or the first non-empty lines) of a failed test's captured output. */
 export function summariseFailure(lines: string[]): string {
-  const text = lines.map((l) => l.trim()).filter(Boolean);
+  // Thread ids (`thread 'x' (11115) panicked`) differ from run to run: dropped.
+  const text = lines.map((l) => l.trim().replace(/^(thread '[^']*') \(\d+\)/, "$1")).filter(Boolean);
   const panic = text.findIndex((l) => /panicked at/.test(l));
   // The panic line, its message, and (assert_cmd, fd's testenv) the first lines of the diff.
   const picked = panic >= 0 ? text.slice(panic, panic + 6) : text.slice(0, 3);

@@ -76,7 +76,7 @@ describe("scripts/realworld's libtest reader", () => {
   });
 
   it("gives a failed test its panic message as the cause", () => {
-    expect(run.causes.get("tests/outside.rs :: reads_workspace_fixture")).toMatch(/^thread 'reads_workspace_fixture' .* panicked at .* \| called `Result::unwrap\(\)`.*NotFound/);
+    expect(run.causes.get("tests/outside.rs :: reads_workspace_fixture")).toMatch(/^thread .reads_workspace_fixture. panicked at .* \| called `Result::unwrap\(\)`.*NotFound/);
   });
 
   it("says which binary died without a result, and why", () => {
