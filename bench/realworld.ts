@@ -366,7 +366,7 @@ async function main(): Promise<void> {
       2,
     )}\n`,
   );
-  if (!opts.keep && !opts.reuse && !opts["from-logs"]) rmSync(path.join(OUT, "work"), { recursive: true, force: true });
+  if (!opts.keep && !opts.reuse && !opts["from-logs"]) for (const p of programs) rmSync(path.join(OUT, "work", p.name), { recursive: true, force: true });
   const regressions = rows.reduce((n, r) => n + r.regressions, 0);
   say(regressions ? `${regressions} difference(s) where plain cargo passed and cratebox did not` : "no test passed under plain cargo and failed under cratebox");
   process.exitCode = regressions ? 1 : 0;
