@@ -1,8 +1,8 @@
 /**
  * What makes a test binary slower inside cratebox's container than on the host (issue 17,
- * item 3): `node bench/realworld/spawn.ts [--runs N] [--binary PATH --cwd DIR [--args "..."]]
- * [--variants a,b,...]` (after `source scripts/lib.sh && npm run build`; the program's own
- * build, e.g. scripts/realworld --keep, for --binary).
+ * item 3): `node bench/realworld/spawn.ts [--runs N] [--workloads spawn|none]
+ * [--binary PATH --cwd DIR ["--args=..."]] [--variants a,b,...]` (after `source scripts/lib.sh`;
+ * for --binary, a program's own build, e.g. from `scripts/realworld --keep`).
  *
  * The container is made exactly as cratebox makes one for a test binary: the request as cargo's
  * runner hands it over goes through core/sandbox-spec.ts toSandboxSpec and
@@ -11,14 +11,14 @@
  * options (seccomp, init, the timeout wrapper, pids/memory limits, mounts, log driver, tmpfs),
  * so that each factor is measured alone, against the host running the same workload.
  *
- * Workloads: `spawn` (a shell loop spawning /bin/true 500 times), `exec` (500 spawns of a
- * dynamically linked binary from the toolchain: `rustc -V`... too slow, so `/usr/bin/env true`),
- * and `binary` (a real test binary, e.g. ripgrep's integration tests, which spawn `rg`).
+ * Workloads: `spawn` (a shell loop spawning /bin/true 500 times; `--workloads none` leaves it
+ * out) and, with --binary, a real test binary (e.g. ripgrep's integration tests, which spawn
+ * `rg` hundreds of times) run in its package directory.
  * Reported: per variant and workload, medians over N runs of the workload's own wall and CPU
  * time (user+sys, from /usr/bin/time around it, inside the container as on the host: CPU time
  * stays comparable on a machine that others load), the time inside the container (engine's
  * StartedAt..FinishedAt) and the client's whole create..removed time. The host runs are
- * interleaved with the variants, run by run.
+ * interleaved with the variants, run by run. SPAWN_SHOW=1 shows what the workload printed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { realpathSync } from "node:fs";
@@ -154,7 +154,8 @@ async function main(): Promise<void> {
         o.Cmd = [...cmd.slice(0, at), ...TIME, ...cmd.slice(at)];
         let err = "";
         const t = performance.now();
-        const r = await runContainer(docker, o, { stdout: () => {}, stderr: (c) => void (err += c.toString()) }, new AbortController().signal);
+        const r = await runContainer(docker, o, { stdout: (c) => { if (process.env.SPAWN_SHOW) process.stderr.write(c); }, stderr: (c) => void (err += c.toString()) }, new AbortController().signal);
+        if (process.env.SPAWN_SHOW) process.stderr.write(err);
         await removeContainer(docker, r.id);
         const client = performance.now() - t;
         if (r.exit.exitCode !== 0) process.stderr.write(`${v.name}: exit ${r.exit.exitCode}\n`);
