@@ -109,7 +109,9 @@ describe("interruption on the Docker engine", () => {
     const ws = workspaceWithBuildRs(SLEEPER);
     const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake, DOCKER), extendEnv: false, reject: false, detached: true, all: true });
     const running = await until("the build script's container", async () =>
-      (await containersOf("cratebox.crate=app")).find((c) => c.State === "running" && c.Labels["cratebox.phase"] === "build-script" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)),
+      (await containersOf("cratebox.crate=app")).find(
+        (c) => c.State === "running" && c.Labels["cratebox.phase"] === "build-script" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`),
+      ),
     );
     // Every container carries the run id, the crate, its version and the phase.
     expect(running.Labels).toMatchObject({ "cratebox.crate": "app", "cratebox.version": "0.1.0", "cratebox.phase": "build-script" });
@@ -129,7 +131,9 @@ describe("interruption on the Docker engine", () => {
     const ws = workspaceWithBuildRs(SLEEPER);
     const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake, DOCKER), extendEnv: false, reject: false, detached: true });
     const running = await until("the build script's container", async () =>
-      (await containersOf("cratebox.crate=app")).find((c) => c.Labels["cratebox.phase"] === "build-script" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)),
+      (await containersOf("cratebox.crate=app")).find(
+        (c) => c.Labels["cratebox.phase"] === "build-script" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`),
+      ),
     );
     const runId = running.Labels["cratebox.run"]!;
     // SIGKILL the whole group: cratebox gets no chance to clean up.
