@@ -228,11 +228,20 @@ export function toSandboxSpec(
   // behind an empty scratch tmpfs so a script reads no other crate's outputs; the mounts below it
   // (its binary, OUT_DIR, DEP_* OUT_DIRs) are laid on top.
   const tmpfs: Tmpfs[] = [
-    { target: SANDBOX_TMP, options: `rw,nosuid,nodev,size=${limits.tmpBytes},mode=1777` },
+    // `exec` said out loud: Docker adds noexec to a tmpfs that does not say, and a test that
+    // writes a script or builds a helper in its temporary directory must be able to run it.
+    { target: SANDBOX_TMP, options: `rw,nosuid,nodev,exec,size=${limits.tmpBytes},mode=1777` },
     { target: SANDBOX_HOME, options: "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
   ];
+  const runner = req.phase === "test" || req.phase === "bench" || req.phase === "run";
   for (const root of host.buildRoots) {
-    if (mounts.some((m) => m.readOnly && m.source !== root && isWithin(root, m.source))) {
+    if (runner) {
+      // A test may build inside target/: trybuild's UI tests run a nested cargo with
+      // CARGO_TARGET_DIR=target/tests/trybuild. Binaries cargo runs get a private, empty,
+      // executable target/ of /tmp's size (their binary, target/tmp and the package's executables
+      // are laid on top); nothing written there outlives the sandbox or reaches the host's target/.
+      tmpfs.push({ target: root, options: `rw,nosuid,nodev,exec,size=${limits.tmpBytes},mode=0755,uid=${host.uid},gid=${host.gid}` });
+    } else if (mounts.some((m) => m.readOnly && m.source !== root && isWithin(root, m.source))) {
       tmpfs.push({ target: root, options: "rw,nosuid,nodev,noexec,size=1m,mode=0755" });
     }
   }

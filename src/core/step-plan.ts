@@ -5,7 +5,6 @@
  *
  *   facts (runtime) -> planStep (here) -> run the plan (runtime) -> toStepOutcome (here)
  */
-import path from "node:path";
 import type { EgressEvent, FetchGrant } from "./egress.ts";
 import { decideStep, type GrantContext, type GrantPathFacts, type StepDecision, UNKNOWN_CRATE } from "./grant-decision.ts";
 import { type RunIdentity, toLabels } from "./labels.ts";
@@ -13,7 +12,7 @@ import { phaseText, toGrantPhase } from "./phase.ts";
 import type { CrateIdentity } from "./profile/select.ts";
 import type { CompilerInvocation } from "./rustc-args.ts";
 import { type HostFacts, type SandboxSpec, type StepRequest, toSandboxSpec, withTracing } from "./sandbox-spec.ts";
-import { type ContainerExit, type StepOutcome, toCause, toSignal } from "./step-outcome.ts";
+import { type ContainerExit, type StepOutcome, toCause, toSignal, toTargetName } from "./step-outcome.ts";
 import type { TraceDenials } from "./trace.ts";
 
 /** What the runtime gathered about one step before deciding anything. */
@@ -125,6 +124,8 @@ export interface StepObservation {
   askedEnv: ReadonlySet<string>;
   egress: { events: EgressEvent[]; omitted: number };
   denials: TraceDenials | undefined;
+  /** Binaries cargo runs: their output named a file error (a path the sandbox may hide). */
+  fileErrorSeen: boolean;
   /** Compiler phases: what its diagnostics say it wanted and did not get. */
   compile: { envMissing: string[]; unreadable: string[] } | undefined;
   /** When the shim's client started, and now (the step's wall time as cargo saw it). */
@@ -139,7 +140,7 @@ export function toStepOutcome(plan: StepPlan, seen: StepObservation): StepOutcom
     phase: request.phase,
     crate: plan.crate.name,
     version: plan.crate.version,
-    program: path.basename(request.program).replace(/\.cratebox-real$/, ""),
+    program: toTargetName(request.program),
     manifestDir: plan.manifestDir,
     image: spec.image,
     containerId: seen.containerId,
@@ -151,6 +152,7 @@ export function toStepOutcome(plan: StepPlan, seen: StepObservation): StepOutcom
     source: decision.crate.source,
     ...(seen.denials ? { denials: seen.denials } : {}),
     ...(seen.compile ? { compileMissing: seen.compile } : {}),
+    ...(seen.fileErrorSeen ? { fileErrorSeen: true } : {}),
     cause,
     exitCode: seen.exit.exitCode,
     signal: toSignal(seen.exit, cause),

@@ -4,7 +4,7 @@
  * wrapper in place, and returns cargo's own exit code (130 when interrupted).
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
@@ -141,6 +141,16 @@ async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJ
   return host;
 }
 
+/** Whether this process's standard input is a pipe, a socket or a non-empty file (not a terminal, not /dev/null). */
+function stdinCarriesData(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isSocket() || (st.isFile() && st.size > 0);
+  } catch {
+    return false;
+  }
+}
+
 export async function runCargo(opts: CargoRunOptions): Promise<number> {
   const startedAt = new Date();
   const cargo = opts.cargo ?? opts.env.CARGO ?? "cargo";
@@ -149,6 +159,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     // Nothing of a crate's code runs (version, metadata, tree, new, ...): plain cargo.
     const res = await execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env, extendEnv: false, stdio: "inherit", reject: false });
     return res.exitCode ?? 101;
+  }
+  // The sandboxed binaries get no standard input: say so when something is piped in, instead of
+  // letting `echo x | cratebox cargo run` pass as if it was read.
+  if (inv.runsBinaries && stdinCarriesData()) {
+    opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
   const dirs = await readBuildDirs(cargo, inv, opts.cwd, opts.env);
   const owner = ownerLabel();

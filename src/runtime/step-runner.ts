@@ -13,7 +13,7 @@ import { CrateboxError } from "../core/errors.ts";
 import { LABEL_RUN } from "../core/labels.ts";
 import type { Phase } from "../core/phase.ts";
 import type { StepRequest } from "../core/sandbox-spec.ts";
-import type { StepOutcome } from "../core/step-outcome.ts";
+import { FileErrorWatch, type StepOutcome } from "../core/step-outcome.ts";
 import { type ProxyPlan, type RunSettings, type StepFacts, type StepPlan, planStep, toStepOutcome } from "../core/step-plan.ts";
 import type { TraceDenials } from "../core/trace.ts";
 import { runSandbox } from "./sandbox/run-sandbox.ts";
@@ -84,7 +84,19 @@ export class StepRunner {
       const gate = plan.gate ? new DirectiveGate(plan.gate.outDir, plan.gate.allowed, io.stdout) : undefined;
       // A compiler's diagnostics: what it wanted and the sandbox withheld (core/compile-output.ts).
       const log = plan.compile ? new CompileLog(io.stderr) : undefined;
-      const relay: RunIo = { stdout: gate ? (c) => gate.push(c) : io.stdout, stderr: log ? (c) => log.push(c) : io.stderr };
+      // A binary cargo runs: a file error in its output may mean a path the sandbox hides.
+      const files = !gate && !log ? new FileErrorWatch() : undefined;
+      const watched = (out: (c: Buffer) => void) =>
+        files
+          ? (c: Buffer) => {
+              files.push(c);
+              out(c);
+            }
+          : out;
+      const relay: RunIo = {
+        stdout: gate ? (c) => gate.push(c) : watched(io.stdout),
+        stderr: log ? (c) => log.push(c) : watched(io.stderr),
+      };
       const run = await runSandbox(
         opts.runtime,
         plan.spec,
@@ -120,6 +132,7 @@ export class StepRunner {
         askedEnv: gate?.askedEnv ?? new Set(),
         egress: { events: proxy?.events ?? [], omitted: proxy?.omitted ?? 0 },
         denials: plan.traceDir && opts.readDenials ? opts.readDenials(plan.traceDir, plan) : undefined,
+        fileErrorSeen: files?.seen ?? false,
         clientStartedAt,
         endedAt: Date.now(),
       });
