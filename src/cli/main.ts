@@ -10,45 +10,38 @@ import yargs from "yargs";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import { LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../core/limits.ts";
 import { PACKAGE_ROOT } from "../runtime/image.ts";
-import { runCargo } from "../runtime/run-cargo.ts";
+import type { CommandContext } from "../runtime/profile-commands.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../runtime/sandbox/backend.ts";
-import { runDoctor } from "../runtime/doctor.ts";
-import {
-  approve,
-  policyTest,
-  profilesCheck,
-  profilesDiff,
-  profilesExplain,
-  profilesLs,
-  profilesPrune,
-  type CommandContext,
-} from "../runtime/profile-commands.ts";
 import { OPTIONS, takesValue } from "./options.ts";
-import { reviewError } from "../core/review/errors.ts";
-import { runReview } from "../runtime/review/run-review.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
+/** cratebox's commands, for `--help`. */
+const COMMANDS: [string, string][] = [
+  ["cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)"],
+  ["learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)"],
+  ["doctor", "check the engine, the image, the toolchain, and that limits are really enforced"],
+  [
+    "profiles",
+    "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin",
+  ],
+  ["policy", "test <file>: print a policy's decisions for the workspace, without building"],
+  ["approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum"],
+  ["deny", "record <crate> as reviewed with no grant (default deny), pinned"],
+  ["review", "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)"],
+];
+
 function parser(argv: string[]) {
-  return yargs(argv)
+  const y = yargs(argv)
     .scriptName("cratebox")
     .usage(
       "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]",
-    )
-    .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
-    .command("learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)")
-    .command("doctor", "check the engine, the image, the toolchain, and that limits are really enforced")
-    .command(
-      "profiles",
-      "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin",
-    )
-    .command("policy", "test <file>: print a policy's decisions for the workspace, without building")
-    .command("approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum")
-    .command("deny", "record <crate> as reviewed with no grant (default deny), pinned")
-    .command(
-      "review",
-      "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)",
-    )
+    );
+  // The commands are only registered when help is asked for: yargs renders the whole help text
+  // on every run of a registered command (to have it at hand), which cost a no-op build ~30 ms.
+  // Unregistered, the command is simply the first positional argument, as main() reads it.
+  if (argv.includes("--help") || argv.includes("-h")) for (const [name, describe] of COMMANDS) y.command(name, describe);
+  return y
     .options(OPTIONS)
     .strictOptions()
     .help()
@@ -97,7 +90,11 @@ async function main(argv: string[]): Promise<number> {
     ...(args.policy ? { policies: args.policy } : {}),
   };
   const positional = args._.map(String).slice(1);
+  // Each command's code loads when it runs: a build needs none of the profile commands, the
+  // review or doctor (a no-op build's start counts, issue 13).
+  const commands = () => import("../runtime/profile-commands.ts");
   if (command === "profiles") {
+    const { profilesLs, profilesExplain, profilesCheck, profilesPrune, profilesDiff } = await commands();
     const [sub, name] = positional;
     const needName = (what: string) => {
       if (!name) throw new CrateboxError("USAGE", `\`cratebox profiles ${what}\` needs a crate name`, `for example: cratebox profiles ${what} openssl-sys`);
@@ -130,12 +127,12 @@ async function main(argv: string[]): Promise<number> {
         "usage: cratebox policy test <file> [--workspace <dir>]",
         "for example: cratebox policy test profiles/policies/strict-ci-baseline.js",
       );
-    return policyTest(ctx, path.resolve(file));
+    return (await commands()).policyTest(ctx, path.resolve(file));
   }
   if (command === "approve" || command === "deny") {
     const [crate] = positional;
     if (!crate) throw new CrateboxError("USAGE", `\`cratebox ${command}\` needs a crate name`, `for example: cratebox ${command} openssl-sys`);
-    return approve(ctx, {
+    return (await commands()).approve(ctx, {
       crate,
       phase: args.test ? "test" : "build",
       deny: command === "deny",
@@ -150,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "review") {
     if (positional.length > 0)
-      throw reviewError(
+      throw (await import("../core/review/errors.ts")).reviewError(
         "REVIEW_USAGE",
         `\`cratebox review\` takes no arguments (got ${positional.join(" ")})`,
         "cratebox review [--base REF] [--diff CRATE] [--format text|json|github|markdown]",
@@ -160,9 +157,11 @@ async function main(argv: string[]): Promise<number> {
       if (err.code !== "EPIPE") throw err;
     });
     const given = { base: args.base, minAge: args["min-age"], now: args.now, index: args.index, diff: args.diff, format: args.format, json: args.json };
+    const { runReview } = await import("../runtime/review/run-review.ts");
     return runReview({ ...ctx, print: (text) => process.stdout.write(text) }, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
   }
   if (command === "doctor") {
+    const { runDoctor } = await import("../runtime/doctor.ts");
     const checks = await runDoctor(
       process.env,
       process.cwd(),
@@ -193,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
   process.stderr.on("resize", onResize);
   const log = (line: string) => process.stderr.write(`cratebox: ${line}\n`);
   try {
+    const { runCargo } = await import("../runtime/run-cargo.ts");
     return await runCargo({
       cargoArgs,
       cwd: process.cwd(),

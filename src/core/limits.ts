@@ -1,8 +1,8 @@
 /**
  * Resource limits of one sandboxed step, and the parsing of their human forms ("512MiB", "15m").
- * Pure: no I/O. Defaults are documented in README.md ("Limits").
+ * Pure: no I/O. Defaults are documented in README.md ("Limits"). Their zod schemas are in
+ * limits-schema.ts (zod loads only when a profile, policy or report needs it).
  */
-import * as z from "zod";
 import { CrateboxError } from "./errors.ts";
 
 export interface Limits {
@@ -228,20 +228,3 @@ export const LIMIT_FIELDS = Object.keys(LIMIT_TABLE) as (keyof Limits)[];
 export function formatLimit(field: keyof Limits, value: number | null | undefined): string {
   return value === null || value === undefined ? "all" : LIMIT_TABLE[field].format(value);
 }
-
-/** The zod type of one limit's value (bytes, milliseconds, a count, or CPUs). */
-export function limitValueSchema(field: keyof Limits): z.ZodNumber {
-  return LIMIT_TABLE[field].integer ? z.number().int().positive() : z.number().positive();
-}
-
-/**
- * The limits of one step as plain JSON (the policy view, the report): the fields of Limits,
- * `cpus` null for "all of the host's".
- */
-export const limitsSchema = z.strictObject({
-  memoryBytes: limitValueSchema("memoryBytes").describe("Memory of the sandbox, in bytes (no swap on top)."),
-  pids: limitValueSchema("pids").describe("Processes and threads the sandbox may hold at once."),
-  timeoutMs: limitValueSchema("timeoutMs").describe("Wall-clock time of the step, in milliseconds."),
-  cpus: limitValueSchema("cpus").nullable().describe("CPUs (fractions allowed); null: all the host's."),
-  tmpBytes: limitValueSchema("tmpBytes").describe("Size of the private /tmp, in bytes."),
-} satisfies { [K in keyof Limits]-?: z.ZodType });

@@ -1,5 +1,5 @@
 /** The JSON Schema of the run report, generated from its zod schema. Pure. */
-import { z } from "zod";
+import * as z from "zod";
 import { reportSchema } from "./report.ts";
 
 export function toReportJsonSchema(): Record<string, unknown> {

@@ -4,8 +4,8 @@
  * is generated from it (scripts/gen-report-schema.ts), and the tests validate real reports with it.
  * Pure. A change that removes or renames a field bumps REPORT_VERSION.
  */
-import { z } from "zod";
-import { limitsSchema } from "./limits.ts";
+import * as z from "zod";
+import { limitsSchema } from "./limits-schema.ts";
 import { PHASES } from "./phase.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
@@ -85,6 +85,11 @@ export const reportSchema = z.strictObject({
     .enum(["bwrap", "docker"])
     .nullable()
     .describe("The run's primary backend (null: no step ran, so none was chosen); a step bwrap cannot run goes to docker."),
+  peakRssBytes: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe("Peak resident memory of cratebox's own process during the run, in bytes (cargo, the compilers and the sandboxes not included)."),
   steps: z.array(stepSchema).describe("Every sandboxed execution, in the order they finished."),
 });
 
@@ -129,6 +134,7 @@ export interface ReportInput {
   summary: string;
   engineWarnings: string[];
   backend: "bwrap" | "docker" | null;
+  peakRssBytes: number;
   outcomes: readonly StepOutcome[];
 }
 
@@ -143,6 +149,7 @@ export function toReport(r: ReportInput): Report {
     summary: r.summary,
     engineWarnings: r.engineWarnings,
     backend: r.backend,
+    peakRssBytes: r.peakRssBytes,
     steps: r.outcomes.map(toReportStep),
   };
 }

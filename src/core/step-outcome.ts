@@ -5,7 +5,7 @@
 import type { EgressEvent } from "./egress.ts";
 import { EXIT } from "./errors.ts";
 import type { GrantSummary } from "./grant-summary.ts";
-import { defaultSourceOf } from "./profile/schema.ts";
+import { defaultSourceOf } from "./profile/select.ts";
 import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
 import { isCompilerPhase, phaseText, toGrantPhase, type Phase } from "./phase.ts";

@@ -2,7 +2,7 @@
  * The Docker engine connection (Engine API through dockerode). One per cratebox process,
  * created at the edge and passed in.
  */
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 
 const ENGINE_FIX = [
@@ -13,7 +13,10 @@ const ENGINE_FIX = [
 ].join("\n");
 
 export async function connectEngine(env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
-  const docker = new Docker();
+  // Loaded here, not at start: dockerode and its dependencies take longer to load than a no-op
+  // build takes to run, and a build on the bwrap backend never needs them (issue 13).
+  const { default: DockerClient } = await import("dockerode");
+  const docker = new DockerClient();
   const where = env.DOCKER_HOST ?? "/var/run/docker.sock";
   try {
     await withTimeout(docker.ping(), 5000, "no answer within 5 s");

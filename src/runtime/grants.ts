@@ -5,23 +5,23 @@
  * no longer holds, a table is ambiguous, or strict mode finds an unreviewed build script.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
-import { internalError } from "../core/errors.ts";
 import { type GrantContext, type GrantPathFacts, PROFILE_FILE, preflightProblems, toPolicyInput, toPreflightError } from "../core/grant-decision.ts";
 import type { Limits } from "../core/limits.ts";
 import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
-import { type BuiltinProfiles, parseBuiltinProfiles } from "../core/profile/builtins.ts";
-import { formatProfileIssue, type ParsedProfile, ProfileInvalidError, parseProfile } from "../core/profile/parse.ts";
+import type { BuiltinProfiles } from "../core/profile/builtins.ts";
+import { emptyProfile } from "../core/profile/empty.ts";
+import type { ParsedProfile } from "../core/profile/parse.ts";
 import { realpathOrUndefined } from "./host-facts.ts";
-import { PACKAGE_ROOT } from "./image.ts";
 
-const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
-
-/** The empty profile: what a workspace without cratebox.toml gets (everything default-deny). */
-const EMPTY = parseProfile("version = 1\n", "(no cratebox.toml)");
+/** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */
+export interface GrantSources {
+  profile: LoadedProfile;
+  builtins: BuiltinProfiles;
+}
 
 export interface LoadedProfile {
   parsed: ParsedProfile;
@@ -30,25 +30,16 @@ export interface LoadedProfile {
   warnings: string[];
 }
 
-/** Reads and validates <workspace root>/cratebox.toml; every problem at once, exit 2. */
-export function loadProfile(workspaceRoot: string): LoadedProfile {
+/**
+ * The workspace's cratebox.toml and the built-in profiles it can `use`. Without the file, every
+ * step gets the defaults: nothing is parsed and the schema is not even loaded (a build without a
+ * profile starts sooner, issue 13); the built-ins are only ever reached through a table's `use`.
+ */
+export async function loadGrantSources(workspaceRoot: string): Promise<GrantSources> {
   const file = path.join(workspaceRoot, PROFILE_FILE);
-  if (!existsSync(file)) {
-    if (!EMPTY.ok) throw internalError("the empty profile does not parse");
-    return { parsed: EMPTY.value, exists: false, warnings: [] };
-  }
-  const result = parseProfile(readFileSync(file, "utf8"), file);
-  if (!result.ok) throw new ProfileInvalidError(result.issues);
-  return { parsed: result.value, exists: true, warnings: result.warnings.map(formatProfileIssue) };
-}
-
-export function loadBuiltins(dir = BUILTINS_DIR): BuiltinProfiles {
-  const sources = readdirSync(dir)
-    .filter((f) => f.endsWith(".toml"))
-    .map((f) => ({ name: f.slice(0, -".toml".length), file: path.join(dir, f), text: readFileSync(path.join(dir, f), "utf8") }));
-  const result = parseBuiltinProfiles(sources);
-  if (!result.ok) throw new ProfileInvalidError(result.issues);
-  return result.value;
+  if (!existsSync(file)) return { profile: { parsed: emptyProfile(file), exists: false, warnings: [] }, builtins: new Map() };
+  const { loadProfile, loadBuiltins } = await import("./profile-files.ts");
+  return { profile: loadProfile(workspaceRoot), builtins: loadBuiltins() };
 }
 
 /**

@@ -25,11 +25,13 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CrateboxError, internalError } from "../core/errors.ts";
 import { formatSize } from "../core/limits.ts";
 import { PolicyInputSchema, formatDecisionIssue, validateDecisions, type PolicyDecisions, type PolicyInput } from "../core/policy/schema.ts";
 import type { EvaluationResult, EvaluatorEvent, EvaluatorRequest } from "./policy-child.ts";
+import { PACKAGE_ROOT } from "./image.ts";
 
 /** A policy file's path (as the user named it: messages cite it) and its text. */
 export interface PolicySource {
@@ -137,7 +139,10 @@ function describeFailure(file: string, r: Extract<EvaluationResult, { ok: false 
 
 // ---- the evaluator process --------------------------------------------------------------------
 
-const EVALUATOR = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./policy-child.ts" : "./policy-child.js", import.meta.url));
+// From the sources (tests) it sits next to this file; in the bundle, at dist/runtime/ (scripts/build.ts).
+const EVALUATOR = import.meta.url.endsWith(".ts")
+  ? fileURLToPath(new URL("./policy-child.ts", import.meta.url))
+  : path.join(PACKAGE_ROOT, "dist/runtime/policy-child.js");
 /** Node's start and loading isolated-vm, on a slow CI machine. */
 const STARTUP_MS = 15_000;
 /** Beyond the policy's own two time limits: context set-up, compiling, copying data. */

@@ -16,7 +16,8 @@ import { removeTable } from "../core/profile/edit.ts";
 import { entriesOf } from "../core/profile/parse.ts";
 import { describeAmbiguity, describePinMismatch, resolveGrant } from "../core/profile/resolve.ts";
 import { readCrateGraph } from "./crate-graph.ts";
-import { buildScriptDiff, GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
+import { buildScriptDiff, GrantBook, policySources } from "./grants.ts";
+import { loadBuiltins, loadProfile } from "./profile-files.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
 
 interface Workspace {

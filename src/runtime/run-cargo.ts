@@ -13,19 +13,15 @@ import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { toRunnerPhase } from "../core/phase.ts";
 import { toGithubAnnotation } from "../core/annotations.ts";
-import { toReport } from "../core/report.ts";
 import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
 import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper, readConfigEnvNames } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
-import { GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
-import { learnFromRun } from "./learn.ts";
-import { evaluatePolicies, loadPolicy } from "./policy.ts";
+import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
-import { EgressProxy } from "./egress-proxy.ts";
 import { readHostAddresses, readRunHostFacts, SysrootCache } from "./host-facts.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import { type BackendChoice, SandboxRouter } from "./sandbox/backend.ts";
@@ -85,15 +81,15 @@ const SHIMS = {
  * default, and the crate graph is not even read: nothing to match, nothing to pay for.
  */
 async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, workspaceRoot: string, buildRoots: string[]): Promise<GrantBook> {
-  const profile = loadProfile(workspaceRoot);
+  const { profile, builtins } = await loadGrantSources(workspaceRoot);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
-  const builtins = loadBuiltins();
   const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
   const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
   const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
   if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env));
   if (policyFiles.length > 0) {
+    const { evaluatePolicies, loadPolicy } = await import("./policy.ts");
     book.setPolicies(await evaluatePolicies(policyFiles.map(loadPolicy), book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI))));
   }
   return book;
@@ -165,7 +161,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   if (inv.runsBinaries && stdinCarriesData()) {
     opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
-  const dirs = await readBuildDirs(cargo, inv, opts.cwd, opts.env);
+  // Both ask a program (cargo metadata, rustc -vV) and neither needs the other: at once.
+  const [dirs, host] = await Promise.all([
+    readBuildDirs(cargo, inv, opts.cwd, opts.env),
+    inv.runsBinaries ? hostTriple(inv.toolchain, opts.cwd, opts.env) : undefined,
+  ]);
   const owner = ownerLabel();
   const image = imageTag(opts.image ?? DEFAULT_IMAGE).tag;
   /** Warnings about limits the backends do not enforce, for the summary and the report. */
@@ -206,7 +206,6 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       `WARNING: ${file} was neither cratebox's shim nor a compiled build script (something rewrote it); it is the shim again and runs nothing until rebuilt: \`cargo clean -p <crate>\``,
     );
   }
-  const host = inv.runsBinaries ? await hostTriple(inv.toolchain, opts.cwd, opts.env) : undefined;
 
   const runId = randomUUID();
   const tmp = await tmpDir({ prefix: "cratebox-", mode: 0o700, unsafeCleanup: true });
@@ -224,8 +223,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       egressDir: tmp.path,
       traceRoot: opts.learn ? tmp.path : undefined,
     }),
-    startProxy: (plan) =>
-      EgressProxy.start({
+    startProxy: async (plan) =>
+      (await import("./egress-proxy.ts")).EgressProxy.start({
         socket: plan.socket,
         hosts: plan.hosts,
         fetch: plan.fetch,
@@ -306,11 +305,12 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     await orchestrator.close();
     if (interrupted) code = EXIT.INTERRUPTED;
     for (const w of steps.runtimeWarnings) opts.log(`WARNING: the engine said: ${w}`);
-    if (opts.learn) learnFromRun(dirs.workspaceRoot, steps.outcomes, grants.graph, opts.log);
+    if (opts.learn) (await import("./learn.ts")).learnFromRun(dirs.workspaceRoot, steps.outcomes, grants.graph, opts.log);
     for (const w of networkWarnings(steps.outcomes)) opts.log(w);
     const summary = toSummaryLine(steps.outcomes);
     if (!opts.quiet || steps.outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {
+      const { toReport } = await import("../core/report.ts");
       const report = toReport({
         runId,
         command: ["cargo", ...opts.cargoArgs],
@@ -320,6 +320,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         summary,
         engineWarnings: [...warnings, ...steps.runtimeWarnings],
         backend: runtime.chosen()?.primary ?? null,
+        // resourceUsage's maxRSS is in KiB.
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
         outcomes: steps.outcomes,
       });
       writeFileSync(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatProfileIssue, parseProfile, ProfileInvalidError, type ProfileIssue } from "../../src/core/profile/parse.ts";
+import { emptyProfile } from "../../src/core/profile/empty.ts";
 import { SIZE_ACCEPTED, DURATION_ACCEPTED } from "../../src/core/limits.ts";
 
 const FILE = "cratebox.toml";
@@ -85,6 +86,11 @@ read = ["fixtures/"]
   it("defaults strict to false and accepts the smallest file", () => {
     const r = parseProfile("version = 1\n", FILE);
     expect(r.ok && r.value.profile).toEqual({ version: 1, strict: false });
+  });
+
+  it("is what a workspace without cratebox.toml gets, without parsing (emptyProfile)", () => {
+    const r = parseProfile("version = 1\n", FILE);
+    expect(r.ok && r.value.profile).toEqual(emptyProfile(FILE).profile);
   });
 
   it("warns loudly, with the line, about every writable path", () => {

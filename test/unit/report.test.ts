@@ -43,6 +43,7 @@ describe("the run report", () => {
       summary: "s",
       engineWarnings: [],
       backend: "docker",
+      peakRssBytes: 80 << 20,
       outcomes: [outcome],
     });
     expect(reportSchema.parse(r)).toEqual(r);
@@ -60,6 +61,7 @@ describe("the run report", () => {
       summary: "",
       engineWarnings: [],
       backend: "docker",
+      peakRssBytes: 80 << 20,
       outcomes: [],
     });
     expect(() => reportSchema.parse({ ...r, extra: 1 })).toThrow();

@@ -17,10 +17,10 @@
  * `checksum-pin`: the table has `checksum`; `version-pin`: its `version` is exact (`=1.2.3`);
  * `reviewed`: it says `reviewed = true`. A step no table selects meets none of them.
  */
-import { formatLimit } from "../limits.ts";
+import { formatLimit, LIMIT_FIELDS } from "../limits.ts";
 import { GRANT_PHASES, type GrantPhase } from "../phase.ts";
 import { envPatternCovers, hostCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
-import { LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement } from "./schema.ts";
+import type { GrantView, LimitCap, PolicyDecision, PolicyDecisions, PolicyInput, Requirement } from "./schema.ts";
 
 /** The step decisions are applied to. */
 export interface PolicyTarget {
@@ -138,7 +138,7 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
     });
   }
 
-  for (const key of LIMIT_CAPS) {
+  for (const key of LIMIT_FIELDS) {
     const ceilings = caps.filter((c) => c.d.caps[key] !== undefined);
     if (ceilings.length === 0) continue;
     const lowest = Math.min(...ceilings.map((c) => c.d.caps[key]!));

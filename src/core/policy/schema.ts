@@ -17,7 +17,8 @@
  *   so a typo or a key in the wrong place is an error, as in cratebox.toml.
  */
 import * as z from "zod";
-import { LIMIT_FIELDS, limitValueSchema, limitsSchema, type Limits } from "../limits.ts";
+import type { Limits } from "../limits.ts";
+import { limitValueSchema, limitsSchema } from "../limits-schema.ts";
 import { GRANT_PHASES } from "../phase.ts";
 import { toKeyPath, type KeySegment } from "../profile/key-path.ts";
 import { RUNTIMES, SOURCES } from "../profile/schema.ts";
@@ -149,7 +150,6 @@ export type ReviewCrate = z.infer<typeof ReviewCrateSchema>;
 const POLICY_PHASES = [...GRANT_PHASES, "*"] as const;
 const REQUIREMENTS = ["checksum-pin", "version-pin", "reviewed"] as const;
 export type Requirement = (typeof REQUIREMENTS)[number];
-export const LIMIT_CAPS = LIMIT_FIELDS;
 export type LimitCap = keyof Limits;
 
 /** A crate name as cargo spells it, or `*` for every crate. */

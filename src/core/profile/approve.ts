@@ -6,7 +6,8 @@ import { CrateboxError } from "../errors.ts";
 import type { GrantPhase } from "../phase.ts";
 import { type TableEdit, upsertTable, type TomlValue } from "./edit.ts";
 import { entriesOf, formatProfileIssue, parseProfile } from "./parse.ts";
-import { defaultSourceOf, type GrantEntry, type Profile } from "./schema.ts";
+import type { GrantEntry, Profile } from "./schema.ts";
+import { defaultSourceOf } from "./select.ts";
 import type { CrateIdentity } from "./select.ts";
 
 /** What a grant adds; lists are merged with what the table already grants. */

@@ -41,6 +41,7 @@ import {
 import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
 import { AGE_ACCEPTED, parseAge } from "../review/age.ts";
 import semver from "semver";
+import { defaultSourceOf } from "./select.ts";
 
 export { BUILTIN_PROFILE_NAMES, type BuiltinProfileName };
 
@@ -158,11 +159,6 @@ const capabilityKeys = {
     ),
   ...sandboxKeys,
 };
-
-/** Where a table's crate comes from when it does not say: a build grant is for a registry crate, a test grant for a workspace package. */
-export function defaultSourceOf(scope: GrantPhase): CrateSource {
-  return scope === "test" ? "path" : "registry";
-}
 
 const ENTRY_META: { [P in GrantPhase]: { id: string; description: string } } = {
   build: {

@@ -20,6 +20,11 @@ import { lineOf } from "./toml-lines.ts";
 import { parseChecksum } from "./values.ts";
 import { matchesCargoVersionReq } from "./version-req.ts";
 
+/** Where a table's crate comes from when it does not say: a build grant is for a registry crate, a test grant for a workspace package. */
+export function defaultSourceOf(scope: GrantPhase): CrateSource {
+  return scope === "test" ? "path" : "registry";
+}
+
 /** A crate as cargo resolved it. */
 export interface CrateIdentity {
   name: string;

@@ -5,7 +5,7 @@
  * validate real reports with it. Pure. A change that removes or renames a field bumps
  * REVIEW_REPORT_VERSION.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { SOURCES } from "../profile/schema.ts";
 import { SECTIONS } from "./file-diff.ts";
 

@@ -31,7 +31,8 @@ import { formatProfileIssue, parseProfile, type ParsedProfile } from "../../core
 import { resolveGrant } from "../../core/profile/resolve.ts";
 import { toGrantView } from "../../core/policy/view.ts";
 import { PROFILE_FILE } from "../../core/grant-decision.ts";
-import { loadBuiltins, loadProfile, policySources } from "../grants.ts";
+import { policySources } from "../grants.ts";
+import { loadBuiltins, loadProfile } from "../profile-files.ts";
 import { evaluatePolicies, loadPolicy } from "../policy.ts";
 import { gatherPackages } from "./gather.ts";
 import { fromTop, openRepo, readAtCommit, resolveBase, type Repo } from "./git.ts";
