@@ -146,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
       ...(args.use ? { use: args.use } : {}),
       ...(args.network !== undefined ? { network: args.network } : {}),
       ...(args.connect ? { connect: args.connect } : {}),
+      ...(args.carry ? { carry: true } : {}),
     });
   }
   if (command === "review") {

@@ -24,6 +24,7 @@ export const OPTIONS = {
   },
   test: { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" },
   "crate-version": { type: "string", describe: "approve/deny: which version, when the graph has several" },
+  carry: { type: "boolean", describe: "approve: move the table's pins to the resolved version only if its build-script/proc-macro code is unchanged" },
   ...limitOptions,
   report: { type: "string", describe: "write a JSON report of every sandboxed step to this file" },
   backend: {

@@ -17,6 +17,7 @@
  *   so a typo or a key in the wrong place is an error, as in cratebox.toml.
  */
 import * as z from "zod";
+import { AuditViewSchema } from "../audits/view.ts";
 import { LIMIT_FIELDS, limitValueSchema, limitsSchema, type Limits } from "../limits.ts";
 import { toKeyPath, type KeySegment } from "../profile/key-path.ts";
 import { RUNTIMES, SOURCES } from "../profile/schema.ts";
@@ -32,8 +33,13 @@ const GrantViewSchema = z.strictObject({
   table: z.string().nullable(),
   /** That table's `reviewed` key; null when the table does not say, or there is no table. */
   reviewed: z.boolean().nullable(),
-  /** What the table is pinned to: its `version` requirement and `checksum` (`sha256:<hex>`). */
-  pinned: z.strictObject({ version: z.string().nullable(), checksum: z.string().nullable() }),
+  /** What the table is pinned to: its `version` requirement, `checksum`, and the content pins `build-script` / `proc-macro` (`sha256:<hex>`). */
+  pinned: z.strictObject({
+    version: z.string().nullable(),
+    checksum: z.string().nullable(),
+    buildScript: z.string().nullable(),
+    procMacro: z.string().nullable(),
+  }),
   /** Built-in profiles applied (`use`), in order. */
   profiles: z.array(z.string()),
   /** Host environment variables passed in: names, or patterns with `*` at one end or both. */
@@ -70,6 +76,8 @@ const PolicyCrateSchema = z.strictObject({
   workspaceMember: z.boolean(),
   /** The grant of each of its steps; null when it has no step in that phase. */
   requested: z.strictObject({ build: GrantViewSchema.nullable(), test: GrantViewSchema.nullable() }),
+  /** cargo-vet audits of this version ([review] audits; issue 15): evidence, never a grant. */
+  audits: AuditViewSchema,
 });
 
 /**
@@ -107,6 +115,8 @@ const ReviewCrateSchema = z.strictObject({
   sources: z.enum(SOURCE_STATUSES),
   /** The grant cratebox.toml gives its build script (`table: null`: none selects it). */
   grant: GrantViewSchema,
+  /** cargo-vet audits of the new version ([review] audits; issue 15). */
+  audits: AuditViewSchema,
 });
 
 /** What `cratebox review` shows policies; absent when a policy judges a build. */

@@ -1,0 +1,43 @@
+/**
+ * What policies and reports are shown of the audits of one crate (issue 15), and its text for
+ * `profiles ls`, `explain` and `review`. Pure. The zod schema is the one definition: the policy
+ * input (core/policy/schema.ts) and the review report (core/review/report.ts) embed it.
+ */
+import * as z from "zod";
+import type { AuditVerdict } from "./evaluate.ts";
+
+export const AuditViewSchema = z
+  .strictObject({
+    /** A chain of a full audit and delta audits reaches the resolved version, each certifying a criterion that implies `safe-to-run`. */
+    audited: z.boolean(),
+    /** The criteria (implying safe-to-run) such chains establish, e.g. ["safe-to-deploy", "safe-to-run"]. */
+    criteria: z.array(z.string()),
+    /** Who signed the audits on those chains (`who`), distinct: two names are a two-person review. */
+    by: z.array(z.string()),
+    /** The audit files (and imported sources of imports.lock) those audits came from, distinct. */
+    sources: z.array(z.string()),
+    /** `violation` entries whose version requirement the resolved version satisfies: the crate is marked red. */
+    violations: z.array(
+      z.strictObject({
+        who: z.array(z.string()),
+        criteria: z.array(z.string()),
+        violation: z.string(),
+        source: z.string(),
+        notes: z.string().nullable(),
+      }),
+    ),
+  })
+  .describe("cargo-vet audits of the resolved version (from [review] audits): evidence only, an audit grants nothing.");
+
+export type AuditView = z.infer<typeof AuditViewSchema>;
+
+export function toAuditView(v: AuditVerdict): AuditView {
+  return { audited: v.audited, criteria: v.criteria, by: v.by, sources: v.sources, violations: v.violations };
+}
+
+/** `audited (safe-to-deploy) by Alice, Bob` / `VIOLATION: ...` / `not audited`, for one line. */
+export function describeAudits(v: AuditView): string {
+  const red = v.violations.map((x) => `VIOLATION ${x.violation} (${x.criteria.join(", ")}) by ${x.who.join(", ") || "(no one named)"}, ${x.source}`);
+  const status = v.audited ? `audited (${v.criteria.join(", ")}) by ${v.by.join(", ") || "(no one named)"}` : "not audited";
+  return [...red, status].join("; ");
+}
