@@ -26,6 +26,7 @@ import {
 import { OPTIONS, takesValue } from "./options.ts";
 import { reviewError } from "../core/review/errors.ts";
 import { runReview } from "../runtime/review/run-review.ts";
+import { runProvenance } from "../runtime/provenance/run-provenance.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
@@ -33,7 +34,7 @@ function parser(argv: string[]) {
   return yargs(argv)
     .scriptName("cratebox")
     .usage(
-      "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]",
+      "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]\n$0 provenance <crate> --repo PATH",
     )
     .command("cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)")
     .command("learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)")
@@ -49,6 +50,7 @@ function parser(argv: string[]) {
       "review",
       "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)",
     )
+    .command("provenance", "<crate> --repo PATH: is the published package what its repository holds at the commit it names? (exit 1 when not, or unverifiable)")
     .options(OPTIONS)
     .strictOptions()
     .help()
@@ -148,6 +150,20 @@ async function main(argv: string[]): Promise<number> {
       ...(args.connect ? { connect: args.connect } : {}),
       ...(args.carry ? { carry: true } : {}),
     });
+  }
+  if (command === "provenance") {
+    const [crate, extra] = positional;
+    if (!crate || extra !== undefined)
+      throw new CrateboxError(
+        "USAGE",
+        "usage: cratebox provenance <crate> --repo PATH [--crate-version V] [--json]",
+        "for example: cratebox provenance openssl-sys --repo ../rust-openssl",
+      );
+    const given = { crate, version: args["crate-version"], repo: args.repo, index: args.index, json: args.json };
+    return runProvenance(
+      { ...ctx, print: (text) => process.stdout.write(text) },
+      Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as { crate: string },
+    );
   }
   if (command === "review") {
     if (positional.length > 0)

@@ -93,7 +93,7 @@ export async function buildRegistry(dir: string, work: string, specs: CrateSpec[
 }
 
 /** Puts a packed .crate into the local registry `dir` with its index line; returns its checksum. */
-function registerCrate(dir: string, spec: CrateSpec, packed: string): string {
+export function registerCrate(dir: string, spec: CrateSpec, packed: string): string {
   mkdirSync(path.join(dir, "index"), { recursive: true });
   const file = path.join(dir, `${spec.name}-${spec.version}.crate`);
   copyFileSync(packed, file);
