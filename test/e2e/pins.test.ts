@@ -11,7 +11,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CRATEBOX, git, cratebox, makeFakeHome, testEnv, type FakeHome } from "../helpers/run.ts";
 import { buildRegistry, type BuiltRegistry, type CrateSpec, useLocalRegistry } from "../helpers/review-registry.ts";
-import { ROOT, tempDir } from "../helpers/workspace.ts";
+import { makeRegistry, makeWorkspace, ROOT, tempDir } from "../helpers/workspace.ts";
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -246,6 +246,28 @@ describe("content pins", () => {
     expect((await cratebox(["build"], ws, env)).code).toBe(0);
     await cli(["approve", "inc-sys"]);
     expect(pinOf("inc-sys", "build-script")).toMatch(/^sha256:/);
+  });
+});
+
+describe("a directory-source crate (a vendor directory), whose checksum covers none of its files", () => {
+  it("a changed module file of its build script stops the run; the reviewed content is not on the machine, and it says so", async () => {
+    const vendor = makeRegistry(["evil-build-0.1.0"]);
+    const app = makeWorkspace({ registry: vendor.dir, dependencies: ['evil-build = "0.1"'] });
+    cleanup.push(vendor.dir, app);
+    const first = await cratebox(["build"], app, env);
+    expect(first.code, first.output).toBe(0);
+    const approved = await cli(["approve", "evil-build"], app);
+    expect(approved.stdout).toMatch(/build-script = "sha256:[0-9a-f]{64}": evil-build 0\.1\.0's build script, 2 files \(build\.rs, net\.rs\)/);
+    // .cargo-checksum.json lists no files: cargo itself does not notice a changed file.
+    writeFileSync(
+      path.join(vendor.crate("evil-build"), "net.rs"),
+      `${readFileSync(path.join(vendor.crate("evil-build"), "net.rs"), "utf8")}// changed in the vendor directory\n`,
+    );
+    const res = await cratebox(["build"], app, env);
+    expect(res.code, res.output).toBe(2);
+    expect(res.stderr).toMatch(/grant for the build script of evil-build does not apply: .*, whose build script is now sha256:[0-9a-f]{64}\./);
+    expect(res.stderr).toContain("since the review of evil-build 0.1.0:\n      changed: net.rs\n");
+    expect(res.stderr).toContain("(the reviewed content of net.rs is not on this machine: compare by hand)");
   });
 });
 
