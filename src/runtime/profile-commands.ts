@@ -217,6 +217,11 @@ export async function profilesDiff(ctx: CommandContext, name: string): Promise<n
   const r = resolveGrant(ws.book.context.parsed, ws.book.context.builtins, crate, "build");
   if (r.kind !== "pin-mismatch") throw new CrateboxError("NO_STALE_PIN", `${name}'s grant has no stale pin: nothing to compare`);
   for (const stale of r.stale) {
+    // A content pin (issue 15) says what changed in the code itself, whatever the version.
+    if (!stale.failed.includes("version")) {
+      ctx.print(ws.book.pins.describeStale(crate, [stale]).trimStart());
+      continue;
+    }
     const diff = buildScriptDiff(crate, stale.version);
     ctx.print(diff ?? `the reviewed version ${stale.version ?? "?"} of ${name} is not on disk next to ${crate.manifestDir}: compare it by hand`);
   }

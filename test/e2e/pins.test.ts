@@ -155,6 +155,9 @@ describe("content pins", () => {
         '+pub fn run() { let out = std::env::var("OUT_DIR").unwrap(); std::fs::write(format!("{out}/ran.txt"), "CHANGED").unwrap(); }',
       );
       expect(res.stderr).toContain("nothing was built");
+      const diff = await cli(["profiles", "diff", "local-sys"]);
+      expect(diff.stdout).toContain("since the review of local-sys 0.1.0:\n      changed: helper.rs\n");
+      expect(diff.stdout).toContain('+pub fn run() { let out = std::env::var("OUT_DIR").unwrap(); std::fs::write(format!("{out}/ran.txt"), "CHANGED").unwrap(); }');
       expect(ranMarks(path.join(ws, "target"))).toEqual(["reviewed"]);
       // Under plain cargo the changed script runs: the stop above is cratebox's.
       const plain = await execa("cargo", ["build", "--offline", "--target-dir", path.join(ws, "target-plain")], {
