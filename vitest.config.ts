@@ -10,6 +10,9 @@ import { defineConfig } from "vitest/config";
  * The docker and e2e projects run in a private TMPDIR and fail at the end if a test left a file
  * there or a labelled sandbox behind (test/helpers/global-setup.ts).
  */
+/** Removes what the test helpers created in TMPDIR after each test file. */
+const CLEANUP = ["test/helpers/cleanup.ts"];
+
 export default defineConfig({
   test: {
     reporters: ["default"],
@@ -17,6 +20,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
+          setupFiles: CLEANUP,
           include: ["test/unit/**/*.test.ts"],
           // A bound that only guards against a hang: generous, never a performance assertion.
           testTimeout: 60_000,
@@ -25,6 +29,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          setupFiles: CLEANUP,
           include: ["test/integration/**/*.test.ts"],
           testTimeout: 120_000,
         },
@@ -32,6 +37,7 @@ export default defineConfig({
       {
         test: {
           name: "backends",
+          setupFiles: CLEANUP,
           include: ["test/backends/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
           testTimeout: 300_000,
@@ -43,6 +49,7 @@ export default defineConfig({
       {
         test: {
           name: "e2e",
+          setupFiles: CLEANUP,
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
           // Real cargo builds in real sandboxes: minutes, not milliseconds. Two workers on two cores.

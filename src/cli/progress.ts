@@ -14,7 +14,7 @@ const RESTORE = "\x1b8";
 
 export class ProgressLine {
   private running = 0;
-  private readonly done: Record<Phase, number> = { "build-script": 0, test: 0, bench: 0, run: 0 };
+  private readonly done: Record<Phase, number> = { "build-script": 0, test: 0, bench: 0, run: 0, rustc: 0, rustdoc: 0 };
   private failed = 0;
   private active = false;
   private timer: NodeJS.Timeout | undefined;
@@ -74,7 +74,12 @@ export class ProgressLine {
   private text(): string {
     const scripts = this.done["build-script"];
     const binaries = this.done.test + this.done.bench + this.done.run;
-    const parts = [`${scripts} build script${scripts === 1 ? "" : "s"}`, ...(binaries ? [`${binaries} binar${binaries === 1 ? "y" : "ies"}`] : [])];
+    const compilations = this.done.rustc + this.done.rustdoc;
+    const parts = [
+      ...(compilations ? [`${compilations} compilation${compilations === 1 ? "" : "s"}`] : []),
+      `${scripts} build script${scripts === 1 ? "" : "s"}`,
+      ...(binaries ? [`${binaries} binar${binaries === 1 ? "y" : "ies"}`] : []),
+    ];
     return `cratebox: ${parts.join(", ")} sandboxed, ${this.running} running${this.failed ? `, ${this.failed} failed` : ""}`;
   }
 

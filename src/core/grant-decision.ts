@@ -201,7 +201,11 @@ export function toPolicyInput(
       features: c.features,
       dependents: c.dependents,
       workspaceMember: c.isWorkspaceMember,
-      requested: { build: c.hasBuildScript ? view(c, "build") : null, test: c.isWorkspaceMember ? view(c, "test") : null },
+      requested: {
+        build: c.hasBuildScript ? view(c, "build") : null,
+        test: c.isWorkspaceMember ? view(c, "test") : null,
+        rustc: ctx.parsed.profile.rustc?.[c.name] !== undefined ? view(c, "rustc") : null,
+      },
       audits: auditsOf(c),
     })),
   };
@@ -222,13 +226,13 @@ export function preflightProblems(
 ): string[] {
   const problems: string[] = [];
   for (const crate of crates) {
-    // A proc macro without a build script has no sandboxed step, but its [build.*] table may pin its code.
+    // A proc macro without a build script has no build-script step, but its [build.*] table may pin its code.
     if (crate.isProcMacro && !crate.hasBuildScript) {
       const r = resolveGrant(ctx.parsed, ctx.builtins, crate, "build");
       if (r.kind === "pin-mismatch" && r.stale.some((s) => s.content["proc-macro"] !== undefined))
         problems.push(describePinMismatch(r) + staleDiff(crate, r.stale));
     }
-    for (const phase of grantPhasesOf(crate)) {
+    for (const phase of grantPhasesOf(crate, ctx.parsed)) {
       const r = resolveGrant(ctx.parsed, ctx.builtins, crate, phase);
       if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + staleDiff(crate, r.stale));
       if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));
@@ -260,8 +264,17 @@ export function toPreflightError(file: string, problems: readonly string[]): Cra
 }
 
 /** The phases in which a crate has sandboxed steps: its build script, and its binaries if it is a member. */
-export function grantPhasesOf(c: Pick<GraphCrate, "hasBuildScript" | "isWorkspaceMember">): GrantPhase[] {
-  return [...(c.hasBuildScript ? (["build"] as const) : []), ...(c.isWorkspaceMember ? (["test"] as const) : [])];
+/**
+ * The phases in which a crate's steps are granted by a table: its build script, its binaries if
+ * it is a member, and its compilation when a `[rustc.<crate>]` table names it (every crate is
+ * compiled; without such a table the defaults apply and there is nothing to show or check).
+ */
+export function grantPhasesOf(c: Pick<GraphCrate, "name" | "hasBuildScript" | "isWorkspaceMember">, parsed?: ParsedProfile): GrantPhase[] {
+  return [
+    ...(c.hasBuildScript ? (["build"] as const) : []),
+    ...(c.isWorkspaceMember ? (["test"] as const) : []),
+    ...(parsed?.profile.rustc?.[c.name] !== undefined ? (["rustc"] as const) : []),
+  ];
 }
 
 /** One line of `cratebox profiles ls`: the table that grants a crate's step and what it grants. */

@@ -17,7 +17,7 @@ import { toGrantPhase } from "./phase.ts";
 import { applyTableEdit, currentEntry, type GrantRequest, NEW_PROFILE_TEXT, toApprovedTable } from "./profile/approve.ts";
 import { parseProfile } from "./profile/parse.ts";
 import type { StepOutcome } from "./step-outcome.ts";
-import { toGrantPaths } from "./trace.ts";
+import { toGrantPaths, toLikelyCauses } from "./trace.ts";
 
 export interface LearnInput {
   /** cratebox.toml as it is (undefined: there is none), and its path. */
@@ -53,6 +53,11 @@ export function proposeGrants(input: LearnInput): Proposal {
     const what = `${o.crate} ${o.version} (${o.phase === "build-script" ? "build script" : o.program})`;
     // Hosts asked for through the egress proxy (learn mode gives every step one): by name and port.
     const refusedHosts = [...new Set(o.egress.filter((e) => e.decision === "refused" && e.grant).map((e) => e.target))];
+    // A compilation says itself what it missed (rustc's diagnostics: env!, include_str!).
+    const compiled = {
+      env: (o.compileMissing?.envMissing ?? []).filter((n) => o.withheldEnv.includes(n)),
+      read: o.compileMissing?.unreadable ?? [],
+    };
     const tried = [
       ...d.reads.map((r) => `read ${r}`),
       ...d.writes.map((w) => `write ${w}`),
@@ -60,6 +65,8 @@ export function proposeGrants(input: LearnInput): Proposal {
       ...d.connects.map((c) => `connect ${c}`),
       ...d.sockets.map((s) => `socket ${s}`),
       ...o.askedWithheld.map((e) => `env ${e}`),
+      ...compiled.env.map((e) => `env ${e}`),
+      ...compiled.read.map((r) => `read ${r}`),
     ];
     const blocked = o.blockedDirectives.map((b) => b.directive);
     if (tried.length === 0 && blocked.length === 0) continue;
@@ -68,15 +75,19 @@ export function proposeGrants(input: LearnInput): Proposal {
       continue;
     }
     // A step stopped by the directive firewall ran to its end: the directives are the cause.
-    const cause = blocked.length > 0 || o.askedWithheld.length > 0 || refusedHosts.length > 0 ? undefined : d.sequence.at(-1);
+    const told = blocked.length > 0 || o.askedWithheld.length > 0 || refusedHosts.length > 0 || compiled.env.length + compiled.read.length > 0;
+    const causes = told ? [] : toLikelyCauses(d.sequence, input.workspaceRoot);
+    const cause = causes.at(-1);
     const proposed =
       blocked.length > 0
         ? blocked.map((b) => `directive ${b}`)
         : refusedHosts.length > 0
           ? refusedHosts.map((h) => `network ${h}`)
-          : cause
-            ? [`${cause.kind} ${cause.value}`]
-            : o.askedWithheld.map((e) => `env ${e}`);
+          : compiled.env.length + compiled.read.length > 0
+            ? [...compiled.env.map((e) => `env ${e}`), ...compiled.read.map((r) => `read ${r}`)]
+            : causes.length > 0
+              ? causes.map((c) => `${c.kind} ${c.value}`)
+              : o.askedWithheld.map((e) => `env ${e}`);
     const also = tried.filter((t) => !proposed.includes(t));
     const alsoText = also.length > 0 ? `; also tried (not proposed): ${also.join(", ")}` : "";
     if (cause?.kind === "socket") {
@@ -86,10 +97,15 @@ export function proposeGrants(input: LearnInput): Proposal {
       continue;
     }
     const had = currentEntry(profile, phase, o.crate);
-    const pick = (kind: "read" | "write") => (cause?.kind === kind ? toGrantPaths([cause.value], kind, input.isDirectory).map(rel) : []);
+    const pick = (kind: "read" | "write") =>
+      toGrantPaths(
+        causes.filter((c) => c.kind === kind).map((c) => c.value),
+        kind,
+        input.isDirectory,
+      ).map(rel);
     const request: GrantRequest = {
-      env: cause || blocked.length ? [] : o.askedWithheld,
-      read: pick("read"),
+      env: compiled.env.length ? compiled.env : causes.length || blocked.length ? [] : o.askedWithheld,
+      read: compiled.read.length ? compiled.read.map(rel) : pick("read"),
       write: pick("write"),
       directives: blocked,
     };

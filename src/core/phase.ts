@@ -3,15 +3,29 @@
  * The one place these names live; every other module imports them from here.
  */
 
-/** A build script, or a binary cargo runs through its runner hook (tests, benches, `cargo run`). */
-export const PHASES = ["build-script", "test", "bench", "run"] as const;
+/**
+ * A build script; a binary cargo runs through its runner hook (tests, benches, `cargo run`); a
+ * compiler call (rustc, with the crate's proc macros inside it); a rustdoc call (`cargo doc`,
+ * doctests, which rustdoc compiles and runs).
+ */
+export const PHASES = ["build-script", "test", "bench", "run", "rustc", "rustdoc"] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** The phases cargo reaches through its runner hook (`target.<triple>.runner`). */
-export type RunnerPhase = Exclude<Phase, "build-script">;
+export type RunnerPhase = "test" | "bench" | "run";
 
-/** The kinds of cratebox.toml table that grant steps: `[build.<crate>]`, `[test.<package>]`. */
-const GRANT_PHASES = ["build", "test"] as const;
+/** The compiler phases: every rustc and rustdoc call that compiles a crate. */
+export type CompilerPhase = "rustc" | "rustdoc";
+
+export function isCompilerPhase(phase: Phase): phase is CompilerPhase {
+  return phase === "rustc" || phase === "rustdoc";
+}
+
+/**
+ * The kinds of cratebox.toml table that grant steps: `[build.<crate>]` (its build script),
+ * `[test.<package>]` (what cargo runs of it), `[rustc.<crate>]` (compiling it: its macros).
+ */
+export const GRANT_PHASES = ["build", "test", "rustc"] as const;
 export type GrantPhase = (typeof GRANT_PHASES)[number];
 
 const PHASE_INFO: { readonly [P in Phase]: { table: GrantPhase; text: string } } = {
@@ -19,6 +33,8 @@ const PHASE_INFO: { readonly [P in Phase]: { table: GrantPhase; text: string } }
   test: { table: "test", text: "test binary" },
   bench: { table: "test", text: "bench binary" },
   run: { table: "test", text: "program" },
+  rustc: { table: "rustc", text: "compilation" },
+  rustdoc: { table: "rustc", text: "rustdoc" },
 };
 
 /** Which kind of table grants a step: `[build.*]` for build scripts, `[test.*]` for what cargo runs. */
@@ -32,7 +48,11 @@ export function phaseText(phase: Phase): string {
 }
 
 /** "build script", "test binaries": what a table of this kind grants, for messages. */
-export const GRANT_PHASE_TEXT: { readonly [G in GrantPhase]: string } = { build: "build script", test: "test binaries" };
+export const GRANT_PHASE_TEXT: { readonly [G in GrantPhase]: string } = {
+  build: "build script",
+  test: "test binaries",
+  rustc: "compilation (rustc, its proc macros)",
+};
 
 /** The phase of a binary cargo runs through its runner hook, from the cargo subcommand. */
 export function toRunnerPhase(subcommand: string | undefined): RunnerPhase {

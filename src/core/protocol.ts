@@ -11,8 +11,11 @@ export const PROTOCOL_VERSION = 1;
 
 export interface RunRequest {
   v: number;
-  /** Who asks: the build-script shim, or cargo's runner hook (tests, benches, `cargo run`). */
-  kind: "build-script" | "runner";
+  /**
+   * Who asks: the build-script shim, cargo's runner hook (tests, benches, `cargo run`), or the
+   * compiler wrappers (every rustc call that compiles a crate, every rustdoc call).
+   */
+  kind: "build-script" | "runner" | "rustc" | "rustdoc";
   /** The program (host path: the real build-script binary, or the binary cargo runs) and its arguments. */
   program: string;
   args: string[];

@@ -97,6 +97,96 @@ function isCargoRunnerVariable(name: string): boolean {
 }
 
 /**
+ * What cargo sets when it compiles a crate, by name: these pass into a compiler's sandbox
+ * (https://doc.rust-lang.org/cargo/reference/environment-variables.html#environment-variables-cargo-sets-for-crates).
+ * CARGO_HOME is not one of them, nor CARGO_REGISTRY_TOKEN and the like: a CARGO_* name of the
+ * user's environment is the user's.
+ */
+const CARGO_CRATE_NAMES = new Set([
+  "CARGO",
+  "CARGO_MANIFEST_DIR",
+  "CARGO_MANIFEST_PATH",
+  "CARGO_CRATE_NAME",
+  "CARGO_BIN_NAME",
+  "CARGO_PRIMARY_PACKAGE",
+  "CARGO_TARGET_TMPDIR",
+  "CARGO_RUSTC_CURRENT_DIR",
+  "CARGO_SBOM_PATH",
+  "OUT_DIR",
+]);
+const CARGO_CRATE_PREFIXES = ["CARGO_PKG_", "CARGO_BIN_EXE_"];
+
+/** What rustc and rustdoc themselves read, none of which carries a secret. */
+const COMPILER_NAMES = new Set([
+  "RUSTC_BOOTSTRAP",
+  "RUST_BACKTRACE",
+  "RUST_MIN_STACK",
+  "SOURCE_DATE_EPOCH",
+  "TERM",
+  "LANG",
+  "TZ",
+  "NO_COLOR",
+  "CLICOLOR",
+  "CLICOLOR_FORCE",
+]);
+
+/**
+ * Never into a compiler's sandbox, whoever set them: cratebox's own (its socket, its shims),
+ * the wrappers and the runner cargo was given (they lead back to cratebox), the jobserver (its
+ * descriptors do not cross), and the user's homes.
+ */
+function neverForCompiler(name: string): boolean {
+  return (
+    name.startsWith("CRATEBOX_") ||
+    ["RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTDOC", "CARGO_HOME", "RUSTUP_HOME", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"].includes(name) ||
+    /^CARGO_TARGET_.*_RUNNER$/.test(name) ||
+    name.startsWith("RUSTUP_")
+  );
+}
+
+/**
+ * The environment of a rustc or rustdoc call (its proc macros read it: env!, option_env!):
+ * what cargo sets for the crate, what the crate's build script set for it (`rustc-env`) and
+ * cargo config's `[env]`, what the compiler itself reads, and granted names. A variable of the
+ * user's own environment (same name, same value as when cratebox started) is withheld unless
+ * one of those says otherwise: it is how GITHUB_TOKEN would reach `option_env!`.
+ */
+export function toCompilerEnv(
+  callEnv: Readonly<Record<string, string | undefined>>,
+  ctx: SandboxEnvContext,
+  sources: { passEnv: readonly string[]; userEnv: Readonly<Record<string, string | undefined>> },
+  granted: (name: string) => boolean = () => false,
+): SandboxEnv {
+  const env: Record<string, string> = {};
+  const withheld: string[] = [];
+  const pass = new Set(sources.passEnv);
+  for (const [name, value] of Object.entries(callEnv)) {
+    if (value === undefined) continue;
+    const cargos = CARGO_CRATE_NAMES.has(name) || CARGO_CRATE_PREFIXES.some((p) => name.startsWith(p));
+    const setByCargo = !(name in sources.userEnv) || sources.userEnv[name] !== value;
+    const ok =
+      !neverForCompiler(name) &&
+      (cargos ||
+        COMPILER_NAMES.has(name) ||
+        name.startsWith("LC_") ||
+        pass.has(name) ||
+        granted(name) ||
+        (setByCargo && name !== "PATH" && name !== "LD_LIBRARY_PATH"));
+    if (ok) env[name] = value;
+    else if (name in sources.userEnv) withheld.push(name);
+  }
+  if ("RUSTC" in env) env.RUSTC = ctx.rustc;
+  if ("RUSTDOC" in env) env.RUSTDOC = ctx.rustdoc;
+  if ("CARGO" in env) env.CARGO = ctx.cargo;
+  const libPath = (callEnv.LD_LIBRARY_PATH ?? "").split(":").filter((p) => p === ctx.sysroot || p.startsWith(`${ctx.sysroot}/`));
+  if (libPath.length > 0) env.LD_LIBRARY_PATH = libPath.join(":");
+  env.HOME = SANDBOX_HOME;
+  env.TMPDIR = SANDBOX_TMP;
+  env.PATH = `${ctx.sysroot}/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin`;
+  return { env, withheld: withheld.sort() };
+}
+
+/**
  * @param buildScript true for a build script, false for a binary run through cargo's runner
  * @param granted variables a grant passes through by name or pattern (cratebox.toml `env`)
  */

@@ -11,10 +11,11 @@ import { CrateboxError, EXIT } from "./errors.ts";
 import type { Limits } from "./limits.ts";
 import { matchesEnvPattern, type EnvPattern } from "./profile/values.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
-import { SANDBOX_HOME, SANDBOX_TMP, toSandboxEnv } from "./sandbox-env.ts";
+import { SANDBOX_HOME, SANDBOX_TMP, toCompilerEnv, toSandboxEnv } from "./sandbox-env.ts";
 import { NO_NETWORK, NO_PROXY_DEFAULT, proxyEnv, type NetworkAccess } from "./egress.ts";
 
-import type { Phase } from "./phase.ts";
+import { isCompilerPhase, type Phase } from "./phase.ts";
+import { type CompilerInvocation, withoutRuntool } from "./rustc-args.ts";
 
 /** What a shim asks the orchestrator to run, as cargo handed it to the shim. */
 export interface StepRequest {
@@ -55,6 +56,24 @@ export interface HostFacts {
    * step) and the relay that carries the step's TCP connections to it (runtime/egress-proxy.ts).
    */
   egress?: EgressRelay;
+  /** Compiler phases (rustc, rustdoc): what the call reads and writes, and which variables are cargo's. */
+  compiler?: CompilerFacts;
+}
+
+/** What the runtime gathered about one rustc or rustdoc call. */
+export interface CompilerFacts {
+  invocation: CompilerInvocation;
+  /**
+   * The crate's sources, read-only: its package directory; a workspace member's whole workspace
+   * root (its target/ masked); a git dependency's checkout. Real paths.
+   */
+  sourceRoots: string[];
+  /** @argfiles on the command line (cargo writes one for a long command line): read-only. */
+  argfiles: string[];
+  /** Variables a build script of the crate set for it (`rustc-env`) and cargo config's `[env]`: they pass. */
+  passEnv: readonly string[];
+  /** The environment cratebox was started with: a variable cargo's call has with the same value is the user's, withheld. */
+  userEnv: Readonly<Record<string, string | undefined>>;
 }
 
 /** The in-container end of a proxied step's network: node runs the relay script, listening on loopback. */
@@ -157,11 +176,14 @@ export function toSandboxSpec(
   ro(host.sysroot);
 
   const buildScript = req.phase === "build-script";
-  const program = mustResolve(host, req.program, buildScript ? "build-script binary" : "program");
+  const compiler = isCompilerPhase(req.phase) ? host.compiler : undefined;
+  if (isCompilerPhase(req.phase) && !compiler) throw new SpecError(`no compiler facts for this ${req.phase} call`);
+  const program = mustResolve(host, req.program, buildScript ? "build-script binary" : compiler ? "compiler" : "program");
   if (buildScript && !host.buildRoots.some((root) => isWithin(program, root))) {
     throw new SpecError(`refusing to run ${req.program}: it is not inside cargo's build directory`);
   }
-  ro(program, req.program);
+  // The compiler of a toolchain is already visible (the sysroot, /usr); another one is mounted alone.
+  if (!compiler || ![host.sysroot, ...host.systemPaths].some((p) => isWithin(program, p))) ro(program, req.program);
 
   const manifestDir = mustResolve(host, req.env.CARGO_MANIFEST_DIR ?? req.cwd, "crate source directory");
   if (manifestDir === "/" || isWithin(host.home, manifestDir)) {
@@ -169,7 +191,9 @@ export function toSandboxSpec(
   }
   ro(manifestDir, req.env.CARGO_MANIFEST_DIR ?? req.cwd);
 
-  if (buildScript) {
+  if (compiler) {
+    mountCompilerView(req, host, compiler, mounts, withheldPaths);
+  } else if (buildScript) {
     const outDirRaw = req.env.OUT_DIR;
     if (!outDirRaw) throw new SpecError("cargo did not set OUT_DIR for this build script");
     const outDir = mustResolve(host, outDirRaw, "OUT_DIR");
@@ -204,26 +228,34 @@ export function toSandboxSpec(
   // behind an empty scratch tmpfs so a script reads no other crate's outputs; the mounts below it
   // (its binary, OUT_DIR, DEP_* OUT_DIRs) are laid on top.
   const tmpfs: Tmpfs[] = [
-    { target: SANDBOX_TMP, options: `rw,nosuid,nodev,size=${limits.tmpBytes},mode=1777` },
+    // `exec` said out loud: Docker adds noexec to a tmpfs that does not say, and a test that
+    // writes a script or builds a helper in its temporary directory must be able to run it.
+    { target: SANDBOX_TMP, options: `rw,nosuid,nodev,exec,size=${limits.tmpBytes},mode=1777` },
     { target: SANDBOX_HOME, options: "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
   ];
+  const runner = req.phase === "test" || req.phase === "bench" || req.phase === "run";
   for (const root of host.buildRoots) {
-    if (mounts.some((m) => m.readOnly && m.source !== root && isWithin(root, m.source))) {
+    if (runner) {
+      // A test may build inside target/: trybuild's UI tests run a nested cargo with
+      // CARGO_TARGET_DIR=target/tests/trybuild. Binaries cargo runs get a private, empty,
+      // executable target/ of /tmp's size (their binary, target/tmp and the package's executables
+      // are laid on top); nothing written there outlives the sandbox or reaches the host's target/.
+      tmpfs.push({ target: root, options: `rw,nosuid,nodev,exec,size=${limits.tmpBytes},mode=0755,uid=${host.uid},gid=${host.gid}` });
+    } else if (mounts.some((m) => m.readOnly && m.source !== root && isWithin(root, m.source))) {
       tmpfs.push({ target: root, options: "rw,nosuid,nodev,noexec,size=1m,mode=0755" });
     }
   }
 
-  const env = toSandboxEnv(
-    req.env,
-    {
-      sysroot: host.sysroot,
-      rustc: inSysroot(host, "rustc", req.env.RUSTC),
-      rustdoc: inSysroot(host, "rustdoc", req.env.RUSTDOC),
-      cargo: inSysroot(host, "cargo", req.env.CARGO),
-    },
-    buildScript,
-    (name) => grant.env.some((p) => matchesEnvPattern(p, name)),
-  );
+  const toolchain = {
+    sysroot: host.sysroot,
+    rustc: inSysroot(host, "rustc", req.env.RUSTC),
+    rustdoc: inSysroot(host, "rustdoc", req.env.RUSTDOC),
+    cargo: inSysroot(host, "cargo", req.env.CARGO),
+  };
+  const granted = (name: string) => grant.env.some((p) => matchesEnvPattern(p, name));
+  const env = compiler
+    ? toCompilerEnv(req.env, toolchain, { passEnv: compiler.passEnv, userEnv: compiler.userEnv }, granted)
+    : toSandboxEnv(req.env, toolchain, buildScript, granted);
 
   // A proxied step: the relay's parts read-only, the proxy variables set, its own loopback
   // (a test's mock server) left out of the proxy unless a grant passes the host's NO_PROXY.
@@ -246,7 +278,7 @@ export function toSandboxSpec(
     image: host.image,
     // /usr/bin/timeout is a backstop only: the orchestrator enforces the limit and names it;
     // this makes the step end by itself even if cratebox itself is killed.
-    cmd: ["/usr/bin/timeout", "--kill-after=5", String(fallbackSeconds), req.program, ...req.args],
+    cmd: ["/usr/bin/timeout", "--kill-after=5", String(fallbackSeconds), req.program, ...(compiler?.invocation.doctest ? withoutRuntool(req.args) : req.args)],
     workdir: req.cwd,
     env: env.env,
     user: `${host.uid}:${host.gid}`,
@@ -263,6 +295,49 @@ export function toSandboxSpec(
     withheldEnv: env.withheld,
     withheldPaths,
   };
+}
+
+/**
+ * A compiler call's view: the crate's sources and the working directory read-only, its OUT_DIR
+ * and what it links against (-L, --extern) read-only, and writable only its outputs (--out-dir,
+ * -o, dep-info) and its incremental directory, which must lie in cargo's build directory.
+ */
+function mountCompilerView(req: StepRequest, host: HostFacts, c: CompilerFacts, mounts: Mount[], withheldPaths: { path: string; reason: string }[]): void {
+  const ro = (p: string) => mounts.push({ source: p, target: p, readOnly: true });
+  const refuseHome = (p: string, what: string) => {
+    if (p === "/" || isWithin(host.home, p)) throw new SpecError(`refusing to mount ${p} as ${what}: it contains your home directory`);
+  };
+  for (const root of c.sourceRoots) {
+    refuseHome(root, "a crate's sources");
+    ro(root);
+  }
+  const inBuild = (p: string) => host.buildRoots.some((root) => isWithin(p, root));
+  const visible = (p: string) => mounts.some((m) => isWithin(p, m.target)) || [host.sysroot, ...host.systemPaths].some((s) => isWithin(p, s));
+  const cwd = mustResolve(host, req.cwd, "working directory");
+  if (!visible(cwd)) {
+    refuseHome(cwd, "the working directory");
+    ro(cwd);
+  }
+  for (const file of [...c.argfiles, ...c.invocation.sources]) {
+    const real = host.realpath(file);
+    if (real && !visible(real)) ro(real);
+  }
+  if (req.env.OUT_DIR) {
+    const out = host.realpath(req.env.OUT_DIR);
+    if (out && isInsideOutDir(out, host.buildRoots)) ro(out);
+  }
+  for (const dir of c.invocation.readDirs) {
+    const real = host.realpath(dir);
+    if (real === undefined) continue;
+    if (inBuild(real)) ro(real);
+    else if (!visible(real)) withheldPaths.push({ path: dir, reason: "a library directory outside cargo's build directory and the system's" });
+  }
+  for (const dir of [...c.invocation.outDirs, ...(c.invocation.incremental ? [c.invocation.incremental] : [])]) {
+    const real = host.realpath(dir);
+    if (real === undefined) throw new SpecError(`the compiler's output directory ${dir} does not exist`);
+    if (!inBuild(real)) throw new SpecError(`refusing to let a compiler write to ${dir}: it is not inside cargo's build directory`);
+    mounts.push({ source: real, target: real, readOnly: false });
+  }
 }
 
 function mustResolve(host: HostFacts, p: string, what: string): string {

@@ -31,6 +31,9 @@ if [ ! -f "$real" ]; then
   echo "error: cratebox: the real build script next to $0 is missing; \\\`cargo clean -p \${CARGO_PKG_NAME:-<crate>}\\\` rebuilds it" >&2
   exit 101
 fi
+if [ -n "\${CRATEBOX_SOCKET:-}" ] && [ -n "\${CRATEBOX_CLIENT_BIN:-}" ]; then
+  exec "$CRATEBOX_CLIENT_BIN" "$real" "$@"
+fi
 if [ -n "\${CRATEBOX_SOCKET:-}" ] && [ -n "\${CRATEBOX_NODE:-}" ] && [ -n "\${CRATEBOX_CLIENT:-}" ]; then
   exec "$CRATEBOX_NODE" "$CRATEBOX_CLIENT" "$real" "$@"
 fi

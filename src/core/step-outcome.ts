@@ -8,7 +8,7 @@ import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/schema.ts";
 import type { TraceDenials } from "./trace.ts";
 import { formatDuration, formatSize, type Limits } from "./limits.ts";
-import { phaseText, toGrantPhase, type Phase } from "./phase.ts";
+import { isCompilerPhase, phaseText, toGrantPhase, type Phase } from "./phase.ts";
 
 /** What the engine and the orchestrator observed when the container ended. */
 export interface ContainerExit {
@@ -56,6 +56,13 @@ export interface StepOutcome {
   source: "registry" | "path" | "git";
   /** Learn mode: what it tried beyond its view (from the trace). */
   denials?: TraceDenials;
+  /**
+   * Its output reported a missing, read-only or forbidden file (`No such file or directory`,
+   * `os error 30`, ...): the likeliest sign of a path the sandbox hides (runner phases).
+   */
+  fileErrorSeen?: boolean;
+  /** Compiler phases: variables `env!` asked for and files `include_str!` could not read (from its diagnostics). */
+  compileMissing?: { envMissing: string[]; unreadable: string[] };
   /** none; full (`network = true`); proxy (a host list or fetch grants, through the egress proxy). */
   network: "none" | "full" | "proxy";
   /** What the egress proxy allowed and refused (proxied steps only), the first 500. */
@@ -88,6 +95,41 @@ const SIGNAL_NAMES: Record<number, string> = {
 
 function signalName(n: number): string {
   return SIGNAL_NAMES[n] ?? `signal ${n}`;
+}
+
+/**
+ * Signals a program raises on itself (abort(), a failed C assertion, a double panic, std's
+ * IO-safety check, a crash): they end it the same way outside the sandbox. The sandbox's own are
+ * SIGKILL (a limit, a stop) and SIGSYS (seccomp); SIGBUS can also mean a full tmpfs.
+ */
+const SELF_INFLICTED = new Set([4, 5, 6, 8, 11]);
+
+/**
+ * cargo's name for a binary it runs, without the hash of its file name:
+ * `target/debug/deps/integration-0123456789abcdef` -> `integration` (`--test integration`).
+ */
+export function toTargetName(program: string): string {
+  return program
+    .replace(/^.*\//, "")
+    .replace(/\.cratebox-real$/, "")
+    .replace(/-[0-9a-f]{16}$/, "");
+}
+
+/** Error texts of a file the sandbox hides, keeps read-only or small (Rust's io::Error, C's strerror). */
+const FILE_ERROR =
+  /No such file or directory|os error 2\b|kind: NotFound|Read-only file system|os error 30\b|Permission denied|os error 13\b|No space left on device|os error 28\b|no matching package named .* found/;
+
+/** Watches a step's output, chunk by chunk (a match may straddle two chunks), for FILE_ERROR. */
+export class FileErrorWatch {
+  seen = false;
+  private tail = "";
+
+  push(chunk: Uint8Array): void {
+    if (this.seen) return;
+    const text = this.tail + Buffer.from(chunk).toString("utf8");
+    this.seen = FILE_ERROR.test(text);
+    this.tail = text.slice(-40);
+  }
 }
 
 /** GNU timeout's status when the backstop fired (124, or 137 after --kill-after). */
@@ -144,8 +186,20 @@ export function describeFailure(o: StepOutcome): string | undefined {
   // A test that fails is cargo's and the harness's to report; cratebox speaks up only when the
   // sandbox had a hand in it (a limit, a signal).
   const refused = refusedEgress(o);
-  if (o.phase !== "build-script" && o.cause === "exit" && !refused) return undefined;
-  const who = o.phase === "build-script" ? `build script of ${o.crate} ${o.version}` : `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version}`;
+  const compiler = isCompilerPhase(o.phase);
+  const withheld = compiler ? compileWithheld(o) : undefined;
+  if (o.phase !== "build-script" && o.cause === "exit" && !refused && !withheld) {
+    // A failed test usually failed on its own; one whose output names a file error may have
+    // reached for a path the sandbox hides (a fixture elsewhere in the workspace, /etc, home).
+    if (!o.fileErrorSeen || compiler) return undefined;
+    return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed after a file error in its output (missing, read-only or full); in the sandbox it sees only its package (${o.manifestDir}), target/tmp, /tmp (${formatSize(o.limits.tmpBytes)}) and /usr, not the rest of the workspace, /etc or your home, and a nested cargo (trybuild) sees none of your cargo configuration or registries: \`cratebox learn cargo ${o.phase === "run" ? "run" : o.phase} ...\` names the paths it tried, \`cratebox approve ${o.crate} --test --read PATH\` grants one`;
+  }
+  const who =
+    o.phase === "build-script"
+      ? `build script of ${o.crate} ${o.version}`
+      : compiler
+        ? `${o.phase === "rustc" ? "compilation" : "rustdoc"} of ${o.crate} ${o.version}`
+        : `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version}`;
   const l = o.limits;
   switch (o.cause) {
     case "memory":
@@ -164,15 +218,40 @@ export function describeFailure(o: StepOutcome): string | undefined {
       return `${who} was stopped: it printed directives the host would act on, kept from cargo: ${list}; if they are meant, grant them in cratebox.toml: ${grant}`;
     }
     case "signal":
+      // A test binary or program that aborts by itself: cargo reports the signal, and the same
+      // happens without cratebox; blaming the sandbox would send the user the wrong way.
+      if (o.phase !== "build-script" && SELF_INFLICTED.has(o.signal ?? 0) && !refused) return undefined;
+      if (o.signal === 7) {
+        return `${who} was killed by SIGBUS (exit code ${o.exitCode}) in the sandbox: a full tmpfs (its /tmp of ${formatSize(l.tmpBytes)}, or the 1 MiB placeholder hiding target/) ends a program writing through mmap this way${refused ?? ""}`;
+      }
       return `${who} was killed by ${signalName(o.signal ?? 0)} (exit code ${o.exitCode}) in the sandbox (${networkText(o)}, no home, read-only sources)${refused ?? ""}`;
     case "exit":
       if (refused) return `${who} failed with exit code ${o.exitCode} in the sandbox${refused}`;
+      if (withheld) return `${who} failed in the sandbox; ${withheld}`;
       if (o.phase === "build-script" && o.askedWithheld.length > 0) {
         const names = o.askedWithheld.map((n) => JSON.stringify(n)).join(", ");
         return `${who} failed with exit code ${o.exitCode} in the sandbox; it reads ${o.askedWithheld.join(", ")} (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs ${o.askedWithheld.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} env = [${names}]`;
       }
       return `${who} failed with exit code ${o.exitCode} in the sandbox (${networkText(o)}, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
+}
+
+/**
+ * A compiler step that failed for what the sandbox withheld, told by its own diagnostics: a
+ * variable `env!` wanted that the host has, a file `include_str!` could not read that exists on
+ * the host. The grant that would give it, or undefined when the failure is the code's own.
+ */
+function compileWithheld(o: StepOutcome): string | undefined {
+  const env = (o.compileMissing?.envMissing ?? []).filter((n) => o.withheldEnv.includes(n));
+  const paths = o.compileMissing?.unreadable ?? [];
+  if (env.length === 0 && paths.length === 0) return undefined;
+  const list = (xs: string[]) => xs.map((x) => JSON.stringify(x)).join(", ");
+  const parts = [
+    ...(env.length ? [`it reads ${env.join(", ")} at compile time (env!), which your environment has and the sandbox withheld`] : []),
+    ...(paths.length ? [`it reads ${paths.join(", ")} at compile time (include_str!/include_bytes!), which the sandbox does not show`] : []),
+  ];
+  const grants = [...(env.length ? [`env = [${list(env)}]`] : []), ...(paths.length ? [`read = [${list(paths)}]`] : [])];
+  return `${parts.join("; ")}; if it needs ${env.length + paths.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} ${grants.join(" ")}`;
 }
 
 /** What the shim exits with for an outcome, and the lines it prints first (stderr). */

@@ -5,14 +5,14 @@
  *
  *   facts (runtime) -> planStep (here) -> run the plan (runtime) -> toStepOutcome (here)
  */
-import path from "node:path";
 import type { EgressEvent, FetchGrant } from "./egress.ts";
 import { decideStep, type GrantContext, type GrantPathFacts, type StepDecision, UNKNOWN_CRATE } from "./grant-decision.ts";
 import { type RunIdentity, toLabels } from "./labels.ts";
 import { phaseText, toGrantPhase } from "./phase.ts";
 import type { CrateIdentity } from "./profile/select.ts";
+import type { CompilerInvocation } from "./rustc-args.ts";
 import { type HostFacts, type SandboxSpec, type StepRequest, toSandboxSpec, withTracing } from "./sandbox-spec.ts";
-import { type ContainerExit, type StepOutcome, toCause, toSignal } from "./step-outcome.ts";
+import { type ContainerExit, type StepOutcome, toCause, toSignal, toTargetName } from "./step-outcome.ts";
 import type { TraceDenials } from "./trace.ts";
 
 /** What the runtime gathered about one step before deciding anything. */
@@ -59,6 +59,8 @@ export interface StepPlan {
   proxy: ProxyPlan | undefined;
   /** Learn mode: where the trace of this step is. */
   traceDir: string | undefined;
+  /** Compiler phases: what the call compiles and writes (for what follows it: dep-info, the build-script shim). */
+  compile: CompilerInvocation | undefined;
 }
 
 /**
@@ -67,7 +69,9 @@ export interface StepPlan {
  * proposed), turned into the sandbox spec, with the firewall and the proxy it needs. Throws
  * (SPEC_REFUSED, GRANT_PATH) for a request the sandbox will not run.
  */
-export function planStep(request: StepRequest, facts: StepFacts, run: RunSettings): StepPlan {
+export function planStep(given: StepRequest, facts: StepFacts, run: RunSettings): StepPlan {
+  // `rustdoc` by name (cargo's default) is the toolchain's: a rustup proxy is not in the sandbox.
+  const request = given.phase === "rustdoc" && !given.program.includes("/") ? { ...given, program: `${facts.host.sysroot}/bin/rustdoc` } : given;
   const crate = facts.crate ?? UNKNOWN_CRATE;
   const name = request.env.CARGO_PKG_NAME ?? "unknown";
   const version = request.env.CARGO_PKG_VERSION ?? "0.0.0";
@@ -104,6 +108,7 @@ export function planStep(request: StepRequest, facts: StepFacts, run: RunSetting
     gate: request.phase === "build-script" ? { outDir: request.env.OUT_DIR ?? "", allowed: decision.directives } : undefined,
     proxy,
     traceDir: facts.traceDir,
+    compile: facts.host.compiler?.invocation,
   };
 }
 
@@ -119,6 +124,10 @@ export interface StepObservation {
   askedEnv: ReadonlySet<string>;
   egress: { events: EgressEvent[]; omitted: number };
   denials: TraceDenials | undefined;
+  /** Binaries cargo runs: their output named a file error (a path the sandbox may hide). */
+  fileErrorSeen: boolean;
+  /** Compiler phases: what its diagnostics say it wanted and did not get. */
+  compile: { envMissing: string[]; unreadable: string[] } | undefined;
   /** When the shim's client started, and now (the step's wall time as cargo saw it). */
   clientStartedAt: number;
   endedAt: number;
@@ -131,7 +140,7 @@ export function toStepOutcome(plan: StepPlan, seen: StepObservation): StepOutcom
     phase: request.phase,
     crate: plan.crate.name,
     version: plan.crate.version,
-    program: path.basename(request.program).replace(/\.cratebox-real$/, ""),
+    program: toTargetName(request.program),
     manifestDir: plan.manifestDir,
     image: spec.image,
     containerId: seen.containerId,
@@ -142,6 +151,8 @@ export function toStepOutcome(plan: StepPlan, seen: StepObservation): StepOutcom
     askedWithheld: spec.withheldEnv.filter((name) => seen.askedEnv.has(name)),
     source: decision.crate.source,
     ...(seen.denials ? { denials: seen.denials } : {}),
+    ...(seen.compile ? { compileMissing: seen.compile } : {}),
+    ...(seen.fileErrorSeen ? { fileErrorSeen: true } : {}),
     cause,
     exitCode: seen.exit.exitCode,
     signal: toSignal(seen.exit, cause),

@@ -3,6 +3,8 @@ import { toGrantPhase, type Phase } from "./phase.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
 const NOUNS: Record<Phase, [string, string]> = {
+  rustc: ["rustc call", "rustc calls"],
+  rustdoc: ["rustdoc call", "rustdoc calls"],
   "build-script": ["build script", "build scripts"],
   test: ["test binary", "test binaries"],
   bench: ["bench binary", "bench binaries"],
@@ -21,7 +23,11 @@ export function toSummaryLine(outcomes: readonly StepOutcome[]): string {
   const causes = new Map<string, number>();
   for (const o of failed) causes.set(o.cause, (causes.get(o.cause) ?? 0) + 1);
   const why = [...causes].map(([c, k]) => `${k} ${c === "exit" ? "exit code" : c}`).join(", ");
-  const names = failed.map((o) => (o.phase === "build-script" ? `${o.crate} ${o.version}` : `${o.crate} ${o.version} (${o.program})`));
+  const names = failed.map((o) =>
+    o.phase === "test" || o.phase === "bench" || o.phase === "run"
+      ? `${o.crate} ${o.version} (${o.program})`
+      : `${o.crate} ${o.version}${o.phase === "build-script" ? "" : ` (${o.phase})`}`,
+  );
   return `${what} sandboxed, ${failed.length} failed (${why}): ${names.join(", ")}`;
 }
 

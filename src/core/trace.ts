@@ -7,6 +7,7 @@
  * connect (there is no network), a Unix socket connect. Everything inside the sandbox's own
  * places (/proc, /sys, /dev, its home, the toolchain) is noise by construction.
  */
+import { posix } from "node:path";
 import { isWithin } from "./paths.ts";
 
 export interface TraceDenials {
@@ -55,7 +56,10 @@ export function parseTrace(text: string, existsOnHost: (p: string) => boolean, o
     }
     const m = OPEN_RE.exec(line);
     if (!m) continue;
-    const [, call, path, rest, errno] = m;
+    const [, call, raw, rest, errno] = m;
+    // `<package>/../fixture.txt` is outside the package, though it starts with the package's
+    // path: compare the normalised path.
+    const path = raw!.startsWith("/") ? posix.normalize(raw!).replace(/(.)\/+$/, "$1") : raw;
     if (!path!.startsWith("/") || NOISE_PREFIXES.some((n) => isWithin(path!, n)) || ownPlaces.some((o) => isWithin(path!, o))) continue;
     const wantsWrite = /O_WRONLY|O_RDWR|O_CREAT/.test(rest ?? "");
     if (wantsWrite && (errno === "EROFS" || errno === "EACCES")) note("write", writes, path!);
@@ -77,4 +81,32 @@ function parentOf(p: string): string {
 export function toGrantPaths(paths: readonly string[], kind: "read" | "write", isDir: (p: string) => boolean): string[] {
   const wanted = [...new Set(paths.map((p) => (kind === "write" && !isDir(p) ? parentOf(p) : p)))].sort();
   return wanted.filter((d) => !wanted.some((o) => o !== d && isDir(o) && d.startsWith(`${o}/`)));
+}
+
+/**
+ * Files programs look for and do without (git's system config, terminfo, the time zone, the
+ * user database): a denial of one is proposed only when a failed step tried nothing else.
+ */
+const USUALLY_OPTIONAL = [
+  "/etc/gitconfig",
+  "/etc/terminfo",
+  "/etc/localtime",
+  "/etc/nsswitch.conf",
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/inputrc",
+  "/etc/mime.types",
+];
+
+/**
+ * Which denials of a failed step explain its failure: those inside the workspace (fixtures a
+ * test reads through `..`), else the last one that is not a usual optional probe, else the last.
+ */
+export function toLikelyCauses(sequence: TraceDenials["sequence"], workspaceRoot: string): TraceDenials["sequence"] {
+  const files = sequence.filter((d) => d.kind === "read" || d.kind === "write");
+  const inWorkspace = files.filter((d) => isWithin(d.value, workspaceRoot));
+  if (inWorkspace.length > 0) return inWorkspace;
+  const real = sequence.filter((d) => !USUALLY_OPTIONAL.some((o) => isWithin(d.value, o)));
+  const last = real.at(-1) ?? sequence.at(-1);
+  return last ? [last] : [];
 }

@@ -52,3 +52,17 @@ export function findUserRustcWrapper(cwd: string, env: NodeJS.ProcessEnv): strin
   }
   return undefined;
 }
+
+/** The names cargo config's `[env]` tables set (cargo passes them to rustc and build scripts). */
+export function readConfigEnvNames(cwd: string, env: NodeJS.ProcessEnv): string[] {
+  const names = new Set<string>();
+  for (const file of configFiles(cwd, env)) {
+    try {
+      const table = (parse(readFileSync(file, "utf8")) as { env?: Record<string, unknown> }).env;
+      for (const name of Object.keys(table ?? {})) names.add(name);
+    } catch {
+      /* cargo itself will report a broken config file */
+    }
+  }
+  return [...names];
+}

@@ -37,8 +37,9 @@ export function auditSuffix(book: GrantBook, crate: GraphCrate): string {
 }
 
 /**
- * A `profiles ls` line for a proc macro without a build script: it has no sandboxed step (it runs
- * inside rustc), so what its [build.*] table can say is whether its code is pinned.
+ * A `profiles ls` line for a proc macro without a build script: it has no step of its own (it
+ * runs inside the rustc calls of the crates that use it, granted by their [rustc.*] tables), so
+ * what its own [build.*] table can say is whether its code is pinned.
  */
 export function procMacroStatus(book: GrantBook, crate: GraphCrate): string {
   const status = describeGrantStatus(book.context, crate, "build");
@@ -47,5 +48,5 @@ export function procMacroStatus(book: GrantBook, crate: GraphCrate): string {
   const seen = book.pins.observation(crate, "proc-macro");
   const table = status === "default: deny" ? "no table" : status.replace(/\].*$/, "]");
   const pinned = pins.length === 0 ? "its code is not pinned" : seen ? "its code is pinned and holds" : "its code is pinned (checked once rustc compiled it)";
-  return `${table}: ${pinned}; it runs inside rustc, unsandboxed`;
+  return `${table}: ${pinned}; it runs in the compiler's sandbox of each crate that uses it`;
 }

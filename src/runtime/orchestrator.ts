@@ -67,7 +67,7 @@ export class Orchestrator implements AsyncDisposable {
     conn.on("close", () => gone.abort());
     try {
       const outcome = await this.steps.run(
-        { phase: req.kind === "runner" ? this.runnerPhase : "build-script", program: req.program, args: req.args, cwd: req.cwd, env: req.env },
+        { phase: req.kind === "runner" ? this.runnerPhase : req.kind, program: req.program, args: req.args, cwd: req.cwd, env: req.env },
         { stdout: (c) => send(FRAME_STDOUT, c), stderr: (c) => send(FRAME_STDERR, c) },
         req.clientStartedAt,
         gone.signal,

@@ -10,7 +10,7 @@ import { CrateboxError, EXIT } from "../core/errors.ts";
 import { PINS_FILE } from "../core/pins/records.ts";
 import { capGrant, describeGrantStatus, grantPhasesOf, PROFILE_FILE } from "../core/grant-decision.ts";
 import { toGrantSummary } from "../core/grant-summary.ts";
-import { GRANT_PHASE_TEXT, type GrantPhase } from "../core/phase.ts";
+import { GRANT_PHASE_TEXT, GRANT_PHASES, type GrantPhase } from "../core/phase.ts";
 import { describeRefusals } from "../core/policy/apply.ts";
 import { applyTableEdit, currentEntry, type GrantRequest, NEW_PROFILE_TEXT, toApprovedTable } from "../core/profile/approve.ts";
 import { removeTable } from "../core/profile/edit.ts";
@@ -49,18 +49,27 @@ async function openWorkspace(ctx: CommandContext): Promise<Workspace> {
   return { graph, book, file: path.join(graph.workspaceRoot, PROFILE_FILE), warnings };
 }
 
+const LS_LABEL: Record<GrantPhase | "proc-macro", string> = {
+  build: "build script",
+  test: "tests       ",
+  rustc: "compilation ",
+  "proc-macro": "proc macro  ",
+};
+
 /** Every crate with a build script or test binaries and its effective grant. */
 export async function profilesLs(ctx: CommandContext): Promise<number> {
   const ws = await openWorkspace(ctx);
-  // Proc macros run inside rustc, unsandboxed: listed for their content pins and audits.
+  // Proc macros run inside the compilations of the crates that use them: listed for their content pins and audits.
   const rows = ws.graph.crates
-    .flatMap((c) => [...grantPhasesOf(c), ...(c.isProcMacro && !c.hasBuildScript ? (["proc-macro"] as const) : [])].map((phase) => ({ c, phase })))
+    .flatMap((c) =>
+      [...grantPhasesOf(c, ws.book.context.parsed), ...(c.isProcMacro && !c.hasBuildScript ? (["proc-macro"] as const) : [])].map((phase) => ({ c, phase })),
+    )
     .sort((a, b) => a.c.name.localeCompare(b.c.name) || a.phase.localeCompare(b.phase));
   ctx.print(`${ws.book.profile.exists ? ws.file : `no ${PROFILE_FILE} in ${ws.graph.workspaceRoot}: everything runs with the default (deny)`}`);
   for (const w of ws.warnings) ctx.print(`warning: ${w}`);
   for (const { c, phase } of rows)
     ctx.print(
-      `${phase === "build" ? "build script" : phase === "test" ? "tests       " : "proc macro  "}  ${c.name} ${c.version} (${c.source})  ${phase === "proc-macro" ? procMacroStatus(ws.book, c) : describeGrantStatus(ws.book.context, c, phase)}${phase === "test" ? "" : auditSuffix(ws.book, c)}`,
+      `${LS_LABEL[phase]}  ${c.name} ${c.version} (${c.source})  ${phase === "proc-macro" ? procMacroStatus(ws.book, c) : describeGrantStatus(ws.book.context, c, phase)}${phase === "build" || phase === "proc-macro" ? auditSuffix(ws.book, c) : ""}`,
     );
   return 0;
 }
@@ -71,10 +80,10 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
   const crates = ws.graph.crates.filter((c) => c.name === name);
   if (crates.length === 0) throw new CrateboxError("NO_SUCH_CRATE", `no crate named ${name} in this build graph`, "`cratebox profiles ls` lists them");
   for (const c of crates) {
-    const phases = grantPhasesOf(c);
+    const phases = grantPhasesOf(c, ws.book.context.parsed);
     if (phases.length === 0)
       ctx.print(
-        `${c.name} ${c.version} (${c.source}): ${c.isProcMacro ? "a proc macro (it runs inside rustc, unsandboxed)" : "no build script"} and not a workspace member: nothing of it runs in a sandbox step`,
+        `${c.name} ${c.version} (${c.source}): ${c.isProcMacro ? "a proc macro (it runs in the compiler's sandbox of each crate that uses it)" : "no build script"} and not a workspace member: no step of its own`,
       );
     for (const phase of phases) {
       ctx.print(
@@ -235,7 +244,7 @@ export async function policyTest(ctx: CommandContext, file: string): Promise<num
   let stops = 0;
   ctx.print(`policies: ${ws.book.context.policies.map((p) => `${p.file} (${p.decisions.length} decision${p.decisions.length === 1 ? "" : "s"})`).join(", ")}`);
   for (const crate of input.crates) {
-    for (const phase of ["build", "test"] as const) {
+    for (const phase of GRANT_PHASES) {
       if (crate.requested[phase] === null) continue;
       const graphCrate = ws.graph.crates.find((c) => c.name === crate.name && c.version === crate.version)!;
       const { outcome } = capGrant(ws.book.context, graphCrate, phase);

@@ -4,7 +4,7 @@
  * wrapper in place, and returns cargo's own exit code (130 when interrupted).
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
@@ -16,7 +16,7 @@ import { toGithubAnnotation } from "../core/annotations.ts";
 import { toReport } from "../core/report.ts";
 import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
 import { networkWarnings, toSummaryLine } from "../core/summary.ts";
-import { findUserRustcWrapper } from "./cargo-config.ts";
+import { findUserRustcWrapper, readConfigEnvNames } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadBuiltins, loadProfile, policySources } from "./grants.ts";
 import { learnFromRun } from "./learn.ts";
@@ -32,6 +32,7 @@ import { type BackendChoice, SandboxRouter } from "./sandbox/backend.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { factsGatherer, readDenials } from "./step-facts.ts";
 import { StepRunner } from "./step-runner.ts";
+import { finishCompilation } from "./compile-outputs.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
 import { isOwnerAlive, ownerLabel, sweepOrphans } from "./sweep.ts";
 
@@ -72,8 +73,11 @@ const EGRESS_RELAY = path.join(PACKAGE_ROOT, "dist/shims/egress-relay.js");
 
 const SHIMS = {
   wrapper: path.join(PACKAGE_ROOT, "src/shims/rustc-wrapper.sh"),
+  rustdoc: path.join(PACKAGE_ROOT, "src/shims/rustdoc-wrapper.sh"),
   runner: path.join(PACKAGE_ROOT, "src/shims/runner.sh"),
   client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
+  /** The native client (scripts/build-client.ts), when it was built: no Node start per step. */
+  clientBin: path.join(PACKAGE_ROOT, "dist/native/cratebox-client"),
 };
 
 /**
@@ -137,6 +141,16 @@ async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJ
   return host;
 }
 
+/** Whether this process's standard input is a pipe, a socket or a non-empty file (not a terminal, not /dev/null). */
+function stdinCarriesData(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isSocket() || (st.isFile() && st.size > 0);
+  } catch {
+    return false;
+  }
+}
+
 export async function runCargo(opts: CargoRunOptions): Promise<number> {
   const startedAt = new Date();
   const cargo = opts.cargo ?? opts.env.CARGO ?? "cargo";
@@ -145,6 +159,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     // Nothing of a crate's code runs (version, metadata, tree, new, ...): plain cargo.
     const res = await execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env, extendEnv: false, stdio: "inherit", reject: false });
     return res.exitCode ?? 101;
+  }
+  // The sandboxed binaries get no standard input: say so when something is piped in, instead of
+  // letting `echo x | cratebox cargo run` pass as if it was read.
+  if (inv.runsBinaries && stdinCarriesData()) {
+    opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
   const dirs = await readBuildDirs(cargo, inv, opts.cwd, opts.env);
   const owner = ownerLabel();
@@ -155,6 +174,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     warnings.push(w);
     opts.log(`WARNING: ${w}`);
   };
+  // The engine is the backend asked for: it must answer before anything builds (exit 2 if not).
+  const eager = opts.backend === "docker" ? await connectEngine(opts.env) : undefined;
   const runtime = new SandboxRouter({
     choice: opts.backend ?? "auto",
     ownImage: image,
@@ -162,7 +183,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     // The engine only when a step first needs it: its image, the sweep of dead runs' containers,
     // and what it cannot enforce.
     connectDocker: async () => {
-      const docker = await connectEngine(opts.env);
+      const docker = eager ?? (await connectEngine(opts.env));
       const [, engineWarnings] = await Promise.all([ensureImage(docker, opts.image ?? DEFAULT_IMAGE, opts.log), enforcementWarnings(docker, opts.env)]);
       const engine = new DockerRuntime(docker, image);
       const swept = await sweepOrphans(engine);
@@ -179,7 +200,12 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
   for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) opts.log(`WARNING: ${w}`);
   const swapped = swapExisting(dirs.buildRoots);
-  if (swapped > 0 && !opts.quiet) opts.log(`put ${swapped} build script(s) compiled outside cratebox behind the sandbox`);
+  if (swapped.swapped > 0 && !opts.quiet) opts.log(`put ${swapped.swapped} build script(s) compiled outside cratebox behind the sandbox`);
+  for (const file of swapped.replaced) {
+    opts.log(
+      `WARNING: ${file} was neither cratebox's shim nor a compiled build script (something rewrote it); it is the shim again and runs nothing until rebuilt: \`cargo clean -p <crate>\``,
+    );
+  }
   const host = inv.runsBinaries ? await hostTriple(inv.toolchain, opts.cwd, opts.env) : undefined;
 
   const runId = randomUUID();
@@ -191,6 +217,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     checkPlan: (plan) => (plan.request.phase === "build-script" ? grants.checkBuildScriptStep(plan.request.program, plan.manifestDir) : Promise.resolve()),
     gatherFacts: factsGatherer({
       grants,
+      userEnv: opts.env,
+      configEnv: readConfigEnvNames(opts.cwd, opts.env),
       host: readRunHostFacts(image, dirs.buildRoots),
       sysroots: new SysrootCache(),
       rustc: opts.env.RUSTC ?? "rustc",
@@ -211,6 +239,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         },
       }),
     readDenials,
+    finishCompile: finishCompilation,
     log: opts.log,
     onStepStart: () => opts.onStepStart?.(),
     onStepEnd: (outcome) => {
@@ -235,13 +264,19 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     const env: NodeJS.ProcessEnv = {
       ...opts.env,
       RUSTC_WRAPPER: SHIMS.wrapper,
+      RUSTDOC: SHIMS.rustdoc,
       CRATEBOX_SOCKET: socket,
       CRATEBOX_NODE: process.execPath,
       CRATEBOX_CLIENT: SHIMS.client,
+      ...(existsSync(SHIMS.clientBin) ? { CRATEBOX_CLIENT_BIN: SHIMS.clientBin } : {}),
       CRATEBOX_SHIM: shim,
       CRATEBOX_RUN_ID: runId,
     };
     delete env.CARGO_BUILD_RUSTC_WRAPPER;
+    delete env.CARGO_BUILD_RUSTDOC;
+    // A rustdoc of the user's own keeps being the one that runs, in the sandbox.
+    if (opts.env.RUSTDOC) env.CRATEBOX_USER_RUSTDOC = opts.env.RUSTDOC;
+    else delete env.CRATEBOX_USER_RUSTDOC;
     if (host) {
       // Every binary cargo executes for this host (tests, benches, doctests, `cargo run`) goes
       // through cargo's runner hook into a container. A runner of the user's own is replaced.

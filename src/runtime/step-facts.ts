@@ -5,13 +5,20 @@
  */
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { StepRequest } from "../core/sandbox-spec.ts";
+import type { GraphCrate } from "../core/crate-graph.ts";
+import { isCompilerPhase } from "../core/phase.ts";
+import { parseCompilerArgs } from "../core/rustc-args.ts";
+import type { CompilerFacts, StepRequest } from "../core/sandbox-spec.ts";
 import type { StepFacts, StepPlan } from "../core/step-plan.ts";
 import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import type { GrantBook } from "./grants.ts";
-import { type RunHostFacts, type SysrootCache, toHostFacts } from "./host-facts.ts";
+import { type RunHostFacts, realpathOrUndefined, type SysrootCache, toHostFacts } from "./host-facts.ts";
 
 export interface FactsSources {
+  /** The environment cratebox was started with (a compiler call's variable with the same value is the user's). */
+  userEnv: Readonly<Record<string, string | undefined>>;
+  /** cargo config's `[env]` names: they pass into compiler calls. */
+  configEnv: readonly string[];
   grants: GrantBook;
   host: RunHostFacts;
   sysroots: SysrootCache;
@@ -29,10 +36,15 @@ export function factsGatherer(src: FactsSources): (request: StepRequest) => Prom
   let proxies = 0;
   return async (request) => {
     const crate = await src.grants.crateAt(request.env.CARGO_MANIFEST_DIR ?? request.cwd);
-    const sysroot = src.sysroots.resolve(request.env.RUSTC ?? src.rustc, request.env);
+    const compiling = isCompilerPhase(request.phase);
+    // A rustc call names its rustc; everything else (rustdoc too) uses the run's.
+    const rustc = request.phase === "rustc" ? request.program : (request.env.RUSTC ?? src.rustc);
+    const sysroot = src.sysroots.resolve(rustc, request.env);
+    const host = toHostFacts(src.host, sysroot, request.phase, request.program);
+    if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.graph?.workspaceRoot);
     return {
       crate,
-      host: toHostFacts(src.host, sysroot, request.phase, request.program),
+      host,
       grantPaths: src.grants.pathFacts(),
       relay: src.relay,
       egressSocket: path.join(src.egressDir, `egress-${++proxies}.sock`),
@@ -54,4 +66,49 @@ export function readDenials(traceDir: string, plan: StepPlan): TraceDenials {
     (p) => existsSync(p),
     plan.spec.mounts.map((m) => m.target),
   );
+}
+
+/** What a rustc or rustdoc call reads and writes, and which of its variables are cargo's. */
+function compilerFacts(request: StepRequest, crate: GraphCrate | undefined, src: FactsSources, workspaceRoot: string | undefined): CompilerFacts {
+  const argfiles = request.args.filter((a) => a.startsWith("@")).map((a) => path.resolve(request.cwd, a.slice(1)));
+  const expanded = request.args.flatMap((a) => (a.startsWith("@") ? readArgfile(path.resolve(request.cwd, a.slice(1))) : [a]));
+  const invocation = parseCompilerArgs(expanded, request.phase === "rustdoc" ? "rustdoc" : "rustc", request.cwd);
+  const manifestDir = realpathOrUndefined(request.env.CARGO_MANIFEST_DIR ?? request.cwd);
+  const sourceRoots: string[] = [];
+  // A workspace member may include files from anywhere in its workspace (README, shared
+  // modules): the whole root, its target/ masked. A git dependency: its checkout.
+  if (crate?.isWorkspaceMember && workspaceRoot) sourceRoots.push(realpathOrUndefined(workspaceRoot) ?? workspaceRoot);
+  else if (crate?.source === "git" && manifestDir) sourceRoots.push(checkoutRoot(manifestDir));
+  return { invocation, sourceRoots, argfiles, passEnv: [...src.configEnv, ...rustcEnvOf(request.env.OUT_DIR)], userEnv: src.userEnv };
+}
+
+/** An @argfile: one argument per line (cargo writes them for long command lines). */
+function readArgfile(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}
+
+/** The names the crate's build script set with `rustc-env`, from cargo's record of its output (next to OUT_DIR). */
+function rustcEnvOf(outDir: string | undefined): string[] {
+  if (!outDir) return [];
+  let text = "";
+  try {
+    text = readFileSync(path.join(path.dirname(outDir), "output"), "utf8");
+  } catch {
+    return [];
+  }
+  return [...text.matchAll(/^cargo::?rustc-env=([^=\n]+)=/gm)].map((m) => m[1]!.trim());
+}
+
+/** The root of a git checkout (cargo marks it with .cargo-ok), else the package directory itself. */
+function checkoutRoot(manifestDir: string): string {
+  for (let dir = manifestDir, i = 0; i < 6 && dir !== path.dirname(dir); dir = path.dirname(dir), i++) {
+    if (existsSync(path.join(dir, ".cargo-ok")) || existsSync(path.join(dir, ".git"))) return dir;
+  }
+  return manifestDir;
 }

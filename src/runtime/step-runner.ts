@@ -5,13 +5,15 @@
  * sandbox's removal until the run closes.
  */
 import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import { CompileLog } from "../core/compile-output.ts";
 import { DirectiveGate } from "../core/directive-gate.ts";
 import type { EgressEvent } from "../core/egress.ts";
 import { CrateboxError } from "../core/errors.ts";
 import { LABEL_RUN } from "../core/labels.ts";
 import type { Phase } from "../core/phase.ts";
 import type { StepRequest } from "../core/sandbox-spec.ts";
-import type { StepOutcome } from "../core/step-outcome.ts";
+import { FileErrorWatch, type StepOutcome } from "../core/step-outcome.ts";
 import { type ProxyPlan, type RunSettings, type StepFacts, type StepPlan, planStep, toStepOutcome } from "../core/step-plan.ts";
 import type { TraceDenials } from "../core/trace.ts";
 import { runSandbox } from "./sandbox/run-sandbox.ts";
@@ -34,6 +36,11 @@ export interface StepRunnerOptions {
   startProxy: (plan: ProxyPlan) => Promise<StepProxy>;
   /** Learn mode: what the step's trace shows it tried beyond its view. */
   readDenials?: (traceDir: string, plan: StepPlan) => TraceDenials;
+  /**
+   * After a compiler step, on the host: its dep-info without withheld variables, a compiled build
+   * script behind the shim (runtime/compile-outputs.ts). A message fails the step.
+   */
+  finishCompile?: (plan: StepPlan, succeeded: boolean) => string | undefined;
   /** Does this host file exist? (the directive firewall's check for libraries built in OUT_DIR) */
   exists?: (file: string) => boolean;
   /** cratebox's own lines. */
@@ -75,7 +82,21 @@ export class StepRunner {
       // The directive firewall: a build script's stdout goes to cargo line by line, and a line
       // the host would act on dangerously is kept back (core/directive-gate.ts).
       const gate = plan.gate ? new DirectiveGate(plan.gate.outDir, plan.gate.allowed, io.stdout) : undefined;
-      const relay: RunIo = gate ? { stdout: (c) => gate.push(c), stderr: io.stderr } : io;
+      // A compiler's diagnostics: what it wanted and the sandbox withheld (core/compile-output.ts).
+      const log = plan.compile ? new CompileLog(io.stderr) : undefined;
+      // A binary cargo runs: a file error in its output may mean a path the sandbox hides.
+      const files = !gate && !log ? new FileErrorWatch() : undefined;
+      const watched = (out: (c: Buffer) => void) =>
+        files
+          ? (c: Buffer) => {
+              files.push(c);
+              out(c);
+            }
+          : out;
+      const relay: RunIo = {
+        stdout: gate ? (c) => gate.push(c) : watched(io.stdout),
+        stderr: log ? (c) => log.push(c) : watched(io.stderr),
+      };
       const run = await runSandbox(
         opts.runtime,
         plan.spec,
@@ -91,15 +112,27 @@ export class StepRunner {
       );
       for (const w of run.warnings) this.runtimeWarnings.add(w);
       gate?.end(opts.exists ?? existsSync);
+      log?.end();
+      let exit = run.exit;
+      const refusal = plan.compile ? opts.finishCompile?.(plan, run.exit.exitCode === 0 && run.exit.stoppedBy === undefined && !run.exit.oomKilled) : undefined;
+      if (refusal) {
+        io.stderr(Buffer.from(`cratebox: ${refusal}\n`));
+        exit = { ...exit, exitCode: 101 };
+      }
       const outcome = toStepOutcome(plan, {
         containerId: run.id,
         backend: run.backend,
-        exit: run.exit,
+        exit,
         runMs: run.runMs,
+        // Only paths that exist on the host: a missing file is the code's own mistake.
+        compile: log
+          ? { envMissing: [...log.envMissing], unreadable: [...log.unreadable].filter((p) => isAbsolute(p) && (opts.exists ?? existsSync)(p)) }
+          : undefined,
         blocked: gate?.blocked ?? [],
         askedEnv: gate?.askedEnv ?? new Set(),
         egress: { events: proxy?.events ?? [], omitted: proxy?.omitted ?? 0 },
         denials: plan.traceDir && opts.readDenials ? opts.readDenials(plan.traceDir, plan) : undefined,
+        fileErrorSeen: files?.seen ?? false,
         clientStartedAt,
         endedAt: Date.now(),
       });

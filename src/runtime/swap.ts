@@ -1,13 +1,19 @@
 /**
- * Swaps compiled build scripts for the shim (see core/shim.ts), before cargo starts, for binaries
- * compiled without cratebox (plain cargo, or an older target/): cargo's fingerprints do not
- * change when a RUSTC_WRAPPER appears, so such a binary would be "Fresh" and, if re-run, would
- * run unsandboxed. Binaries compiled under cratebox are swapped by the RUSTC_WRAPPER itself
- * (src/shims/rustc-wrapper.sh), with the same shim text (writeShimTemplate) and the same moves.
+ * Build scripts run only behind cratebox's shim (core/shim.ts). The wrapper's compile step
+ * (compile-outputs.ts) swaps each one as rustc makes it; before cargo starts, this checks every
+ * compiled build script in the build directories, because cargo's fingerprints do not change
+ * when a RUSTC_WRAPPER appears (a binary plain cargo compiled would be "Fresh" and run bare),
+ * and because anything could have written there between two runs. A file in a build script's
+ * place must be byte for byte cratebox's shim; an executable rustc made (ELF) is moved aside and
+ * the shim put in its place; anything else (a shell script, an edited shim) is replaced by the
+ * shim, which then finds no real binary and fails closed. Cargo's hard link to it
+ * (`build-script-<name>`, the file cargo executes) must be the shim too.
  */
-import { closeSync, existsSync, linkSync, openSync, readSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { isBuildScriptBinaryName, isShim, REAL_SUFFIX, toBuildScriptShim } from "../core/shim.ts";
+import { isBuildScriptBinaryName, REAL_SUFFIX, toBuildScriptShim } from "../core/shim.ts";
+
+const SHIM = toBuildScriptShim();
 
 function readHead(file: string, bytes = 64): Buffer {
   const fd = openSync(file, "r");
@@ -24,52 +30,46 @@ function isElf(head: Buffer): boolean {
   return head.length >= 4 && head[0] === 0x7f && head.toString("latin1", 1, 4) === "ELF";
 }
 
+/** Is this file exactly cratebox's shim (a size check first: no need to read a large binary)? */
+function isExactShim(file: string): boolean {
+  try {
+    return statSync(file).size === Buffer.byteLength(SHIM) && readFileSync(file, "utf8") === SHIM;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes the shim in place of `bin` with the given times (cargo's view of freshness stays). */
+function putShim(bin: string, times: { atime: Date; mtime: Date }): void {
+  const tmp = `${bin}.cratebox-tmp-${process.pid}`;
+  writeFileSync(tmp, SHIM, { mode: 0o755 });
+  utimesSync(tmp, times.atime, times.mtime);
+  renameSync(tmp, bin);
+}
+
 /**
- * Moves `bin` aside to `bin.cratebox-real` and writes the shim in its place, keeping the
- * binary's times so cargo's view of freshness does not change. Returns false when `bin` is
- * already a shim or not a native executable.
+ * Moves an executable rustc made to `bin.cratebox-real` and writes the shim in its place,
+ * keeping its times. False when `bin` is not such an executable (nothing is done then).
  */
-function swapBuildScript(bin: string): boolean {
+export function swapBuildScript(bin: string): boolean {
   let head: Buffer;
   try {
     head = readHead(bin);
   } catch {
     return false;
   }
-  if (isShim(head.toString("latin1")) || !isElf(head)) return false;
+  if (!isElf(head)) return false;
   const st = statSync(bin);
-  const real = bin + REAL_SUFFIX;
-  const tmp = `${bin}.cratebox-tmp-${process.pid}`;
-  writeFileSync(tmp, toBuildScriptShim(), { mode: 0o755 });
-  utimesSync(tmp, st.atime, st.mtime);
-  renameSync(bin, real);
-  renameSync(tmp, bin);
+  renameSync(bin, bin + REAL_SUFFIX);
+  putShim(bin, st);
   return true;
 }
 
-/**
- * Cargo's uplifted copy `build-script-<name>` (a hard link of the compiled binary, the file
- * cargo actually executes) is replaced by a link to the shim when it still is the real binary.
- */
-function relinkUplifted(dir: string, entries: string[]): void {
-  for (const compiled of entries.filter(isBuildScriptBinaryName)) {
-    const uplifted = path.join(dir, compiled.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
-    let head: Buffer;
-    try {
-      head = readHead(uplifted);
-    } catch {
-      continue;
-    }
-    if (!isElf(head)) continue;
-    const tmp = `${uplifted}.cratebox-tmp-${process.pid}`;
-    linkSync(path.join(dir, compiled), tmp);
-    renameSync(tmp, uplifted);
-  }
-}
-
-/** Writes the shim where the RUSTC_WRAPPER copies it from (CRATEBOX_SHIM). */
-export function writeShimTemplate(file: string): void {
-  writeFileSync(file, toBuildScriptShim(), { mode: 0o755 });
+export interface SwapCount {
+  /** Executables compiled outside cratebox, now behind the shim. */
+  swapped: number;
+  /** Files in a build script's place that were neither the shim nor an executable: replaced by the shim. */
+  replaced: string[];
 }
 
 /** The directories that hold compiled build scripts: `<root>/[<triple>/]<profile>/build/<pkg>-<hash>`. */
@@ -93,9 +93,9 @@ function* buildScriptDirs(root: string): Generator<string> {
   }
 }
 
-/** Swaps every unswapped build-script binary below the build roots. Returns how many. */
-export function swapExisting(buildRoots: readonly string[]): number {
-  let swapped = 0;
+/** Checks every build script below the build roots (see the top of this file). */
+export function swapExisting(buildRoots: readonly string[]): SwapCount {
+  const count: SwapCount = { swapped: 0, replaced: [] };
   for (const root of buildRoots) {
     for (const dir of buildScriptDirs(root)) {
       let entries: string[];
@@ -104,11 +104,35 @@ export function swapExisting(buildRoots: readonly string[]): number {
       } catch {
         continue;
       }
-      const compiled = entries.filter(isBuildScriptBinaryName);
-      if (compiled.length === 0) continue;
-      for (const name of compiled) if (swapBuildScript(path.join(dir, name))) swapped++;
-      relinkUplifted(dir, entries);
+      for (const name of entries.filter(isBuildScriptBinaryName)) {
+        const bin = path.join(dir, name);
+        if (isExactShim(bin)) continue;
+        if (swapBuildScript(bin)) count.swapped++;
+        else {
+          putShim(bin, statSync(bin));
+          count.replaced.push(bin);
+        }
+        // Cargo's copy: `build_script_<target>-<hash>` -> `build-script-<target>`.
+        const uplifted = path.join(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
+        if (existsSync(uplifted) && !isExactShim(uplifted)) relink(bin, uplifted);
+      }
+      // An uplifted copy whose compiled binary is already the shim may still be something else.
+      for (const name of entries.filter(isBuildScriptBinaryName)) {
+        const uplifted = path.join(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
+        if (existsSync(uplifted) && !isExactShim(uplifted)) relink(path.join(dir, name), uplifted);
+      }
     }
   }
-  return swapped;
+  return count;
+}
+
+function relink(bin: string, uplifted: string): void {
+  const tmp = `${uplifted}.cratebox-tmp-${process.pid}`;
+  linkSync(bin, tmp);
+  renameSync(tmp, uplifted);
+}
+
+/** Writes the shim where the RUSTC_WRAPPER copies it from (CRATEBOX_SHIM). */
+export function writeShimTemplate(file: string): void {
+  writeFileSync(file, SHIM, { mode: 0o755 });
 }

@@ -11,8 +11,10 @@ import { FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, FrameDecoder, PROTOCOL_VERSION,
 
 const clientStartedAt = Date.now();
 const argv = process.argv.slice(2);
-const kind = argv[0] === "--runner" ? "runner" : "build-script";
-const [program, ...args] = kind === "runner" ? argv.slice(1) : argv;
+const FLAGS = { "--runner": "runner", "--rustc": "rustc", "--rustdoc": "rustdoc" } as const;
+const flag = FLAGS[argv[0] as keyof typeof FLAGS];
+const kind: RunRequest["kind"] = flag ?? "build-script";
+const [program, ...args] = flag ? argv.slice(1) : argv;
 const socketPath = process.env.CRATEBOX_SOCKET;
 if (!program || !socketPath) {
   process.stderr.write("cratebox: the sandbox shim was started without a program or outside a cratebox run\n");
@@ -23,7 +25,15 @@ const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
 // Cargo hands its runner a path relative to the working directory (`target/debug/app` for
 // `cargo run`): the orchestrator wants it absolute.
-const request: RunRequest = { v: PROTOCOL_VERSION, kind, program: resolve(program), args, cwd: process.cwd(), env, clientStartedAt };
+const request: RunRequest = {
+  v: PROTOCOL_VERSION,
+  kind,
+  program: program.includes("/") ? resolve(program) : program,
+  args,
+  cwd: process.cwd(),
+  env,
+  clientStartedAt,
+};
 
 let exited = false;
 const decoder = new FrameDecoder();

@@ -473,7 +473,9 @@ describe("a hostile build script: works under plain cargo, stopped by cratebox",
     expect(loot(boxed)).not.toMatch(/^spin 120 => /m);
     expect(b.output).toMatch(/^cratebox: .*evil-build 0\.1\.0 was killed: time limit of 2s/m);
     expect(b.ms).toBeLessThan(60_000);
-    const step = (JSON.parse(report(boxed)) as { steps: { crate: string; cause: string; runMs?: number }[] }).steps.find((s) => s.crate === "evil-build");
+    const step = (JSON.parse(report(boxed)) as { steps: { crate: string; phase: string; cause: string; runMs?: number }[] }).steps.find(
+      (s) => s.crate === "evil-build" && s.phase === "build-script",
+    );
     expect(step?.cause).toBe("timeout");
     expect(step?.runMs ?? Infinity).toBeLessThan(6_000);
   });

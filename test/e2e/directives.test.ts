@@ -85,14 +85,16 @@ describe("link escapes", () => {
     expect(res.stderr).toMatch(/grant them in cratebox\.toml: \[build\.app\] version = "=0\.1\.0" source = "path" directives = \[/);
   });
 
-  it("a directives grant lets an intended one through", async () => {
-    const dir = tempDir();
-    const marker = path.join(dir, "granted-ran");
+  it("a directives grant lets an intended one through, to the linker inside the compiler's sandbox", async () => {
+    // Relative to the linker's working directory (the workspace root): the compiler's output
+    // directory, the one place its sandbox may write.
+    const marker = "target/debug/deps/granted-ran";
     const ws = escapeWorkspace(marker, plantedCollect2(marker), "cargo:rustc-link-arg=-BOUT");
     const { writeFileSync } = await import("node:fs");
     writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\n[build.app]\nsource = "path"\ndirectives = ["rustc-link-arg=-B*"]\n');
     const res = await cratebox(["build"], ws, testEnv(fake));
     expect(res.code, res.output).toBe(0);
-    expect(existsSync(marker)).toBe(true);
+    // The granted -B reached the linker: the planted collect2 ran, in the sandbox of app's rustc call.
+    expect(existsSync(path.join(ws, marker))).toBe(true);
   });
 });

@@ -179,7 +179,7 @@ describe('network = ["host:port"]: only the listed hosts, only through cratebox\
     expect(site.requests).toEqual(["GET /hello", "GET /hello"]);
     expect(tcp.connections).toBe(2);
 
-    const step = report(s).steps.find((x) => x.crate === "evil-build")!;
+    const step = report(s).steps.find((x) => x.crate === "evil-build" && x.phase === "build-script")!;
     expect(step.network).toBe("proxy");
     expect(step.egress.map((e) => [e.method, e.target, e.decision])).toEqual([
       ["GET", `127.0.0.1:${site.port}`, "allowed"],
@@ -210,7 +210,7 @@ describe('network = ["host:port"]: only the listed hosts, only through cratebox\
       `evil-build's build script: CONNECT ${tcp.address} refused: 127.0.0.1 is listed for port ${listed.port} only; to allow it: network = ["127.0.0.1:${listed.port}", "${tcp.address}"] in [build.evil-build]`,
     );
     const refused = report(s)
-      .steps.find((x) => x.crate === "evil-build")!
+      .steps.find((x) => x.crate === "evil-build" && x.phase === "build-script")!
       .egress.filter((e) => e.decision === "refused");
     expect(refused.map((e) => [e.method, e.target, e.grant])).toEqual([
       // The list as it is plus the refused host: a list is one value, so it must be written whole.
@@ -272,7 +272,7 @@ describe('network = ["host:port"]: only the listed hosts, only through cratebox\
     expect(run.stderr).toMatch(
       /WARNING: the build script of evil-build 0\.1\.0 ran with FULL network access \(network = true, from \[build\.evil-build\] \(.*cratebox\.toml:3\)\).*network = \["host:port"\]/,
     );
-    expect(report(s).steps.find((x) => x.crate === "evil-build")!.network).toBe("full");
+    expect(report(s).steps.find((x) => x.crate === "evil-build" && x.phase === "build-script")!.network).toBe("full");
   });
 });
 
@@ -298,7 +298,7 @@ describe("fetch = [{ url, sha256 }]: one file, checked against its hash", () => 
     );
     expect(boxed.get(tamperedGet)).not.toContain(tampered.trim());
     expect(boxed.get(other)).toMatch(/403 Forbidden/);
-    const events = report(s).steps.find((x) => x.crate === "evil-build")!.egress;
+    const events = report(s).steps.find((x) => x.crate === "evil-build" && x.phase === "build-script")!.egress;
     expect(events.map((e) => [e.url, e.decision])).toEqual([
       [`http://127.0.0.1:${site.port}/dist/schema.tar`, "allowed"],
       [`http://127.0.0.1:${site.port}/dist/evil.tar`, "refused"],
@@ -368,7 +368,7 @@ describe("fetch over https", () => {
       /^OK HTTP\/1.1 502 Bad Gateway body=cratebox: fetch https:\/\/127\.0\.0\.1:\d+\/schema\.tar: (SELF_SIGNED|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY)/,
     );
     expect(results(untrusted).get(get)).not.toContain(content);
-    expect(report(untrusted).steps.find((x) => x.crate === "evil-build")!.egress[0]).toMatchObject({
+    expect(report(untrusted).steps.find((x) => x.crate === "evil-build" && x.phase === "build-script")!.egress[0]).toMatchObject({
       decision: "allowed",
       reason: "fetch grant",
       error: expect.any(String),

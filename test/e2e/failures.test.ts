@@ -3,6 +3,7 @@
  * naming the crate and the cause, Ctrl-C, a killed run swept at the next start, clear errors.
  */
 import { execa } from "execa";
+import { readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
@@ -84,13 +85,33 @@ describe("in GitHub Actions", () => {
   });
 });
 
-describe("interruption", () => {
+/** The sandboxed build script's processes, found by the workspace its binary lives in (bwrap). */
+function sandboxedProcesses(ws: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`${ws}/target/`) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(".cratebox-real")
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const DOCKER = { CRATEBOX_BACKEND: "docker" };
+
+describe("interruption on the Docker engine", () => {
   it("Ctrl-C stops the running containers, exits 130 and leaves nothing behind", async () => {
     const fake = makeFakeHome();
     const ws = workspaceWithBuildRs(SLEEPER);
-    const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake), extendEnv: false, reject: false, detached: true, all: true });
+    const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake, DOCKER), extendEnv: false, reject: false, detached: true, all: true });
     const running = await until("the build script's container", async () =>
-      (await containersOf("cratebox.crate=app")).find((c) => c.State === "running" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)),
+      (await containersOf("cratebox.crate=app")).find(
+        (c) => c.State === "running" && c.Labels["cratebox.phase"] === "build-script" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`),
+      ),
     );
     // Every container carries the run id, the crate, its version and the phase.
     expect(running.Labels).toMatchObject({ "cratebox.crate": "app", "cratebox.version": "0.1.0", "cratebox.phase": "build-script" });
@@ -108,9 +129,11 @@ describe("interruption", () => {
   it("containers of a run that was killed outright are swept at the next start", async () => {
     const fake = makeFakeHome();
     const ws = workspaceWithBuildRs(SLEEPER);
-    const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake), extendEnv: false, reject: false, detached: true });
+    const child = execa(CRATEBOX, ["cargo", "build"], { cwd: ws, env: testEnv(fake, DOCKER), extendEnv: false, reject: false, detached: true });
     const running = await until("the build script's container", async () =>
-      (await containersOf("cratebox.crate=app")).find((c) => c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`)),
+      (await containersOf("cratebox.crate=app")).find(
+        (c) => c.Labels["cratebox.phase"] === "build-script" && c.Labels["cratebox.owner"]?.includes(`:${child.pid}:`),
+      ),
     );
     const runId = running.Labels["cratebox.run"]!;
     // SIGKILL the whole group: cratebox gets no chance to clean up.
@@ -118,7 +141,7 @@ describe("interruption", () => {
     await child;
     expect(await containersOf(`cratebox.run=${runId}`)).toHaveLength(1);
 
-    const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake));
+    const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake, DOCKER));
     expect(next.code, next.output).toBe(0);
     // Whichever cratebox started first since the kill swept it (test files run in parallel, so
     // it may have been another test's run; then this one has nothing left to report).
@@ -139,12 +162,44 @@ describe("interruption", () => {
       },
     });
     try {
-      const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()));
+      const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome(), DOCKER));
       expect(res.code).toBe(0);
       expect(await containersOf("cratebox.run=alive-test")).toHaveLength(1);
     } finally {
       await alive.remove({ force: true });
     }
+  });
+});
+
+describe("interruption under bubblewrap", () => {
+  it("Ctrl-C stops the sandbox's processes and exits 130", async () => {
+    const ws = workspaceWithBuildRs(SLEEPER);
+    const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
+      cwd: ws,
+      env: testEnv(makeFakeHome()),
+      extendEnv: false,
+      reject: false,
+      detached: true,
+    });
+    await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+    process.kill(-child.pid!, "SIGINT");
+    expect((await child).exitCode).toBe(130);
+    await until("the sandbox's processes to end", async () => (sandboxedProcesses(ws).length === 0 ? true : undefined), 10_000);
+  });
+
+  it("a run killed outright takes its sandboxes with it", async () => {
+    const ws = workspaceWithBuildRs(SLEEPER);
+    const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
+      cwd: ws,
+      env: testEnv(makeFakeHome()),
+      extendEnv: false,
+      reject: false,
+      detached: true,
+    });
+    await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+    process.kill(-child.pid!, "SIGKILL");
+    await child;
+    await until("the sandbox's processes to end", async () => (sandboxedProcesses(ws).length === 0 ? true : undefined), 10_000);
   });
 });
 
@@ -157,22 +212,30 @@ describe("limits the engine does not enforce", () => {
       checkedAt: new Date().toISOString(),
       probes: [{ name: "pids", enforced: false, detail: "held 40 of 16" }],
     });
-    const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake));
+    const res = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(fake, DOCKER));
     expect(res.code).toBe(0);
     expect(res.stderr).toContain("cratebox: WARNING: `cratebox doctor` found the pids limit not enforced by this engine: held 40 of 16");
-    const clean = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()));
+    const clean = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome(), DOCKER));
     expect(clean.stderr).not.toContain("WARNING");
   });
 });
 
 describe("errors with a fix, exit code 2", () => {
   const ws = makeWorkspace({ registry: registry.dir });
-  it("no Docker engine", async () => {
-    const res = await cratebox(["build"], ws, testEnv(makeFakeHome(), { DOCKER_HOST: "unix:///tmp/cratebox-no-such-engine.sock" }));
+  it("no Docker engine, when the engine is the backend", async () => {
+    const build = workspaceWithBuildRs("fn main() {}");
+    const res = await cratebox(["build"], build, testEnv(makeFakeHome(), { ...DOCKER, DOCKER_HOST: "unix:///tmp/cratebox-no-such-engine.sock" }));
     expect(res.code).toBe(2);
     expect(res.stderr).toContain("no Docker engine answers at unix:///tmp/cratebox-no-such-engine.sock");
     expect(res.stderr).toContain("Start one:");
     expect(res.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    // Under bubblewrap the same build needs no engine at all.
+    const bwrap = await cratebox(
+      ["build"],
+      build,
+      testEnv(makeFakeHome(), { CRATEBOX_BACKEND: "bwrap", DOCKER_HOST: "unix:///tmp/cratebox-no-such-engine.sock" }),
+    );
+    expect(bwrap.code, bwrap.output).toBe(0);
   });
   it.each([
     [["--memory", "lots", "cargo", "build"], /invalid value "lots": expected a size such as/],
@@ -208,8 +271,13 @@ describe("entry points", () => {
   it("`cratebox doctor` proves the limits are enforced", async () => {
     const res = await execa(CRATEBOX, ["doctor"], { env: testEnv(makeFakeHome()), extendEnv: false, reject: false });
     expect(res.exitCode, res.stdout).toBe(0);
-    expect(res.stdout).toMatch(/^ok {3}pids limit: asked for 40 processes under a limit of 16, the engine refused to fork past it$/m);
-    expect(res.stdout).toMatch(/^ok {3}memory limit: allocating 512 MiB under a 64 MiB limit was killed for memory$/m);
-    expect(res.stdout).toMatch(/^ok {3}network limit: network interfaces inside: lo$/m);
+    expect(res.stdout).toMatch(/^ok {3}backend: bwrap: bubblewrap works here/m);
+    for (const backend of ["bwrap", "docker"]) {
+      expect(res.stdout).toMatch(
+        new RegExp(`^ok {3}${backend} pids limit: asked for 40 processes under a limit of 16, the engine refused to fork past it$`, "m"),
+      );
+      expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} memory limit: allocating 512 MiB under a 64 MiB limit was killed for memory$`, "m"));
+      expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} network limit: network interfaces inside: lo$`, "m"));
+    }
   });
 });

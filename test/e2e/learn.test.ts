@@ -51,9 +51,9 @@ fn main() {
     const again = await cratebox(["build"], ws, env, ["learn"]);
     expect(again.code).toBe(101);
     const proposed = readFileSync(proposedFile, "utf8");
-    // exactly the variable and the directory, pinned; nothing for the tolerated probe
-    expect(proposed).toMatch(/\n\[build\.app\]\nversion = "=0\.1\.0"\nsource = "path"\nenv = \["MY_SDK_DIR"\]\nread = \[".*\/sdk"\]\n$/);
-    expect(proposed).toContain(`read = ["${sdk}"]`);
+    // exactly the variable and the file it read (not its directory), pinned; nothing for the tolerated probe
+    expect(proposed).toMatch(/\n\[build\.app\]\nversion = "=0\.1\.0"\nsource = "path"\nenv = \["MY_SDK_DIR"\]\nread = \[".*\/sdk\/version\.txt"\]\n$/);
+    expect(proposed).toContain(`read = ["${sdk}/version.txt"]`);
     expect(proposed).not.toContain(path.dirname(optional));
     expect(again.stderr).toMatch(/also tried \(not proposed\): read .*optional\.conf/); // the probe: shown, not proposed
     renameSync(proposedFile, path.join(ws, "cratebox.toml"));

@@ -130,7 +130,7 @@ describe("content pins", () => {
     expect(again.code, again.output).toBe(0);
     const ls = await cli(["profiles", "ls"]);
     expect(ls.stdout).toMatch(
-      /^proc macro {4}derive-lite 0\.1\.0 \(registry\) {2}\[build\.derive-lite\]: its code is pinned and holds; it runs inside rustc, unsandboxed$/m,
+      /^proc macro {4}derive-lite 0\.1\.0 \(registry\) {2}\[build\.derive-lite\]: its code is pinned and holds; it runs in the compiler's sandbox of each crate that uses it$/m,
     );
     const explain = await cli(["profiles", "explain", "local-sys"]);
     expect(explain.stdout).toMatch(/build-script pin sha256:[0-9a-f]{64}: holds: the build script's code is sha256:[0-9a-f]{64} \(from dep-info /);
@@ -157,7 +157,9 @@ describe("content pins", () => {
       expect(res.stderr).toContain("nothing was built");
       const diff = await cli(["profiles", "diff", "local-sys"]);
       expect(diff.stdout).toContain("since the review of local-sys 0.1.0:\n      changed: helper.rs\n");
-      expect(diff.stdout).toContain('+pub fn run() { let out = std::env::var("OUT_DIR").unwrap(); std::fs::write(format!("{out}/ran.txt"), "CHANGED").unwrap(); }');
+      expect(diff.stdout).toContain(
+        '+pub fn run() { let out = std::env::var("OUT_DIR").unwrap(); std::fs::write(format!("{out}/ran.txt"), "CHANGED").unwrap(); }',
+      );
       expect(ranMarks(path.join(ws, "target"))).toEqual(["reviewed"]);
       // Under plain cargo the changed script runs: the stop above is cratebox's.
       const plain = await execa("cargo", ["build", "--offline", "--target-dir", path.join(ws, "target-plain")], {

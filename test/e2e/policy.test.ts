@@ -37,14 +37,14 @@ function loot(ws: string): string {
 
 describe("policy ceilings in real containers", () => {
   it("the shipped no-network policy and an env ceiling take away what cratebox.toml granted", async () => {
-    const ws = workspace(["env GRANTED_VAR", "ls /sys/class/net"]);
+    const ws = workspace(["env GRANTED_VAR", "netifs"]);
     const ceiling = policyFile(
       'function policy() { return [{ crate: "*", phase: "*", action: "cap", caps: { env: ["CC", "CFLAGS"] }, rule: "known-env" }]; }\n',
     );
     const res = await cratebox(["build"], ws, env, ["--policy", path.join(ROOT, "profiles/policies/no-network.js"), "--policy", ceiling]);
     expect(res.code, res.output).toBe(0);
     expect(loot(ws)).toMatch(/env GRANTED_VAR => ERR/);
-    expect(loot(ws)).toMatch(/ls \/sys\/class\/net => OK \[lo\]$/m);
+    expect(loot(ws)).toMatch(/netifs => OK \[lo\]$/m);
     const explain = await execa(CRATEBOX, ["profiles", "explain", "evil-build", "--policy", ceiling], { cwd: ws, env, extendEnv: false, reject: false });
     expect(explain.stdout).toMatch(/policy {3}env: .*GRANTED_VAR.*\(rule known-env, .*policy\.js\)/);
   });
@@ -81,7 +81,7 @@ describe("refusals and requirements stop the run before anything builds", () => 
 
   it.each([
     ["an endless loop", "function policy() { for (;;) {} }", /policy\.js.*(time|timed out)/i],
-    ["an allocation bomb", "function policy() { const a = []; for (;;) a.push(new Array(1e6).fill(1)); }", /policy\.js.*memory/i],
+    ["an allocation bomb", "function policy() { const a = []; for (;;) a.push(new Array(1e7).fill(1)); }", /policy\.js.*memory/i],
     [
       "reaching for the host",
       "function policy() { return [{ crate: process.env.HOME, phase: 'build', action: 'allow' }]; }",

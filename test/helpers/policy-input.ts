@@ -37,7 +37,7 @@ export function policyCrate(overrides: Partial<PolicyCrate> = {}): PolicyCrate {
     features: ["default"],
     dependents: ["app"],
     workspaceMember: false,
-    requested: { build: grantView(), test: null },
+    requested: { build: grantView(), test: null, rustc: null },
     audits: noAudits(),
     ...overrides,
   };
@@ -123,7 +123,7 @@ export function syntheticInput(n: number): PolicyInput {
       features: i % 2 === 0 ? ["default", "std"] : [],
       dependents: [`crate-${(i + 1) % n}`, `crate-${(i + 7) % n}`],
       workspaceMember: member,
-      requested: { build, test: member ? grantView({ table: i % 100 === 0 ? `test.${name}` : null, network: i % 100 === 0 }) : null },
+      requested: { build, test: member ? grantView({ table: i % 100 === 0 ? `test.${name}` : null, network: i % 100 === 0 }) : null, rustc: null },
       audits: noAudits(),
     });
   }

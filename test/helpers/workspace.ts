@@ -4,7 +4,7 @@
  * one local directory source that replaces crates.io. Fixture crates are copied, so a test may
  * arm an attack crate by writing its plan file into the copy.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -12,8 +12,18 @@ export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
 const FIXTURE_CRATES = path.join(ROOT, "test/fixtures/crates");
 
+const created: string[] = [];
+
+/** A fresh temp directory, removed after the test file (test/helpers/cleanup.ts). */
 export function tempDir(prefix = "cratebox-test-"): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir made in this test file (CRATEBOX_TEST_KEEP=1 keeps them to look at). */
+export function removeTempDirs(): void {
+  for (const dir of created.splice(0)) if (!process.env.CRATEBOX_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
 }
 
 /**

@@ -28,7 +28,7 @@ async function outcomes(files: string[], input: PolicyInput) {
 
 /** A graph with one of each kind of grant. */
 const graph = policyInput([
-  policyCrate({ name: "plain-build", requested: { build: grantView(), test: null } }),
+  policyCrate({ name: "plain-build", requested: { build: grantView(), test: null, rustc: null } }),
   policyCrate({
     name: "openssl-sys",
     version: "0.9.80",
@@ -41,6 +41,7 @@ const graph = policyInput([
         limits: { ...grantView().limits, timeoutMs: 60 * MIN },
       }),
       test: null,
+      rustc: null,
     },
   }),
   policyCrate({
@@ -49,6 +50,7 @@ const graph = policyInput([
     requested: {
       build: grantView({ table: "build.loose", pinned: { version: "1", checksum: null, buildScript: null, procMacro: null }, env: ["CC"] }),
       test: null,
+      rustc: null,
     },
   }),
   policyCrate({
@@ -60,6 +62,7 @@ const graph = policyInput([
     requested: {
       build: grantView({ table: "build.codegen", pinned: { version: "=0.1.0", checksum: null, buildScript: null, procMacro: null }, write: ["generated"] }),
       test: grantView({ table: "test.codegen", network: true }),
+      rustc: null,
     },
   }),
   policyCrate({
@@ -67,7 +70,7 @@ const graph = policyInput([
     version: "2.0.0",
     source: "git",
     checksum: null,
-    requested: { build: grantView({ table: "build.forked", env: ["FORKED_*"] }), test: null },
+    requested: { build: grantView({ table: "build.forked", env: ["FORKED_*"] }), test: null, rustc: null },
   }),
 ]);
 
@@ -154,7 +157,10 @@ describe("shipped policies", () => {
   });
 
   it("say nothing about a graph without grants", async () => {
-    const bare = policyInput([policyCrate({ name: "a" }), policyCrate({ name: "b", hasBuildScript: false, requested: { build: null, test: null } })]);
+    const bare = policyInput([
+      policyCrate({ name: "a" }),
+      policyCrate({ name: "b", hasBuildScript: false, requested: { build: null, test: null, rustc: null } }),
+    ]);
     const of = await outcomes(TESTED, bare);
     expect(of("a", "build")).toMatchObject({ grant: bare.crates[0]!.requested.build, denied: [], unmet: [], shapedBy: [] });
   });

@@ -12,9 +12,9 @@ const input = policyInput([
   policyCrate({
     name: "openssl-sys",
     version: "0.9.80",
-    requested: { build: grantView({ table: "build.openssl-sys", network: true, env: ["OPENSSL_*"] }), test: null },
+    requested: { build: grantView({ table: "build.openssl-sys", network: true, env: ["OPENSSL_*"] }), test: null, rustc: null },
   }),
-  policyCrate({ name: "app", source: "path", checksum: null, workspaceMember: true, requested: { build: null, test: grantView() } }),
+  policyCrate({ name: "app", source: "path", checksum: null, workspaceMember: true, requested: { build: null, test: grantView(), rustc: null } }),
 ]);
 const LIMITS = { timeoutMs: 250 };
 

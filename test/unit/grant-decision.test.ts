@@ -152,9 +152,9 @@ describe("toPolicyInput", () => {
     expect(input.crates[0]).toMatchObject({
       name: "foo",
       checksum: `sha256:${HEX}`,
-      requested: { build: { table: "build.foo", env: ["A"], pinned: { version: "=1.0.0" } }, test: null },
+      requested: { build: { table: "build.foo", env: ["A"], pinned: { version: "=1.0.0" } }, test: null, rustc: null },
     });
-    expect(input.crates[1]).toMatchObject({ name: "app", checksum: null, requested: { build: null, test: { network: true } } });
+    expect(input.crates[1]).toMatchObject({ name: "app", checksum: null, requested: { build: null, test: { network: true }, rustc: null } });
   });
 });
 

@@ -89,7 +89,7 @@ const learn = (outcomes: StepOutcome[], current?: string) =>
   });
 
 describe("proposeGrants (learn)", () => {
-  it("proposes the narrowest read for the last denial of a failed step: the file, not its directory", () => {
+  it("proposes the narrowest read for the likeliest cause of a failure: the file, not its directory, passing over optional probes", () => {
     const p = learn([
       failed({
         reads: ["/opt/sdk/a.h", "/etc/gitconfig"],
@@ -100,8 +100,20 @@ describe("proposeGrants (learn)", () => {
       }),
     ]);
     expect(p.tables).toEqual(["build.foo"]);
-    expect(p.text).toContain('read = ["/etc/gitconfig"]');
-    expect(p.lines[0]).toBe("learn: foo 1.2.3 (build script) failed; proposing read /etc/gitconfig; also tried (not proposed): read /opt/sdk/a.h");
+    expect(p.text).toContain('read = ["/opt/sdk/a.h"]');
+    expect(p.lines[0]).toBe("learn: foo 1.2.3 (build script) failed; proposing read /opt/sdk/a.h; also tried (not proposed): read /etc/gitconfig");
+  });
+
+  it("proposes what a compilation said it missed: the variable env! wanted, the file include_str! read", () => {
+    const p = learn([
+      failed(
+        {},
+        { phase: "rustc", program: "rustc", withheldEnv: ["DATABASE_URL"], compileMissing: { envMissing: ["DATABASE_URL"], unreadable: ["/opt/schema.sql"] } },
+      ),
+    ]);
+    expect(p.tables).toEqual(["rustc.foo"]);
+    expect(p.text).toContain('env = ["DATABASE_URL"]');
+    expect(p.text).toContain('read = ["/opt/schema.sql"]');
   });
 
   it("says that no key grants a Unix socket instead of writing a table that grants nothing", () => {

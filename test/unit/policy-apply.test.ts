@@ -134,9 +134,9 @@ describe("applyPolicies: the strictest wins", () => {
 
   it("applies to every step of an input", () => {
     const input = policyInput([
-      policyCrate({ name: "a", requested: { build: grantView({ network: true }), test: null } }),
-      policyCrate({ name: "app", source: "path", workspaceMember: true, requested: { build: null, test: grantView({ network: true }) } }),
-      policyCrate({ name: "plain", hasBuildScript: false, requested: { build: null, test: null } }),
+      policyCrate({ name: "a", requested: { build: grantView({ network: true }), test: null, rustc: null } }),
+      policyCrate({ name: "app", source: "path", workspaceMember: true, requested: { build: null, test: grantView({ network: true }), rustc: null } }),
+      policyCrate({ name: "plain", hasBuildScript: false, requested: { build: null, test: null, rustc: null } }),
     ]);
     const steps = applyPoliciesToInput(input, [policy("n.js", { crate: "*", phase: "test", action: "cap", caps: { network: false } })]);
     expect(steps.map((s) => [s.name, s.phase, s.outcome.grant.network])).toEqual([

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodeFrame, FrameDecoder, FRAME_EXIT, FRAME_STDOUT } from "../../src/core/protocol.ts";
 import { isBuildScriptBinaryName, isShim, toBuildScriptShim } from "../../src/core/shim.ts";
 import { toImageTag } from "../../src/core/image-tag.ts";
+import { tempDir } from "../helpers/workspace.ts";
 
 describe("frames", () => {
   it("decode across arbitrary chunk boundaries", () => {
@@ -53,7 +53,7 @@ describe("toImageTag", () => {
 });
 
 describe("the shim as sh runs it", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "cratebox-shim-"));
+  const dir = tempDir("cratebox-shim-");
   const shim = path.join(dir, "build-script-build");
   writeFileSync(shim, toBuildScriptShim(), { mode: 0o755 });
   const run = (env: Record<string, string> = {}) => spawnSync(shim, [], { env: { PATH: "/usr/bin:/bin", CARGO_PKG_NAME: "foo", ...env }, encoding: "utf8" });

@@ -193,6 +193,20 @@ describe("toSandboxSpec for binaries cargo runs (tests, benches, cargo run)", ()
     expect(s.env).not.toHaveProperty("GITHUB_TOKEN");
   });
 
+  it("gives a test a private, executable target/ of /tmp's size (trybuild's nested cargo builds there)", () => {
+    const mask = runner(testBin).tmpfs.find((t) => t.target === target);
+    expect(mask?.options).toMatch(/(^|,)exec(,|$)/);
+    expect(mask?.options).toContain(`size=${DEFAULT_LIMITS.tmpBytes}`);
+    expect(mask?.options).toContain("uid=1000,gid=1000");
+    // a build script's view of target/ stays a tiny non-executable placeholder
+    expect(spec({}, {}, "/work/app").tmpfs.find((t) => t.target === target)?.options).toBe("rw,nosuid,nodev,noexec,size=1m,mode=0755");
+  });
+
+  it("mounts /tmp executable: Docker makes a tmpfs noexec unless told", () => {
+    expect(runner(testBin).tmpfs.find((t) => t.target === "/tmp")?.options).toMatch(/(^|,)exec(,|$)/);
+    expect(spec().tmpfs.find((t) => t.target === "/tmp")?.options).not.toMatch(/noexec/);
+  });
+
   it("runs a doctest binary that rustdoc built outside target/", () => {
     const s = runner("/tmp/rustdoctestAbc/rust_out");
     expect(s.mounts).toContainEqual({ source: "/tmp/rustdoctestAbc/rust_out", target: "/tmp/rustdoctestAbc/rust_out", readOnly: true });

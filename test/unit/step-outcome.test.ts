@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
-import { describeFailure, toCause, toSignal, type StepOutcome } from "../../src/core/step-outcome.ts";
+import { describeFailure, FileErrorWatch, toTargetName, toCause, toSignal, type StepOutcome } from "../../src/core/step-outcome.ts";
 import { toSummaryLine } from "../../src/core/summary.ts";
 
 const base = { exitCode: 0, oomKilled: false, pidsLimitHit: false };
@@ -75,6 +75,31 @@ describe("toSummaryLine", () => {
 });
 
 describe("binaries cargo runs", () => {
+  it("a program that aborts by itself is not blamed on the sandbox (cargo names the signal)", () => {
+    expect(describeFailure(outcome({ phase: "test", program: "aborts", cause: "signal", exitCode: 134, signal: 6 }))).toBeUndefined();
+    expect(describeFailure(outcome({ phase: "run", program: "app", cause: "signal", exitCode: 139, signal: 11 }))).toBeUndefined();
+    // a build script's signal is still named (cargo shows only "exit status")
+    expect(describeFailure(outcome({ cause: "signal", exitCode: 134, signal: 6 }))).toMatch(/killed by SIGABRT/);
+  });
+  it("a bus error names the full tmpfs that causes one", () => {
+    expect(describeFailure(outcome({ phase: "test", program: "ui", cause: "signal", exitCode: 135, signal: 7 }))).toMatch(/SIGBUS .*a full tmpfs/);
+  });
+  it("a failed test whose output shows a file error gets a hint about the paths the sandbox hides", () => {
+    const line = describeFailure(outcome({ phase: "test", program: "outside", cause: "exit", exitCode: 101, fileErrorSeen: true, manifestDir: "/w/probe" }));
+    expect(line).toMatch(/^test binary outside of foo 1\.2\.3 failed after a file error .* its package \(\/w\/probe\).*`cratebox learn cargo test \.\.\.`/);
+  });
+  it("names test binaries as cargo does, without the hash", () => {
+    expect(toTargetName("/w/target/debug/deps/integration-253d51ba8d7601fa")).toBe("integration");
+    expect(toTargetName("/w/target/debug/build/foo-0123456789abcdef/build_script_build-0123456789abcdef.cratebox-real")).toBe("build_script_build");
+    expect(toTargetName("/w/target/debug/app")).toBe("app");
+  });
+  it("sees a file error even when it straddles two chunks of output", () => {
+    const w = new FileErrorWatch();
+    w.push(Buffer.from("Error: Os { code: 2, kind: Not"));
+    expect(w.seen).toBe(false);
+    w.push(Buffer.from('Found, message: "..." }'));
+    expect(w.seen).toBe(true);
+  });
   it("a failing test is the harness's to report; a limit or signal is named", () => {
     expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "exit", exitCode: 101 }))).toBeUndefined();
     expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "timeout" }))).toBe(

@@ -94,7 +94,7 @@ describe("StepRunner", () => {
       exitCode: 0,
       crate: "foo",
       version: "1.0.0",
-      program: "build_script_build-aaaaaaaaaaaaaaaa",
+      program: "build_script_build",
       containerId: "mem-1",
     });
     expect(t.out).toEqual({ stdout: "cargo:rustc-cfg=has_foo\n", stderr: "note\n" });

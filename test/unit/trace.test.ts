@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTrace, toGrantPaths } from "../../src/core/trace.ts";
+import { parseTrace, toGrantPaths, toLikelyCauses } from "../../src/core/trace.ts";
 
 const TRACE = `12 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3
 12 openat(AT_FDCWD, "/opt/sdk/include/sdk.h", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
@@ -31,5 +31,26 @@ describe("parseTrace", () => {
     const isDir = (p: string) => p === "/srv/gen";
     expect(toGrantPaths(["/srv/gen/out.rs"], "write", isDir)).toEqual(["/srv/gen"]);
     expect(toGrantPaths(["/srv/gen"], "write", isDir)).toEqual(["/srv/gen"]);
+  });
+  it("reads a path through `..` as the path it is: outside the package", () => {
+    const d = parseTrace('openat(AT_FDCWD, "/w/probe/../outside.txt", O_RDONLY) = -1 ENOENT (No such file or directory)\n', () => true, ["/w/probe"]);
+    expect(d.reads).toEqual(["/w/outside.txt"]);
+  });
+  it("takes a denial in the workspace, else the last one that is not a usual optional probe, as the cause", () => {
+    const seq = [
+      { kind: "read" as const, value: "/w/fixtures/data.txt" },
+      { kind: "read" as const, value: "/etc/gitconfig" },
+    ];
+    expect(toLikelyCauses(seq, "/w")).toEqual([seq[0]]);
+    expect(
+      toLikelyCauses(
+        [
+          { kind: "read", value: "/opt/sdk/v" },
+          { kind: "read", value: "/etc/gitconfig" },
+        ],
+        "/w",
+      ),
+    ).toEqual([{ kind: "read", value: "/opt/sdk/v" }]);
+    expect(toLikelyCauses([{ kind: "read", value: "/etc/gitconfig" }], "/w")).toEqual([{ kind: "read", value: "/etc/gitconfig" }]);
   });
 });

@@ -18,7 +18,7 @@
  * `reviewed`: it says `reviewed = true`. A step no table selects meets none of them.
  */
 import { formatLimit } from "../limits.ts";
-import type { GrantPhase } from "../phase.ts";
+import { GRANT_PHASES, type GrantPhase } from "../phase.ts";
 import { envPatternCovers, hostCovers, isExactVersionPin, pathCovers } from "./ceilings.ts";
 import { LIMIT_CAPS, type GrantView, type LimitCap, type PolicyDecision, type PolicyDecisions, type PolicyInput, type Requirement } from "./schema.ts";
 
@@ -165,7 +165,7 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
 export function applyPoliciesToInput(input: PolicyInput, policies: readonly PolicyDecisions[]): (PolicyTarget & { outcome: PolicyOutcome })[] {
   const out: (PolicyTarget & { outcome: PolicyOutcome })[] = [];
   for (const crate of input.crates) {
-    for (const phase of ["build", "test"] as const) {
+    for (const phase of GRANT_PHASES) {
       const grant = crate.requested[phase];
       if (grant === null) continue;
       const target = { name: crate.name, version: crate.version, phase, grant };

@@ -19,6 +19,7 @@
 import * as z from "zod";
 import { AuditViewSchema } from "../audits/view.ts";
 import { LIMIT_FIELDS, limitValueSchema, limitsSchema, type Limits } from "../limits.ts";
+import { GRANT_PHASES } from "../phase.ts";
 import { toKeyPath, type KeySegment } from "../profile/key-path.ts";
 import { RUNTIMES, SOURCES } from "../profile/schema.ts";
 import { SOURCE_STATUSES } from "../review/report.ts";
@@ -75,7 +76,12 @@ const PolicyCrateSchema = z.strictObject({
   dependents: z.array(z.string()),
   workspaceMember: z.boolean(),
   /** The grant of each of its steps; null when it has no step in that phase. */
-  requested: z.strictObject({ build: GrantViewSchema.nullable(), test: GrantViewSchema.nullable() }),
+  requested: z.strictObject({
+    build: GrantViewSchema.nullable(),
+    test: GrantViewSchema.nullable(),
+    /** Compiling it (rustc, rustdoc, its proc macros); null when no [rustc.<crate>] table names it (the defaults apply). */
+    rustc: GrantViewSchema.nullable(),
+  }),
   /** cargo-vet audits of this version ([review] audits; issue 15): evidence, never a grant. */
   audits: AuditViewSchema,
 });
@@ -150,7 +156,7 @@ export type ReviewCrate = z.infer<typeof ReviewCrateSchema>;
 
 // ---- decisions --------------------------------------------------------------------------------
 
-const POLICY_PHASES = ["build", "test", "*"] as const;
+const POLICY_PHASES = [...GRANT_PHASES, "*"] as const;
 const REQUIREMENTS = ["checksum-pin", "version-pin", "reviewed"] as const;
 export type Requirement = (typeof REQUIREMENTS)[number];
 export const LIMIT_CAPS = LIMIT_FIELDS;

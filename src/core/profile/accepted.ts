@@ -37,6 +37,7 @@ export const ROOT_ACCEPTED: Readonly<Record<string, string>> = {
   defaults: "a table [defaults] of limits, image and runtime",
   build: "tables [build.<crate>], one per crate whose build script gets a grant",
   test: "tables [test.<package>], one per package whose test, bench and run binaries get a grant",
+  rustc: "tables [rustc.<crate>], one per crate whose compilation (its proc macros, compile-time reads) gets a grant",
   review: "a table [review] of min-age, require-pubtime, index and [[review.exempt]]",
 };
 

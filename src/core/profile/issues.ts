@@ -176,7 +176,7 @@ function describeLocation(root: SchemaRoot, path: readonly KeySegment[]): { keys
   }
   const [top, name, ...rest] = path;
   if (top === undefined) return { keys: TABLE_KEYS.root, accepted: "a TOML table" };
-  if (top === "build" || top === "test") {
+  if (top === "build" || top === "test" || top === "rustc") {
     if (name === undefined) return { accepted: ROOT_ACCEPTED[top] };
     const inner = typeof rest[0] === "number" ? rest.slice(1) : rest;
     if (inner.length > 0) return { accepted: ACCEPTED[String(inner[0])] };

@@ -11,6 +11,7 @@ import type * as z from "zod";
 import { CrateboxError } from "../errors.ts";
 import { toKeyPath } from "./key-path.ts";
 import { formatProfileIssue, toProfileIssues, type ProfileIssue, type SchemaRoot } from "./issues.ts";
+import { GRANT_PHASES, type GrantPhase } from "../phase.ts";
 import { profileSchema, type GrantEntry, type Profile } from "./schema.ts";
 import { locateKeys, lineOf, type KeyLines } from "./toml-lines.ts";
 
@@ -80,9 +81,9 @@ function warningsOf(parsed: ParsedProfile): ProfileIssue[] {
 }
 
 /** Every crate table of a profile, flattened: `[build.x]` has no index, `[[build.x]]` has one. */
-export function entriesOf(profile: Profile): { scope: "build" | "test"; name: string; index: number | undefined; entry: GrantEntry }[] {
-  const out: { scope: "build" | "test"; name: string; index: number | undefined; entry: GrantEntry }[] = [];
-  for (const scope of ["build", "test"] as const) {
+export function entriesOf(profile: Profile): { scope: GrantPhase; name: string; index: number | undefined; entry: GrantEntry }[] {
+  const out: { scope: GrantPhase; name: string; index: number | undefined; entry: GrantEntry }[] = [];
+  for (const scope of GRANT_PHASES) {
     for (const [name, value] of Object.entries(profile[scope] ?? {})) {
       if (Array.isArray(value)) value.forEach((entry, index) => void out.push({ scope, name, index, entry }));
       else out.push({ scope, name, index: undefined, entry: value });

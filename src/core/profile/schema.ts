@@ -162,8 +162,24 @@ const capabilityKeys = {
 
 /** Where a table's crate comes from when it does not say: a build grant is for a registry crate, a test grant for a workspace package. */
 export function defaultSourceOf(scope: GrantPhase): CrateSource {
-  return scope === "build" ? "registry" : "path";
+  return scope === "test" ? "path" : "registry";
 }
+
+const ENTRY_META: { [P in GrantPhase]: { id: string; description: string } } = {
+  build: {
+    id: "BuildGrant",
+    description: "Grant for the build script of this crate (as cargo resolved it). Several pinned versions: write [[build.<crate>]] once per version.",
+  },
+  test: {
+    id: "TestGrant",
+    description: "Grant for the test, bench and run binaries of this package. Several pinned versions: write [[test.<package>]] once per version.",
+  },
+  rustc: {
+    id: "RustcGrant",
+    description:
+      "Grant for compiling this crate: rustc (and rustdoc) with every proc macro it runs, e.g. env for a macro that reads DATABASE_URL at compile time, read for files it includes. Several pinned versions: write [[rustc.<crate>]] once per version.",
+  },
+};
 
 /** One `[build.<crate>]` / `[[test.<package>]]` table: which crate it selects, and what it grants. */
 function grantEntry(scope: GrantPhase) {
@@ -237,13 +253,7 @@ function grantEntry(scope: GrantPhase) {
         { when: (payload) => isTable(payload.value) && !payload.issues.some((i) => i.code === "unrecognized_keys" && (i.path ?? []).length === 0) },
       )
       // A named definition in the JSON Schema (it is used twice: as a table and in an array).
-      .meta({
-        id: scope === "build" ? "BuildGrant" : "TestGrant",
-        description:
-          scope === "build"
-            ? "Grant for the build script of this crate (as cargo resolved it). Several pinned versions: write [[build.<crate>]] once per version."
-            : "Grant for the test, bench and run binaries of this package. Several pinned versions: write [[test.<package>]] once per version.",
-      })
+      .meta(ENTRY_META[scope])
   );
 }
 
@@ -284,6 +294,7 @@ const crateName = z.string().check((ctx) => {
 
 const buildGrant = grantEntry("build");
 const testGrant = grantEntry("test");
+const rustcGrant = grantEntry("rustc");
 
 function scopeTable(entry: typeof buildGrant) {
   return z.record(crateName, z.union([entry, z.array(entry).min(1)])).optional();
@@ -370,6 +381,9 @@ export const profileSchema = z
     defaults: defaultsSchema.optional(),
     build: scopeTable(buildGrant).describe("Grants for build scripts, one table per crate: [build.<crate>]."),
     test: scopeTable(testGrant).describe("Grants for the test, bench and run binaries of workspace packages: [test.<package>]."),
+    rustc: scopeTable(rustcGrant).describe(
+      'Grants for compiling crates, per compiled crate (its proc macros run inside that rustc): [rustc.<crate>]; default source "registry", write source = "path" for your own crates.',
+    ),
     review: reviewSchema.optional(),
   })
   .describe("cratebox.toml: what each sandboxed build script and test binary may do beyond the deny-by-default sandbox.");
