@@ -29,13 +29,14 @@ const COMMANDS: [string, string][] = [
   ["approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum"],
   ["deny", "record <crate> as reviewed with no grant (default deny), pinned"],
   ["review", "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)"],
+  ["provenance", "<crate> --repo PATH: is the published package what its repository holds at the commit it names? (exit 1 when not, or unverifiable)"],
 ];
 
 function parser(argv: string[]) {
   const y = yargs(argv)
     .scriptName("cratebox")
     .usage(
-      "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]",
+      "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]\n$0 provenance <crate> --repo PATH",
     );
   // The commands are only registered when help is asked for: yargs renders the whole help text
   // on every run of a registered command (to have it at hand), which cost a no-op build ~30 ms.
@@ -143,7 +144,23 @@ async function main(argv: string[]): Promise<number> {
       ...(args.use ? { use: args.use } : {}),
       ...(args.network !== undefined ? { network: args.network } : {}),
       ...(args.connect ? { connect: args.connect } : {}),
+      ...(args.carry ? { carry: true } : {}),
     });
+  }
+  if (command === "provenance") {
+    const [crate, extra] = positional;
+    if (!crate || extra !== undefined)
+      throw new CrateboxError(
+        "USAGE",
+        "usage: cratebox provenance <crate> --repo PATH [--crate-version V] [--json]",
+        "for example: cratebox provenance openssl-sys --repo ../rust-openssl",
+      );
+    const given = { crate, version: args["crate-version"], repo: args.repo, index: args.index, json: args.json };
+    const { runProvenance } = await import("../runtime/provenance/run-provenance.ts");
+    return runProvenance(
+      { ...ctx, print: (text) => process.stdout.write(text) },
+      Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as { crate: string },
+    );
   }
   if (command === "review") {
     if (positional.length > 0)

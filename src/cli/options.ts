@@ -23,7 +23,9 @@ export const OPTIONS = {
     describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)",
   },
   test: { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" },
-  "crate-version": { type: "string", describe: "approve/deny: which version, when the graph has several" },
+  "crate-version": { type: "string", describe: "approve/deny/provenance: which version, when there are several" },
+  carry: { type: "boolean", describe: "approve: move the table's pins to the resolved version only if its build-script/proc-macro code is unchanged" },
+  repo: { type: "string", describe: "provenance: a clone of the crate's git repository to compare the published package with" },
   ...limitOptions,
   report: { type: "string", describe: "write a JSON report of every sandboxed step to this file" },
   backend: {
@@ -44,10 +46,10 @@ export const OPTIONS = {
   base: { type: "string", describe: "review: the git ref to compare Cargo.lock with (default: the merge base with the upstream branch, else HEAD)" },
   "min-age": { type: "string", describe: "review: cool-off, e.g. 7d: a newer release fails the review (also [review] min-age)" },
   now: { type: "string", describe: "review: the time to judge ages at (RFC 3339), for reproducible runs" },
-  index: { type: "string", describe: "review: a local registry, sparse-index mirror directory or sparse index URL for pubtime and .crate files" },
+  index: { type: "string", describe: "review/provenance: a local registry, sparse-index mirror directory or sparse index URL for pubtime and .crate files" },
   diff: { type: "string", describe: "review: print the full diff of this crate, build script first" },
   format: { type: "string", describe: "review: text (default), json, github (annotations) or markdown (a PR comment)" },
-  json: { type: "boolean", describe: "review: the report as JSON (docs/review.schema.json)" },
+  json: { type: "boolean", describe: "review: the report as JSON (docs/review.schema.json); provenance: its result as JSON" },
 } satisfies Record<string, Options>;
 
 /** `--policy`, `-q`: is this argument one of cratebox's options that takes the next argument as its value? */

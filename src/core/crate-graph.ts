@@ -5,6 +5,7 @@
  * (runtime/crate-graph.ts) runs cargo and reads Cargo.lock, this turns their output into the graph.
  */
 import path from "node:path";
+import type { ContentKind, DepIdentity } from "./pins/content.ts";
 import type { CrateIdentity } from "./profile/select.ts";
 
 export interface GraphCrate extends CrateIdentity {
@@ -24,10 +25,23 @@ export interface GraphCrate extends CrateIdentity {
    * reviewer as a request, never applied; only the workspace root's cratebox.toml grants.
    */
   requests: unknown;
+  /**
+   * The packages linked into its build script and into its proc macro (issue 15: part of what a
+   * content pin covers): the build dependencies and, for the proc macro, its normal dependencies,
+   * each with everything they depend on in turn. Every platform's dependencies are listed (cargo
+   * metadata resolves for all), so the set is the same on every machine.
+   */
+  linked?: Readonly<Record<ContentKind, readonly DepIdentity[]>>;
+  /** cargo's source string (`registry+https://...`, `git+https://...#<commit>`); null for a path package. */
+  sourceId?: string | null;
+  /** The crate name of its library target (`my_macros`), where rustc's output files are named after it. */
+  libName?: string;
 }
 
 export interface CrateGraph {
   workspaceRoot: string;
+  /** cargo's target and build directories (where dep-info files are), as `cargo metadata` says. */
+  buildDirs?: string[];
   crates: GraphCrate[];
   /** Real package directory -> crate. */
   byDir: Map<string, GraphCrate>;
@@ -36,6 +50,8 @@ export interface CrateGraph {
 /** The part of `cargo metadata --format-version 1` the graph is made of. */
 export interface RawMetadata {
   workspace_root: string;
+  target_directory?: string;
+  build_directory?: string;
   workspace_members: string[];
   packages: {
     id: string;
@@ -43,10 +59,10 @@ export interface RawMetadata {
     version: string;
     source: string | null;
     manifest_path: string;
-    targets: { kind: string[] }[];
+    targets: { kind: string[]; name?: string }[];
     metadata: { cratebox?: unknown } | null;
   }[];
-  resolve: { nodes: { id: string; deps: { pkg: string }[]; features?: string[] }[] } | null;
+  resolve: { nodes: { id: string; deps: { pkg: string; dep_kinds?: { kind: string | null }[] }[]; features?: string[] }[] } | null;
 }
 
 function toSourceKind(source: string | null): CrateIdentity["source"] {
@@ -73,9 +89,11 @@ export function toCrateGraph(meta: RawMetadata, checksums: ReadonlyMap<string, s
   for (const node of meta.resolve?.nodes ?? []) {
     for (const d of node.deps) dependents.set(d.pkg, [...(dependents.get(d.pkg) ?? []), nameOf.get(node.id) ?? node.id]);
   }
+  const linked = linkedDeps(meta, checksums);
   const crates = meta.packages.map((p): GraphCrate => {
     const dir = path.dirname(p.manifest_path);
     const checksum = checksums.get(lockKey(p.name, p.version, p.source));
+    const lib = p.targets.find((t) => t.kind.some((k) => k === "lib" || k === "proc-macro" || k.endsWith("lib")));
     return {
       id: p.id,
       name: p.name,
@@ -89,7 +107,44 @@ export function toCrateGraph(meta: RawMetadata, checksums: ReadonlyMap<string, s
       isWorkspaceMember: members.has(p.id),
       dependents: [...new Set(dependents.get(p.id) ?? [])].sort(),
       requests: p.metadata?.cratebox,
+      sourceId: p.source,
+      linked: linked(p.id),
+      ...(lib?.name ? { libName: lib.name.replaceAll("-", "_") } : {}),
     };
   });
-  return { workspaceRoot: meta.workspace_root, crates, byDir: new Map(crates.map((c) => [c.manifestDir, c])) };
+  const buildDirs = [meta.target_directory, meta.build_directory].filter((d): d is string => typeof d === "string");
+  return {
+    workspaceRoot: meta.workspace_root,
+    ...(buildDirs.length ? { buildDirs: [...new Set(buildDirs)] } : {}),
+    crates,
+    byDir: new Map(crates.map((c) => [c.manifestDir, c])),
+  };
+}
+
+/**
+ * Per package: what its build script links (its build dependencies and all they depend on) and
+ * what its proc macro links (its normal dependencies and all they depend on). A dependency's own
+ * build dependencies are not linked into anything of the dependent: they are left out.
+ */
+function linkedDeps(meta: RawMetadata, checksums: ReadonlyMap<string, string>): (id: string) => Record<ContentKind, DepIdentity[]> {
+  const nodes = new Map((meta.resolve?.nodes ?? []).map((n) => [n.id, n]));
+  const packages = new Map(meta.packages.map((p) => [p.id, p]));
+  const edges = (id: string, kind: "normal" | "build") =>
+    (nodes.get(id)?.deps ?? [])
+      .filter((d) => (d.dep_kinds === undefined ? kind === "normal" : d.dep_kinds.some((k) => (k.kind ?? "normal") === kind)))
+      .map((d) => d.pkg);
+  const closure = (start: string[]): DepIdentity[] => {
+    const seen = new Set<string>();
+    for (let queue = [...start], id = queue.shift(); id !== undefined; id = queue.shift()) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      queue.push(...edges(id, "normal"));
+    }
+    return [...seen].flatMap((id) => {
+      const p = packages.get(id);
+      if (!p) return [];
+      return [{ name: p.name, version: p.version, source: p.source, checksum: checksums.get(lockKey(p.name, p.version, p.source)) ?? null }];
+    });
+  };
+  return (id) => ({ "build-script": closure(edges(id, "build")), "proc-macro": closure(edges(id, "normal")) });
 }

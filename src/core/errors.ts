@@ -56,6 +56,11 @@ const ERROR_CODES = {
   NO_STALE_PIN: "`profiles diff` on a crate whose pin holds",
   APPROVE_INVALID: "the table approve would write does not validate",
   APPROVE_CONFLICT: "approve options that exclude each other",
+  // content pins, audits, provenance (issue 15)
+  CONTENT_PIN: "the code a build script or proc macro was compiled from cannot be read (its dep-info is missing)",
+  CARRY_UNKNOWN: "`approve --carry` cannot tell whether the pinned code changed (no table, pin, record or dep-info)",
+  AUDITS_INVALID: "an audit file named in [review] audits cannot be read or is not a cargo-vet audit file",
+  PROVENANCE_REPO: "`cratebox provenance --repo` names a path that does not exist",
   // cratebox review (all exit 2; a review that runs and finds problems exits 1 without an error)
   REVIEW_USAGE: "an option of `cratebox review` has a wrong value (--format, --now, --min-age, --index, --diff)",
   REVIEW_GIT: "not a git checkout, git failed, or the base ref does not exist",

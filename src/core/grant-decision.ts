@@ -6,6 +6,8 @@
  * module only as the facts handed in (GrantPathFacts).
  */
 import path from "node:path";
+import { NOT_AUDITED } from "./audits/evaluate.ts";
+import { type AuditView, toAuditView } from "./audits/view.ts";
 import type { GraphCrate } from "./crate-graph.ts";
 import { toNetworkAccess } from "./egress.ts";
 import { CrateboxError } from "./errors.ts";
@@ -20,7 +22,7 @@ import type { BuiltinProfiles } from "./profile/builtins.ts";
 import { type ItemOf, LIST_CAPABILITY_KEYS, listRow } from "./profile/capabilities.ts";
 import type { ParsedProfile } from "./profile/parse.ts";
 import { describeAmbiguity, describePinMismatch, type EffectiveGrant, type Origin, resolveGrant, type Sourced, strictViolations } from "./profile/resolve.ts";
-import type { CrateIdentity } from "./profile/select.ts";
+import type { CrateIdentity, StalePin } from "./profile/select.ts";
 import type { SandboxGrant } from "./sandbox-spec.ts";
 
 /** The file cratebox reads its grants from, at the workspace root. */
@@ -178,12 +180,13 @@ export function toSandboxGrant(g: EffectiveGrant, facts: GrantPathFacts): Sandbo
   };
 }
 
-/** What the policies see: every crate of the graph with the grants cratebox.toml gives it. */
+/** What the policies see: every crate of the graph with the grants cratebox.toml gives it, and its audits (evidence). */
 export function toPolicyInput(
   ctx: Pick<GrantContext, "parsed" | "builtins" | "overrides">,
   crates: readonly GraphCrate[],
   command: string[],
   ci: boolean,
+  auditsOf: (c: GraphCrate) => AuditView = () => toAuditView(NOT_AUDITED),
 ): PolicyInput {
   const view = (c: GraphCrate, phase: GrantPhase) => toGrantView(resolveStepGrant({ ...ctx, policies: [] }, c, phase), ctx.parsed);
   return {
@@ -203,34 +206,35 @@ export function toPolicyInput(
         test: c.isWorkspaceMember ? view(c, "test") : null,
         rustc: ctx.parsed.profile.rustc?.[c.name] !== undefined ? view(c, "rustc") : null,
       },
+      audits: auditsOf(c),
     })),
   };
 }
 
 /**
- * Before cargo starts: every stale pin and ambiguous table, every granted path that does not
- * hold, every policy refusal, and in strict mode every build script nobody reviewed. Empty: the
- * run may start. `staleDiff` appends what changed since a stale pin's review, when it can tell.
+ * Before cargo starts: every stale pin (version, checksum, and content pins where the runtime
+ * observed the code: `crate.content`) and ambiguous table, every granted path that does not hold,
+ * every policy refusal, and in strict mode every build script nobody reviewed. Empty: the run may
+ * start. `staleDiff` appends what changed since a stale pin's review, when it can tell.
  */
 export function preflightProblems(
   ctx: GrantContext,
   crates: readonly GraphCrate[],
   strict: boolean,
   paths: GrantPathFacts,
-  staleDiff: (crate: GraphCrate, reviewed: (string | undefined)[]) => string = () => "",
+  staleDiff: (crate: GraphCrate, stale: readonly StalePin[]) => string = () => "",
 ): string[] {
   const problems: string[] = [];
   for (const crate of crates) {
+    // A proc macro without a build script has no build-script step, but its [build.*] table may pin its code.
+    if (crate.isProcMacro && !crate.hasBuildScript) {
+      const r = resolveGrant(ctx.parsed, ctx.builtins, crate, "build");
+      if (r.kind === "pin-mismatch" && r.stale.some((s) => s.content["proc-macro"] !== undefined))
+        problems.push(describePinMismatch(r) + staleDiff(crate, r.stale));
+    }
     for (const phase of grantPhasesOf(crate, ctx.parsed)) {
       const r = resolveGrant(ctx.parsed, ctx.builtins, crate, phase);
-      if (r.kind === "pin-mismatch")
-        problems.push(
-          describePinMismatch(r) +
-            staleDiff(
-              crate,
-              r.stale.map((s) => s.version),
-            ),
-        );
+      if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + staleDiff(crate, r.stale));
       if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));
       if (r.kind !== "granted") continue;
       try {

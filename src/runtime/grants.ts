@@ -12,10 +12,16 @@ import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
 import { type GrantContext, type GrantPathFacts, PROFILE_FILE, preflightProblems, toPolicyInput, toPreflightError } from "../core/grant-decision.ts";
 import type { Limits } from "../core/limits.ts";
 import type { PolicyDecisions, PolicyInput } from "../core/policy/schema.ts";
+import { evaluateAudits, NOT_AUDITED } from "../core/audits/evaluate.ts";
+import { internalError } from "../core/errors.ts";
+import type { AuditBook } from "../core/audits/parse.ts";
+import { type AuditView, toAuditView } from "../core/audits/view.ts";
 import type { BuiltinProfiles } from "../core/profile/builtins.ts";
 import { emptyProfile } from "../core/profile/empty.ts";
 import type { ParsedProfile } from "../core/profile/parse.ts";
+import type { CrateIdentity } from "../core/profile/select.ts";
 import { realpathOrUndefined } from "./host-facts.ts";
+import type { ContentPins } from "./pins/book.ts";
 
 /** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */
 export interface GrantSources {
@@ -59,17 +65,86 @@ export class GrantBook {
   private graphLoader: (() => Promise<CrateGraph>) | undefined;
   private graphLoading: Promise<void> | undefined;
 
+  private readonly env: NodeJS.ProcessEnv;
+  private contentPins: ContentPins | undefined;
+  private auditBook: AuditBook | undefined;
+
   constructor(
     profile: LoadedProfile,
     builtins: BuiltinProfiles,
     graph: CrateGraph | undefined,
     overrides: Partial<Limits>,
     buildRoots: readonly string[] = [],
+    env: NodeJS.ProcessEnv = {},
   ) {
     this.profile = profile;
     this.context = { parsed: profile.parsed, builtins, overrides, policies: [] };
     this.graph = graph;
     this.buildRoots = buildRoots;
+    this.env = env;
+  }
+
+  private get workspaceRoot(): string {
+    return this.graph?.workspaceRoot ?? path.dirname(this.profile.parsed.file);
+  }
+
+  /** The content pins of this workspace (issue 15): records, observations, the checks. Read by loadPins. */
+  get pins(): ContentPins {
+    if (!this.contentPins) throw internalError("GrantBook.pins before loadPins");
+    return this.contentPins;
+  }
+
+  /** Loads the content pins' code (its record file's schema is zod: only when a pin could be checked). */
+  private async loadPins(): Promise<ContentPins> {
+    if (!this.contentPins) {
+      const { ContentPins } = await import("./pins/book.ts");
+      this.contentPins ??= new ContentPins({
+        parsed: this.profile.parsed,
+        workspaceRoot: this.workspaceRoot,
+        // The run's own (they follow --target-dir), else where `cargo metadata` says cargo builds.
+        buildDirs: this.buildRoots.length ? this.buildRoots : (this.graph?.buildDirs ?? [path.join(this.workspaceRoot, "target")]),
+        env: this.env,
+      });
+    }
+    return this.contentPins;
+  }
+
+  /**
+   * Reads the cargo-vet audits `[review] audits` names (evidence only), once, before auditsOf.
+   * Only then: reading them loads the schema a build without policies never needs.
+   */
+  async readAudits(): Promise<void> {
+    const files = this.profile.parsed.profile.review?.audits;
+    if (this.auditBook || !files?.length) return;
+    const { loadAudits } = await import("./audits.ts");
+    this.auditBook = loadAudits(this.workspaceRoot, files);
+  }
+
+  /** What the audits say of one crate as cargo resolved it (readAudits first when the profile names audit files). */
+  auditsOf(crate: CrateIdentity): AuditView {
+    if (!this.auditBook) {
+      if (this.profile.parsed.profile.review?.audits?.length) throw internalError("GrantBook.auditsOf before readAudits");
+      return toAuditView(NOT_AUDITED);
+    }
+    return toAuditView(evaluateAudits(this.auditBook, crate.name, crate.version));
+  }
+
+  /**
+   * Observes the code of every content-pinned crate of the graph (dep-info or the pin's record),
+   * so that selection, preflight, `profiles ls` and `explain` check it. Returns warnings.
+   */
+  async observeContent(): Promise<string[]> {
+    return this.graph ? (await this.loadPins()).observe(this.graph.crates) : [];
+  }
+
+  /**
+   * The check before a compiled build script runs (issue 15), on the step the shim asks for:
+   * the dep-info next to the binary against the crate's `build-script` pin. Throws GRANTS_STOP.
+   */
+  async checkBuildScriptStep(program: string, manifestDir: string): Promise<void> {
+    if (!this.profile.exists) return; // no cratebox.toml, no pins
+    const crate = await this.crateAt(manifestDir);
+    if (crate) await (await this.loadPins()).checkBuildScript(crate, program);
   }
 
   /** Decisions of the organisation's policies, evaluated once per run (runtime/policy.ts). */
@@ -99,7 +174,7 @@ export class GrantBook {
   pathFacts(): GrantPathFacts {
     const home = realpathOrUndefined(homedir());
     return {
-      workspaceRoot: this.graph?.workspaceRoot ?? path.dirname(this.profile.parsed.file),
+      workspaceRoot: this.workspaceRoot,
       ...(home ? { home } : { home: undefined }),
       buildRoots: this.buildRoots,
       realpath: realpathOrUndefined,
@@ -107,17 +182,30 @@ export class GrantBook {
   }
 
   toPolicyInput(command: string[], ci: boolean): PolicyInput {
-    return toPolicyInput(this.context, this.graph?.crates ?? [], command, ci);
+    return toPolicyInput(this.context, this.graph?.crates ?? [], command, ci, (c) => this.auditsOf(c));
   }
 
   /**
-   * Before cargo starts: every stale pin and ambiguous table, and in strict mode every build
-   * script nobody reviewed, stops the run with all the reasons at once.
+   * Before cargo starts: every stale pin (version, checksum, and content pins whose code could be
+   * observed) and ambiguous table, and in strict mode every build script nobody reviewed, stops
+   * the run with all the reasons at once. Returns warnings (unusable pin records).
    */
-  preflight(strict: boolean): void {
-    if (!this.graph) return;
-    const problems = preflightProblems(this.context, this.graph.crates, strict, this.pathFacts(), diffForMessage);
+  async preflight(strict: boolean): Promise<string[]> {
+    if (!this.graph) return [];
+    const warnings = await this.observeContent();
+    const problems = preflightProblems(
+      this.context,
+      this.graph.crates,
+      strict,
+      this.pathFacts(),
+      (crate, stale) =>
+        diffForMessage(
+          crate,
+          stale.filter((s) => s.failed.includes("version")).map((s) => s.version),
+        ) + this.pins.describeStale(crate, stale),
+    );
     if (problems.length > 0) throw toPreflightError(this.profile.parsed.file, problems);
+    return warnings;
   }
 }
 

@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseCargoInvocation } from "../core/cargo-args.ts";
 import type { CrateGraph, GraphCrate } from "../core/crate-graph.ts";
-import { CrateboxError } from "../core/errors.ts";
+import { CrateboxError, EXIT } from "../core/errors.ts";
+import { PINS_FILE } from "../core/pins/records.ts";
 import { capGrant, describeGrantStatus, grantPhasesOf, PROFILE_FILE } from "../core/grant-decision.ts";
 import { toGrantSummary } from "../core/grant-summary.ts";
 import { GRANT_PHASE_TEXT, GRANT_PHASES, type GrantPhase } from "../core/phase.ts";
@@ -19,11 +20,15 @@ import { readCrateGraph } from "./crate-graph.ts";
 import { buildScriptDiff, GrantBook, policySources } from "./grants.ts";
 import { loadBuiltins, loadProfile } from "./profile-files.ts";
 import { evaluatePolicies, loadPolicy } from "./policy.ts";
+import { auditSuffix, evidenceLines, procMacroStatus } from "./evidence.ts";
+import { checkCarry, planContentPins, toRecordsFile } from "./pins/approve.ts";
 
 interface Workspace {
   graph: CrateGraph;
   book: GrantBook;
   file: string;
+  /** Pin records that could not be used. */
+  warnings: string[];
 }
 
 export interface CommandContext {
@@ -38,22 +43,35 @@ export interface CommandContext {
 async function openWorkspace(ctx: CommandContext): Promise<Workspace> {
   const graph = await readCrateGraph(ctx.cargo, parseCargoInvocation([]), [], ctx.cwd, ctx.env);
   const profile = loadProfile(graph.workspaceRoot);
-  const book = new GrantBook(profile, loadBuiltins(), graph, {});
+  const book = new GrantBook(profile, loadBuiltins(), graph, {}, [], ctx.env);
+  await book.readAudits();
+  const warnings = await book.observeContent();
   const files = policySources(ctx.policies ?? [], ctx.env, profile.parsed.profile.policy ?? [], graph.workspaceRoot, ctx.cwd);
   if (files.length > 0) book.setPolicies(await evaluatePolicies(files.map(loadPolicy), book.toPolicyInput([], Boolean(ctx.env.CI))));
-  return { graph, book, file: path.join(graph.workspaceRoot, PROFILE_FILE) };
+  return { graph, book, file: path.join(graph.workspaceRoot, PROFILE_FILE), warnings };
 }
+
+const LS_LABEL: Record<GrantPhase | "proc-macro", string> = {
+  build: "build script",
+  test: "tests       ",
+  rustc: "compilation ",
+  "proc-macro": "proc macro  ",
+};
 
 /** Every crate with a build script or test binaries and its effective grant. */
 export async function profilesLs(ctx: CommandContext): Promise<number> {
   const ws = await openWorkspace(ctx);
+  // Proc macros run inside the compilations of the crates that use them: listed for their content pins and audits.
   const rows = ws.graph.crates
-    .flatMap((c) => grantPhasesOf(c, ws.book.context.parsed).map((phase) => ({ c, phase })))
+    .flatMap((c) =>
+      [...grantPhasesOf(c, ws.book.context.parsed), ...(c.isProcMacro && !c.hasBuildScript ? (["proc-macro"] as const) : [])].map((phase) => ({ c, phase })),
+    )
     .sort((a, b) => a.c.name.localeCompare(b.c.name) || a.phase.localeCompare(b.phase));
   ctx.print(`${ws.book.profile.exists ? ws.file : `no ${PROFILE_FILE} in ${ws.graph.workspaceRoot}: everything runs with the default (deny)`}`);
+  for (const w of ws.warnings) ctx.print(`warning: ${w}`);
   for (const { c, phase } of rows)
     ctx.print(
-      `${phase === "build" ? "build script" : "tests       "}  ${c.name} ${c.version} (${c.source})  ${describeGrantStatus(ws.book.context, c, phase)}`,
+      `${LS_LABEL[phase]}  ${c.name} ${c.version} (${c.source})  ${phase === "proc-macro" ? procMacroStatus(ws.book, c) : describeGrantStatus(ws.book.context, c, phase)}${phase === "build" || phase === "proc-macro" ? auditSuffix(ws.book, c) : ""}`,
     );
   return 0;
 }
@@ -66,7 +84,9 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
   for (const c of crates) {
     const phases = grantPhasesOf(c, ws.book.context.parsed);
     if (phases.length === 0)
-      ctx.print(`${c.name} ${c.version} (${c.source}): no build script and not a workspace member: nothing of it runs in a sandbox step`);
+      ctx.print(
+        `${c.name} ${c.version} (${c.source}): ${c.isProcMacro ? "a proc macro (it runs in the compiler's sandbox of each crate that uses it)" : "no build script"} and not a workspace member: no step of its own`,
+      );
     for (const phase of phases) {
       ctx.print(
         `${c.name} ${c.version} (${c.source}), ${phase === "build" ? "build script" : "test/bench/run binaries"}${c.dependents.length ? `, used by ${c.dependents.join(", ")}` : ""}`,
@@ -83,6 +103,7 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
       if (outcome) for (const line of describeRefusals({ name: c.name, version: c.version, phase }, outcome)) ctx.print(`  STOPS THE RUN: ${line}`);
       if (c.requests !== undefined) ctx.print(`  the crate's manifest requests (shown, never applied): ${JSON.stringify(c.requests)}`);
     }
+    for (const line of evidenceLines(ws.book, c)) ctx.print(`  ${line}`);
   }
   return 0;
 }
@@ -91,7 +112,7 @@ export async function profilesExplain(ctx: CommandContext, name: string): Promis
 export async function profilesCheck(ctx: CommandContext, strict: boolean): Promise<number> {
   const ws = await openWorkspace(ctx); // throws ProfileInvalidError (exit 2) with every problem
   for (const w of ws.book.profile.warnings) ctx.print(`warning: ${w}`);
-  ws.book.preflight(strict || ws.book.profile.parsed.profile.strict === true);
+  for (const w of await ws.book.preflight(strict || ws.book.profile.parsed.profile.strict === true)) ctx.print(`warning: ${w}`);
   ctx.print(ws.book.profile.exists ? `${ws.file}: ok` : `no ${PROFILE_FILE}: every step runs with the default (deny)`);
   return 0;
 }
@@ -101,6 +122,8 @@ export interface ApproveOptions extends GrantRequest {
   version?: string;
   phase: GrantPhase;
   deny?: boolean;
+  /** Move the table's version pin to the resolved version only if its content pins still hold (issue 15). */
+  carry?: boolean;
 }
 
 function pick(ws: Workspace, name: string, version: string | undefined): GraphCrate {
@@ -128,14 +151,41 @@ export async function approve(ctx: CommandContext, o: ApproveOptions): Promise<n
   const text = existsSync(ws.file) ? readFileSync(ws.file, "utf8") : NEW_PROFILE_TEXT;
   const current = ws.book.profile.exists ? currentEntry(ws.book.profile.parsed.profile, o.phase, crate.name) : undefined;
   const when = new Date().toISOString().slice(0, 10);
-  const edit = toApprovedTable(crate, o.phase, current, o, {
-    comment: `${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`,
-    pinSource: true,
-  });
-  writeFileSync(ws.file, applyTableEdit(text, ws.file, table, edit));
+  if (o.carry) {
+    if (o.phase !== "build" || o.deny) throw new CrateboxError("APPROVE_CONFLICT", "--carry moves the content pins of a [build.*] table", "drop --test");
+    const carry = await checkCarry(ws.book.pins, crate, current);
+    if (!carry.carried) {
+      ctx.print(carry.message);
+      return EXIT.FINDINGS;
+    }
+    const next = applyTableEdit(text, ws.file, table, toApprovedTable(crate, "build", current, {}, { comment: `carried on ${when}`, pinSource: true }));
+    writeFileSync(ws.file, next);
+    for (const l of carry.lines) ctx.print(l);
+    ctx.print(`carried: [${table}] now pinned to ${crate.name} ${crate.version} (${crate.source}) in ${ws.file}`);
+    return 0;
+  }
+  const pins = o.phase === "build" ? planContentPins(ws.book.pins, crate, current) : undefined;
+  const edit = toApprovedTable(
+    crate,
+    o.phase,
+    current,
+    { ...o, ...(pins ? { contentPins: pins.contentPins } : {}) },
+    {
+      comment: `${o.deny ? "reviewed, default deny" : "approved"} with cratebox ${o.deny ? "deny" : "approve"} on ${when}`,
+      pinSource: true,
+    },
+  );
+  const next = applyTableEdit(text, ws.file, table, edit);
+  writeFileSync(ws.file, next);
   ctx.print(
     `${o.deny ? "denied" : "approved"}: [${table}] pinned to ${crate.name} ${crate.version} (${crate.source})${crate.checksum ? ", checksum from Cargo.lock" : ""} in ${ws.file}`,
   );
+  if (pins) {
+    const recordsFile = path.join(ws.graph.workspaceRoot, PINS_FILE);
+    const records = toRecordsFile(ws.book.pins, next, ws.file, pins.records, existsSync(recordsFile));
+    if (records !== undefined) writeFileSync(recordsFile, records);
+    for (const l of pins.lines) ctx.print(l);
+  }
   const who = `${crate.name}'s ${GRANT_PHASE_TEXT[o.phase]}`;
   for (const w of o.write ?? []) ctx.print(`WARNING: ${who} may now WRITE to ${w}`);
   if (o.network) ctx.print(`WARNING: ${who} now get full network access; --connect host:port grants only the hosts it needs`);
@@ -153,7 +203,10 @@ export async function profilesPrune(ctx: CommandContext): Promise<number> {
   const gone: string[] = [];
   for (const e of entriesOf(ws.book.profile.parsed.profile)) {
     const live = ws.graph.crates.some(
-      (c) => c.name === e.name && e.entry.source === c.source && (e.scope === "build" ? c.hasBuildScript : c.isWorkspaceMember),
+      (c) =>
+        c.name === e.name &&
+        e.entry.source === c.source &&
+        (e.scope === "build" ? c.hasBuildScript || (c.isProcMacro && e.entry["proc-macro"] !== undefined) : c.isWorkspaceMember),
     );
     if (live || gone.includes(`${e.scope}.${e.name}`)) continue;
     gone.push(`${e.scope}.${e.name}`);
@@ -175,6 +228,11 @@ export async function profilesDiff(ctx: CommandContext, name: string): Promise<n
   const r = resolveGrant(ws.book.context.parsed, ws.book.context.builtins, crate, "build");
   if (r.kind !== "pin-mismatch") throw new CrateboxError("NO_STALE_PIN", `${name}'s grant has no stale pin: nothing to compare`);
   for (const stale of r.stale) {
+    // A content pin (issue 15) says what changed in the code itself, whatever the version.
+    if (!stale.failed.includes("version")) {
+      ctx.print(ws.book.pins.describeStale(crate, [stale]).trimStart());
+      continue;
+    }
     const diff = buildScriptDiff(crate, stale.version);
     ctx.print(diff ?? `the reviewed version ${stale.version ?? "?"} of ${name} is not on disk next to ${crate.manifestDir}: compare it by hand`);
   }

@@ -86,9 +86,10 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
   const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
   const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
-  const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots);
+  const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots, opts.env);
   if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env));
   if (policyFiles.length > 0) {
+    await book.readAudits();
     const { evaluatePolicies, loadPolicy } = await import("./policy.ts");
     book.setPolicies(await evaluatePolicies(policyFiles.map(loadPolicy), book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI))));
   }
@@ -198,7 +199,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   });
   const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot, dirs.buildRoots);
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
-  grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true);
+  for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) opts.log(`WARNING: ${w}`);
   const swapped = swapExisting(dirs.buildRoots);
   if (swapped.swapped > 0 && !opts.quiet) opts.log(`put ${swapped.swapped} build script(s) compiled outside cratebox behind the sandbox`);
   for (const file of swapped.replaced) {
@@ -212,6 +213,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   const steps = new StepRunner({
     runtime,
     settings: { identity: { runId, owner }, grants: grants.context },
+    // A build script whose code is not what its content pin says never runs (issue 15).
+    checkPlan: (plan) => (plan.request.phase === "build-script" ? grants.checkBuildScriptStep(plan.request.program, plan.manifestDir) : Promise.resolve()),
     gatherFacts: factsGatherer({
       grants,
       userEnv: opts.env,

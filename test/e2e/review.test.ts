@@ -12,8 +12,8 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reviewReportSchema, type ReviewReport } from "../../src/core/review/report.ts";
-import { CRATEBOX, makeFakeHome, testEnv, type FakeHome } from "../helpers/run.ts";
-import { buildRegistry, type BuiltRegistry, type CrateSpec } from "../helpers/review-registry.ts";
+import { CRATEBOX, git, makeFakeHome, testEnv, type FakeHome } from "../helpers/run.ts";
+import { buildRegistry, type BuiltRegistry, type CrateSpec, useLocalRegistry } from "../helpers/review-registry.ts";
 import { DEBIAN_REGISTRY, ROOT, tempDir } from "../helpers/workspace.ts";
 
 const NOW = "2026-03-10T00:00:00Z";
@@ -81,10 +81,6 @@ let localHome: FakeHome;
 /** HOME with no cargo config: only what --index names is read. */
 let bareHome: FakeHome;
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", ...args], { cwd, encoding: "utf8" });
-}
-
 function writeManifest(dir: string, deps: string[]): void {
   writeFileSync(path.join(dir, "Cargo.toml"), `[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n${deps.join("\n")}\n`);
 }
@@ -124,10 +120,7 @@ beforeAll(async () => {
   localHome = fakeHome();
   bareHome = fakeHome();
   const regDir = path.join(root, "registry");
-  writeFileSync(
-    path.join(localHome.cargoHome, "config.toml"),
-    `[source.crates-io]\nreplace-with = "fixtures"\n[source.fixtures]\nlocal-registry = "${regDir}"\n[net]\noffline = true\n`,
-  );
+  useLocalRegistry(localHome.cargoHome, regDir);
   const env = testEnv(localHome);
   registry = await buildRegistry(regDir, path.join(root, "crates"), CRATES, env);
 

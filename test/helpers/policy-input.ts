@@ -1,11 +1,12 @@
 /** Small builders of policy inputs for the policy tests and the benchmark. */
-import type { GrantView, PolicyCrate, PolicyInput } from "../../src/core/policy/schema.ts";
+import type { AuditView } from "../../src/core/audits/view.ts";
+import type { GrantView, PolicyCrate, PolicyInput, ReviewCrate } from "../../src/core/policy/schema.ts";
 
 export function grantView(overrides: Partial<GrantView> = {}): GrantView {
   return {
     table: null,
     reviewed: null,
-    pinned: { version: null, checksum: null },
+    pinned: { version: null, checksum: null, buildScript: null, procMacro: null },
     profiles: [],
     env: [],
     read: [],
@@ -20,6 +21,11 @@ export function grantView(overrides: Partial<GrantView> = {}): GrantView {
   };
 }
 
+/** What a policy sees of a crate nobody audited. */
+export function noAudits(overrides: Partial<AuditView> = {}): AuditView {
+  return { audited: false, criteria: [], by: [], sources: [], violations: [], ...overrides };
+}
+
 export function policyCrate(overrides: Partial<PolicyCrate> = {}): PolicyCrate {
   return {
     name: "foo",
@@ -32,8 +38,41 @@ export function policyCrate(overrides: Partial<PolicyCrate> = {}): PolicyCrate {
     dependents: ["app"],
     workspaceMember: false,
     requested: { build: grantView(), test: null, rustc: null },
+    audits: noAudits(),
     ...overrides,
   };
+}
+
+/** A package `cratebox review` found added, with a new build script, verified, nobody's grant or audit. */
+export function reviewCrate(overrides: Partial<ReviewCrate> = {}): ReviewCrate {
+  return {
+    name: "x",
+    version: "1.0.0",
+    previousVersion: null,
+    change: "added",
+    source: "registry",
+    sourceChanged: false,
+    checksum: `sha256:${"ab".repeat(32)}`,
+    previousChecksum: null,
+    checksumChanged: false,
+    hasBuildScript: true,
+    isProcMacro: false,
+    links: null,
+    newBuildScript: true,
+    newProcMacro: false,
+    buildOnly: false,
+    publishedAt: null,
+    ageMs: null,
+    sources: "verified",
+    grant: grantView(),
+    audits: noAudits(),
+    ...overrides,
+  };
+}
+
+/** What `cratebox review` shows policies: these packages, no build graph. */
+export function reviewInput(crates: ReviewCrate[]): PolicyInput {
+  return { run: { command: [], ci: true }, crates: [], review: { base: "origin/main", now: "2026-03-10T00:00:00.000Z", minAgeMs: null, crates } };
 }
 
 export function policyInput(crates: PolicyCrate[], run: Partial<PolicyInput["run"]> = {}): PolicyInput {
@@ -59,7 +98,12 @@ export function syntheticInput(n: number): PolicyInput {
             ? {
                 table: `build.${name}`,
                 reviewed: i % 20 === 0 ? true : null,
-                pinned: { version: i % 30 === 0 ? `=${version}` : null, checksum: i % 60 === 0 ? `sha256:${"cd".repeat(32)}` : null },
+                pinned: {
+                  version: i % 30 === 0 ? `=${version}` : null,
+                  checksum: i % 60 === 0 ? `sha256:${"cd".repeat(32)}` : null,
+                  buildScript: null,
+                  procMacro: null,
+                },
                 profiles: i % 7 === 0 ? ["pkg-config"] : [],
                 env: ["CC", "CFLAGS", `${name.toUpperCase().replace(/-/g, "_")}_*`],
                 read: i % 3 === 0 ? ["/opt/vendor-sdk/include"] : [],
@@ -80,6 +124,7 @@ export function syntheticInput(n: number): PolicyInput {
       dependents: [`crate-${(i + 1) % n}`, `crate-${(i + 7) % n}`],
       workspaceMember: member,
       requested: { build, test: member ? grantView({ table: i % 100 === 0 ? `test.${name}` : null, network: i % 100 === 0 }) : null, rustc: null },
+      audits: noAudits(),
     });
   }
   return policyInput(crates, { command: ["test", "--workspace"] });

@@ -33,6 +33,14 @@ export interface BuiltRegistry {
   checksum(name: string, version: string): string;
 }
 
+/** A CARGO_HOME whose cargo reads crates.io's packages from the local registry `dir`, offline. */
+export function useLocalRegistry(cargoHome: string, dir: string): void {
+  writeFileSync(
+    path.join(cargoHome, "config.toml"),
+    `[source.crates-io]\nreplace-with = "fixtures"\n[source.fixtures]\nlocal-registry = "${dir}"\n[net]\noffline = true\n`,
+  );
+}
+
 /** `env` must make cargo read this registry (a CARGO_HOME whose config.toml points at `dir`). */
 export async function buildRegistry(dir: string, work: string, specs: CrateSpec[], env: Record<string, string>): Promise<BuiltRegistry> {
   mkdirSync(path.join(dir, "index"), { recursive: true });
@@ -75,17 +83,23 @@ export async function buildRegistry(dir: string, work: string, specs: CrateSpec[
       reject: false,
     });
     if (res.exitCode !== 0) throw new Error(`cargo package ${spec.name} ${spec.version}: ${res.stderr}`);
-    const file = path.join(dir, `${spec.name}-${spec.version}.crate`);
-    copyFileSync(path.join(target, "package", `${spec.name}-${spec.version}.crate`), file);
-    const cksum = createHash("sha256").update(readFileSync(file)).digest("hex");
-    sums.set(`${spec.name} ${spec.version}`, cksum);
-    addIndexLine(dir, spec, cksum);
+    sums.set(`${spec.name} ${spec.version}`, registerCrate(dir, spec, path.join(target, "package", `${spec.name}-${spec.version}.crate`)));
   }
   return {
     dir,
     crate: (name, version) => path.join(dir, `${name}-${version}.crate`),
     checksum: (name, version) => sums.get(`${name} ${version}`)!,
   };
+}
+
+/** Puts a packed .crate into the local registry `dir` with its index line; returns its checksum. */
+export function registerCrate(dir: string, spec: CrateSpec, packed: string): string {
+  mkdirSync(path.join(dir, "index"), { recursive: true });
+  const file = path.join(dir, `${spec.name}-${spec.version}.crate`);
+  copyFileSync(packed, file);
+  const cksum = createHash("sha256").update(readFileSync(file)).digest("hex");
+  addIndexLine(dir, spec, cksum);
+  return cksum;
 }
 
 function addIndexLine(dir: string, spec: CrateSpec, cksum: string): void {

@@ -3,6 +3,7 @@
  * a fake HOME and CARGO_HOME (so no test ever reads the real home), the real toolchain through
  * RUSTUP_HOME, and only the variables a test adds.
  */
+import { execFileSync } from "node:child_process";
 import { execa } from "execa";
 import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
@@ -58,4 +59,9 @@ export function plainCargo(args: string[], cwd: string, env: Record<string, stri
 export function cratebox(args: string[], cwd: string, env: Record<string, string>, crateboxArgs: string[] = [], timeoutMs = 240_000): Promise<RunResult> {
   // `learn` is a command before `cargo`; options may come first.
   return run(CRATEBOX, [...crateboxArgs, "cargo", ...args], cwd, env, timeoutMs);
+}
+
+/** git in a test's own repository, as a fixed committer, without signing. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", ...args], { cwd, encoding: "utf8" });
 }

@@ -6,11 +6,10 @@ import { applyPoliciesToInput } from "../../src/core/policy/apply.ts";
 import type { PolicyDecisions, PolicyInput } from "../../src/core/policy/schema.ts";
 import { evaluatePolicies, loadPolicy } from "../../src/runtime/policy.ts";
 import { toReviewRefusals } from "../../src/core/review/policy-view.ts";
-import type { ReviewCrate } from "../../src/core/policy/schema.ts";
-import { grantView, policyCrate, policyInput } from "../helpers/policy-input.ts";
+import { grantView, noAudits, policyCrate, policyInput, reviewCrate, reviewInput } from "../helpers/policy-input.ts";
 
 const DIR = path.resolve(import.meta.dirname, "../../profiles/policies");
-const TESTED = ["no-network.js", "pins-required.js", "review-build-scripts.js", "strict-ci-baseline.js"];
+const TESTED = ["no-network.js", "pins-required.js", "review-build-scripts.js", "strict-ci-baseline.js", "two-person-review.js"];
 const CHECKSUM = `sha256:${"ab".repeat(32)}`;
 const MIN = 60_000;
 
@@ -36,7 +35,7 @@ const graph = policyInput([
     requested: {
       build: grantView({
         table: "build.openssl-sys",
-        pinned: { version: "=0.9.80", checksum: CHECKSUM },
+        pinned: { version: "=0.9.80", checksum: CHECKSUM, buildScript: null, procMacro: null },
         env: ["OPENSSL_*"],
         network: true,
         limits: { ...grantView().limits, timeoutMs: 60 * MIN },
@@ -48,7 +47,11 @@ const graph = policyInput([
   policyCrate({
     name: "loose",
     version: "1.4.0",
-    requested: { build: grantView({ table: "build.loose", pinned: { version: "1", checksum: null }, env: ["CC"] }), test: null, rustc: null },
+    requested: {
+      build: grantView({ table: "build.loose", pinned: { version: "1", checksum: null, buildScript: null, procMacro: null }, env: ["CC"] }),
+      test: null,
+      rustc: null,
+    },
   }),
   policyCrate({
     name: "codegen",
@@ -57,7 +60,7 @@ const graph = policyInput([
     checksum: null,
     workspaceMember: true,
     requested: {
-      build: grantView({ table: "build.codegen", pinned: { version: "=0.1.0", checksum: null }, write: ["generated"] }),
+      build: grantView({ table: "build.codegen", pinned: { version: "=0.1.0", checksum: null, buildScript: null, procMacro: null }, write: ["generated"] }),
       test: grantView({ table: "test.codegen", network: true }),
       rustc: null,
     },
@@ -164,48 +167,45 @@ describe("shipped policies", () => {
 
   it("review-build-scripts: a new build script fails the review until a table says reviewed = true; silent in builds", async () => {
     const file = path.join(DIR, "review-build-scripts.js");
-    const crate = (over: Partial<ReviewCrate>): ReviewCrate => ({
-      name: "x",
-      version: "1.0.0",
-      previousVersion: null,
-      change: "added",
-      source: "registry",
-      sourceChanged: false,
-      checksum: CHECKSUM,
-      previousChecksum: null,
-      checksumChanged: false,
-      hasBuildScript: true,
-      isProcMacro: false,
-      links: null,
-      newBuildScript: true,
-      newProcMacro: false,
-      buildOnly: false,
-      publishedAt: null,
-      ageMs: null,
-      sources: "verified",
-      grant: grantView(),
-      ...over,
-    });
-    const input = {
-      run: { command: [], ci: true },
-      crates: [],
-      review: {
-        base: "origin/main",
-        now: "2026-03-10T00:00:00.000Z",
-        minAgeMs: null,
-        crates: [
-          crate({ name: "fresh-sys" }),
-          crate({ name: "known-sys", grant: grantView({ table: "build.known-sys", reviewed: true }) }),
-          crate({ name: "granted-sys", grant: grantView({ table: "build.granted-sys", env: ["GRANTED_DIR"] }) }),
-          crate({ name: "old-sys", change: "updated", previousVersion: "0.9.0", newBuildScript: false }),
-        ],
-      },
-    };
+    const input = reviewInput([
+      reviewCrate({ name: "fresh-sys" }),
+      reviewCrate({ name: "known-sys", grant: grantView({ table: "build.known-sys", reviewed: true }) }),
+      reviewCrate({ name: "granted-sys", grant: grantView({ table: "build.granted-sys", env: ["GRANTED_DIR"] }) }),
+      reviewCrate({ name: "old-sys", change: "updated", previousVersion: "0.9.0", newBuildScript: false }),
+    ]);
     const decisions = await evaluatePolicies([loadPolicy(file)], input);
     expect(toReviewRefusals(input, decisions).map((r) => r.name)).toEqual(["fresh-sys", "granted-sys"]);
     expect(decisions[0]!.decisions[0]!.message).toBe(
       'fresh-sys 1.0.0 brings a new build script: read it (cratebox review --diff fresh-sys), then record the review in cratebox.toml: [build.fresh-sys] version = "=1.0.0" reviewed = true',
     );
     expect((await evaluatePolicies([loadPolicy(file)], graph))[0]!.decisions).toEqual([]);
+  });
+
+  it("two-person-review: a new build script or proc macro needs audits by two people; an audit violation denies, in reviews and builds", async () => {
+    const file = path.join(DIR, "two-person-review.js");
+    const audited = (...by: string[]) => noAudits({ audited: true, criteria: ["safe-to-run"], by, sources: ["supply-chain/audits.toml"] });
+    const red = noAudits({
+      violations: [{ who: ["Grace"], criteria: ["safe-to-run"], violation: ">=0.3.1", source: "supply-chain/audits.toml", notes: "phones home" }],
+    });
+    const input = reviewInput([
+      reviewCrate({ name: "unaudited-sys" }),
+      reviewCrate({ name: "one-person-sys", audits: audited("Alice <alice@example.org>", "alice") }),
+      reviewCrate({ name: "two-people-sys", audits: audited("Alice <alice@example.org>", "Bob <bob@example.org>") }),
+      reviewCrate({ name: "derive-it", hasBuildScript: false, newBuildScript: false, isProcMacro: true, newProcMacro: true, audits: audited("Carol") }),
+      reviewCrate({ name: "old-sys", change: "updated", previousVersion: "0.9.0", newBuildScript: false }),
+      reviewCrate({ name: "bad", version: "0.3.5", newBuildScript: false, audits: red }),
+    ]);
+    const decisions = await evaluatePolicies([loadPolicy(file)], input);
+    expect(toReviewRefusals(input, decisions).map((r) => r.name)).toEqual(["unaudited-sys", "one-person-sys", "derive-it", "bad"]);
+    const messages = decisions[0]!.decisions.map((d) => d.message);
+    expect(messages).toContain(
+      "one-person-sys 1.0.0 brings a new build script, audited by Alice <alice@example.org>, alice: two people must audit it (cargo vet certify), in an audit file of [review] audits",
+    );
+    expect(messages).toContain("bad 0.3.5: supply-chain/audits.toml records a violation >=0.3.1 (safe-to-run) by Grace: phones home");
+    // In a build: only the violation counts, and it stops the run (a deny), for every phase of the crate.
+    const build = policyInput([policyCrate({ name: "bad", version: "0.3.5", audits: red }), policyCrate({ name: "fine" })]);
+    const of = await outcomes(["two-person-review.js"], build);
+    expect(of("bad", "build").denied).toEqual([{ file, rule: "audit-violation", message: expect.stringMatching(/^bad 0\.3\.5: .* records a violation/) }]);
+    expect(of("fine", "build").denied).toEqual([]);
   });
 });

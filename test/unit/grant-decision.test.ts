@@ -123,7 +123,7 @@ describe("preflightProblems", () => {
       policies: policy([{ crate: "baz", phase: "build", action: "deny", rule: "no-baz", message: "baz is banned" }]),
     });
     const crates = [crate(), crate({ name: "bar", id: "bar" }), crate({ name: "baz", id: "baz" }), crate({ name: "qux", id: "qux" })];
-    const problems = preflightProblems(ctx, crates, true, paths, (c, v) => ` [diff of ${c.name} since ${v.join()}]`);
+    const problems = preflightProblems(ctx, crates, true, paths, (c, stale) => ` [diff of ${c.name} since ${stale.map((s) => s.version).join()}]`);
     expect(problems).toHaveLength(4);
     expect(problems[0]).toMatch(/^grant for the build script of foo does not apply: .*was reviewed for version =0\.9\.0.* \[diff of foo since =0\.9\.0\]$/);
     expect(problems[1]).toMatch(/read path missing does not exist/);

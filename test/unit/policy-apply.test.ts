@@ -90,10 +90,14 @@ describe("applyPolicies: the strictest wins", () => {
       require: r,
       rule: "pins",
     });
-    const pinned = grantView({ table: "build.foo", reviewed: true, pinned: { version: "=1.0.0", checksum: `sha256:${"ab".repeat(32)}` } });
+    const pinned = grantView({
+      table: "build.foo",
+      reviewed: true,
+      pinned: { version: "=1.0.0", checksum: `sha256:${"ab".repeat(32)}`, buildScript: null, procMacro: null },
+    });
     expect(applyPolicies(target(pinned), [policy("p.js", requiring("checksum-pin", "version-pin", "reviewed"))]).unmet).toEqual([]);
 
-    const loose = grantView({ table: "build.foo", pinned: { version: "1.0", checksum: null } });
+    const loose = grantView({ table: "build.foo", pinned: { version: "1.0", checksum: null, buildScript: null, procMacro: null } });
     const unmet = applyPolicies(target(loose), [policy("p.js", requiring("checksum-pin", "version-pin", "reviewed"))]).unmet;
     expect(unmet.map((u) => u.requirement)).toEqual(["checksum-pin", "version-pin", "reviewed"]);
     expect(unmet[1]!.message).toBe('[build.foo] must pin an exact version (version = "=x.y.z"), not "1.0"');

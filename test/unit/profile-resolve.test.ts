@@ -170,7 +170,13 @@ env = ["OPENSSL_DIR"]
     const r = resolveGrant(p, builtins, { ...openssl, version: "0.9.104" }, "build");
     if (r.kind !== "pin-mismatch") throw new Error(r.kind);
     expect(r.stale).toEqual([
-      { entry: expect.objectContaining({ table: "build.openssl-sys", line: 2 }), version: "=0.9.103", checksum: `sha256:${HEX_A}`, failed: ["version"] },
+      {
+        entry: expect.objectContaining({ table: "build.openssl-sys", line: 2 }),
+        version: "=0.9.103",
+        checksum: `sha256:${HEX_A}`,
+        content: {},
+        failed: ["version"],
+      },
     ]);
     expect(r.withoutEntry.env).toEqual([]);
     expect(r.withoutEntry.entry).toBeUndefined();

@@ -8,7 +8,7 @@ it("the README's cratebox.toml example parses", () => {
   const readme = readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8");
   const example = /```toml\n(#:schema[\s\S]*?)```/.exec(readme)?.[1];
   expect(example).toBeDefined();
-  const r = parseProfile(example!.replace("sha256:…", `sha256:${"a".repeat(64)}`), "README.md");
+  const r = parseProfile(example!.replaceAll("sha256:…", `sha256:${"a".repeat(64)}`), "README.md");
   expect(r.ok ? [] : r.issues.map(formatProfileIssue)).toEqual([]);
 });
 

@@ -50,7 +50,7 @@ describe("[review] in cratebox.toml", () => {
     expect(p).toEqual([
       expect.stringMatching(/:3: review\.min-age: "a week" is not an age/),
       expect.stringMatching(
-        /:4: review\.require-pubtim: unknown key "require-pubtim" \(did you mean "require-pubtime"\?\) \(accepted: one of min-age, require-pubtime, index, exempt\)/,
+        /:4: review\.require-pubtim: unknown key "require-pubtim" \(did you mean "require-pubtime"\?\) \(accepted: one of min-age, require-pubtime, index, audits, exempt\)/,
       ),
       expect.stringMatching(/:7: review\.exempt\[0\]\.version: "\^1\.1" is not an exact version/),
       expect.stringMatching(/:8: review\.exempt\[0\]\.checksum: "sha256:xyz" is not a sha256 checksum/),

@@ -17,6 +17,7 @@
  *   so a typo or a key in the wrong place is an error, as in cratebox.toml.
  */
 import * as z from "zod";
+import { AuditViewSchema } from "../audits/view-schema.ts";
 import type { Limits } from "../limits.ts";
 import { limitValueSchema, limitsSchema } from "../limits-schema.ts";
 import { GRANT_PHASES } from "../phase.ts";
@@ -34,8 +35,13 @@ const GrantViewSchema = z.strictObject({
   table: z.string().nullable(),
   /** That table's `reviewed` key; null when the table does not say, or there is no table. */
   reviewed: z.boolean().nullable(),
-  /** What the table is pinned to: its `version` requirement and `checksum` (`sha256:<hex>`). */
-  pinned: z.strictObject({ version: z.string().nullable(), checksum: z.string().nullable() }),
+  /** What the table is pinned to: its `version` requirement, `checksum`, and the content pins `build-script` / `proc-macro` (`sha256:<hex>`). */
+  pinned: z.strictObject({
+    version: z.string().nullable(),
+    checksum: z.string().nullable(),
+    buildScript: z.string().nullable(),
+    procMacro: z.string().nullable(),
+  }),
   /** Built-in profiles applied (`use`), in order. */
   profiles: z.array(z.string()),
   /** Host environment variables passed in: names, or patterns with `*` at one end or both. */
@@ -77,6 +83,8 @@ const PolicyCrateSchema = z.strictObject({
     /** Compiling it (rustc, rustdoc, its proc macros); null when no [rustc.<crate>] table names it (the defaults apply). */
     rustc: GrantViewSchema.nullable(),
   }),
+  /** cargo-vet audits of this version ([review] audits; issue 15): evidence, never a grant. */
+  audits: AuditViewSchema,
 });
 
 /**
@@ -114,6 +122,8 @@ const ReviewCrateSchema = z.strictObject({
   sources: z.enum(SOURCE_STATUSES),
   /** The grant cratebox.toml gives its build script (`table: null`: none selects it). */
   grant: GrantViewSchema,
+  /** cargo-vet audits of the new version ([review] audits; issue 15). */
+  audits: AuditViewSchema,
 });
 
 /** What `cratebox review` shows policies; absent when a policy judges a build. */

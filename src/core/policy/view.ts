@@ -18,7 +18,12 @@ export function toGrantView(grant: EffectiveGrant, parsed: ParsedProfile): Grant
   const view: GrantView = {
     table: grant.entry?.table ?? null,
     reviewed: grant.reviewed ?? null,
-    pinned: { version: data?.version ?? null, checksum: data?.checksum ?? null },
+    pinned: {
+      version: data?.version ?? null,
+      checksum: data?.checksum ?? null,
+      buildScript: data?.["build-script"] ?? null,
+      procMacro: data?.["proc-macro"] ?? null,
+    },
     profiles: [],
     env: [],
     read: [],

@@ -4,6 +4,7 @@
  */
 import { CrateboxError } from "../errors.ts";
 import type { GrantPhase } from "../phase.ts";
+import type { ContentKind } from "../pins/content.ts";
 import { type TableEdit, upsertTable, type TomlValue } from "./edit.ts";
 import { entriesOf, formatProfileIssue, parseProfile } from "./parse.ts";
 import type { GrantEntry, Profile } from "./schema.ts";
@@ -21,6 +22,11 @@ export interface GrantRequest {
   network?: boolean;
   /** Hosts added to the `network` list (`--connect host:port`). */
   connect?: string[];
+  /**
+   * Content pins (issue 15): a digest to write, or null to remove a pin that cannot stay (it pins
+   * other code, and no dep-info tells what the code is now). Absent kinds are left as they are.
+   */
+  contentPins?: Partial<Record<ContentKind, string | null>>;
 }
 
 /** The text a new cratebox.toml starts from. */
@@ -57,6 +63,10 @@ export function toApprovedTable(
   const comment = options.comment;
   const set: Record<string, TomlValue> = pinsOf(crate, phase, { source: options.pinSource });
   const remove: string[] = [];
+  for (const [kind, digest] of Object.entries(request.contentPins ?? {})) {
+    if (digest === null) remove.push(kind);
+    else if (digest !== undefined) set[kind] = digest;
+  }
   if (request.deny) {
     set.reviewed = true;
     remove.push("env", "read", "write", "use", "network", "fetch", "directives");

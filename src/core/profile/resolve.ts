@@ -18,6 +18,7 @@
  * checks their real paths.
  */
 import { internalError } from "../errors.ts";
+import { CONTENT_KIND_TEXT, CONTENT_KINDS } from "../pins/content.ts";
 import { DEFAULT_LIMITS, LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../limits.ts";
 import type { BuiltinProfiles } from "./builtins.ts";
 import { LIST_CAPABILITY_KEYS, listRow, type ItemOf, type ListCapability } from "./capabilities.ts";
@@ -244,12 +245,19 @@ export function strictViolations(parsed: ParsedProfile, crates: readonly CrateId
 /** The line that stops the run on a stale pin: reviewed vs resolved, and how to re-approve. */
 export function describePinMismatch(m: { crate: CrateIdentity; phase: GrantPhase; stale: readonly StalePin[] }): string {
   const { crate } = m;
-  const resolved = `${crate.version}${crate.checksum === undefined ? "" : ` (checksum ${crate.checksum})`}`;
+  const code = CONTENT_KINDS.filter((k) => m.stale.some((s) => s.failed.includes(k))).map(
+    (k) => `, whose ${CONTENT_KIND_TEXT[k]} is now ${crate.content?.[k] ?? "other code"}`,
+  );
+  const resolved = `${crate.version}${crate.checksum === undefined ? "" : ` (checksum ${crate.checksum})`}${code.join("")}`;
   const reviewed = m.stale.map((s) => `[${s.entry.table}]${where(s.entry)} was reviewed for ${describePins(s)}`).join("; ");
-  const target = m.phase === "build" ? "build script" : "test binaries";
+  // A [build.*] table that only a proc-macro pin made stale speaks for the proc macro.
+  const onlyMacro = m.stale.every((s) => s.failed.length > 0 && s.failed.every((f) => f === "proc-macro"));
+  const target = m.phase === "test" ? "test binaries" : onlyMacro ? "proc macro" : "build script";
+  // A new version whose pinned code did not change can carry the pin over.
+  const carry = m.stale.some((s) => s.failed.includes("version") && CONTENT_KINDS.some((k) => s.content[k] !== undefined && !s.failed.includes(k)));
   return (
     `grant for the ${target} of ${crate.name} does not apply: ${reviewed}, but cargo resolved ${crate.name} ${resolved}. ` +
-    `Review the change, then re-approve with: cratebox approve ${crate.name}`
+    `Review the change, then re-approve with: cratebox approve ${crate.name}${carry ? ` (or, if its pinned code is unchanged: cratebox approve ${crate.name} --carry)` : ""}`
   );
 }
 

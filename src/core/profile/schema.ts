@@ -40,6 +40,7 @@ import {
 } from "./values.ts";
 import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
 import { AGE_ACCEPTED, parseAge } from "../review/age.ts";
+import { CONTENT_KIND_TEXT, CONTENT_KINDS, type ContentKind } from "../pins/content.ts";
 import semver from "semver";
 import { defaultSourceOf } from "./select.ts";
 
@@ -201,6 +202,7 @@ function grantEntry(scope: GrantPhase) {
           .describe(
             'Pins the grant to the reviewed package: its checksum from Cargo.lock ("sha256:<64 hex>"). Registry crates only. Another checksum gets no grant and stops the run.',
           ),
+        ...contentPinKeys,
         reviewed: z
           .boolean()
           .optional()
@@ -227,6 +229,12 @@ function grantEntry(scope: GrantPhase) {
       )
       .superRefine(
         (e, ctx) => {
+          if (scope !== "build") for (const key of CONTENT_KINDS) if (e[key] !== undefined) ctx.addIssue(contentPinOutsideBuild(key, e[key]));
+        },
+        { when: (payload) => isTable(payload.value) },
+      )
+      .superRefine(
+        (e, ctx) => {
           if (e.reviewed === undefined && !grantsSomething(e)) {
             ctx.addIssue({
               code: "custom",
@@ -243,6 +251,36 @@ function grantEntry(scope: GrantPhase) {
       // A named definition in the JSON Schema (it is used twice: as a table and in an array).
       .meta(ENTRY_META[scope])
   );
+}
+
+// ---- content pins (issue 15, core/pins) ---------------------------------------------------------
+
+/**
+ * `build-script` / `proc-macro`: the grant holds only for the code it was reviewed for. They sit
+ * in `[build.<crate>]` (what runs at build time of that crate) whatever the crate's source: a
+ * path, git or directory-source crate has no checksum, which is the point.
+ */
+function contentPinKey(kind: ContentKind) {
+  return checked(z.string(), (v): ValueResult<string> => {
+    const r = parseChecksum(v);
+    return r.ok ? r : { ...r, accepted: `"sha256:" and 64 hex digits, as \`cratebox approve\` writes it` };
+  })
+    .optional()
+    .describe(
+      `Pins the grant to the code of this crate's ${CONTENT_KIND_TEXT[kind]}: "sha256:<64 hex>" over the files rustc compiled into it (its dep-info) and the packages linked into it, written by \`cratebox approve\`. Other code stops the run.`,
+    );
+}
+
+const contentPinKeys = { "build-script": contentPinKey("build-script"), "proc-macro": contentPinKey("proc-macro") } satisfies { [K in ContentKind]: unknown };
+
+function contentPinOutsideBuild(key: ContentKind, input: unknown) {
+  return {
+    code: "custom" as const,
+    input,
+    path: [key],
+    message: `a ${key} pin belongs in [build.<crate>]: it pins what runs at build time`,
+    params: { accepted: `the same key in the crate's [build.<crate>] table` },
+  };
 }
 
 const crateName = z.string().check((ctx) => {
@@ -300,6 +338,12 @@ const reviewSchema = z
       .optional()
       .describe(
         "Where `cratebox review` reads the registry index (pubtime, checksums) and .crate files: a local registry or sparse-index mirror directory (relative: from the workspace root) or an http(s) URL of a sparse index (index.crates.io). Also --index. Without it only local sources from cargo's config are read.",
+      ),
+    audits: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "cargo-vet audit files (supply-chain/audits.toml, imports.lock), relative to the workspace root: evidence shown by `cratebox review`, `profiles ls` and `explain`, and given to policies. An audit never grants anything.",
       ),
     exempt: z
       .array(exemption)

@@ -7,11 +7,14 @@
  *      with the crate's exact name,
  *   2. its `source` is the crate's source kind (a registry grant never reaches a git or path
  *      crate of the same name, e.g. one swapped in with [patch]),
- *   3. its pins hold: `version` is satisfied by the resolved version and `checksum` equals
- *      Cargo.lock's.
+ *   3. its pins hold: `version` is satisfied by the resolved version, `checksum` equals
+ *      Cargo.lock's, and a content pin (`build-script`, `proc-macro`: core/pins) equals the digest
+ *      of the code cargo compiles, when the runtime could observe it (dep-info, or the pin's record;
+ *      what it could not observe yet is checked again when the code is compiled).
  * A table that passes 1 and 2 but not 3 was written for code nobody has reviewed since: it does
  * not apply, and the result says so (the run stops) instead of silently falling back.
  */
+import { CONTENT_KINDS, type ContentKind } from "../pins/content.ts";
 import type { GrantPhase } from "../phase.ts";
 import type { ParsedProfile } from "./parse.ts";
 import type { CrateSource, GrantEntry } from "./schema.ts";
@@ -32,6 +35,11 @@ export interface CrateIdentity {
   source: CrateSource;
   /** Cargo.lock's checksum (bare hex or `sha256:` hex); registry crates only. */
   checksum?: string | undefined;
+  /**
+   * Digests of the code of its build script / proc macro as the runtime observed it (core/pins);
+   * a kind that is absent was not observed, and its pin is not checked by selection.
+   */
+  content?: Partial<Record<ContentKind, string>> | undefined;
 }
 
 /** Where a table is: for messages and provenance. */
@@ -54,7 +62,9 @@ export interface StalePin {
   /** What the entry was reviewed for. */
   version: string | undefined;
   checksum: string | undefined;
-  failed: ("version" | "checksum")[];
+  /** The content pins the entry holds (`build-script`, `proc-macro`). */
+  content: Partial<Record<ContentKind, string>>;
+  failed: ("version" | "checksum" | ContentKind)[];
 }
 
 export type Selection =
@@ -84,7 +94,15 @@ export function selectEntry(parsed: ParsedProfile, crate: CrateIdentity, phase: 
     const failed: StalePin["failed"] = [];
     if (data.version !== undefined && !matchesCargoVersionReq(data.version, crate.version)) failed.push("version");
     if (data.checksum !== undefined && !(resolvedChecksum?.ok && resolvedChecksum.value === data.checksum)) failed.push("checksum");
-    if (failed.length > 0) stale.push({ entry, version: data.version, checksum: data.checksum, failed });
+    const content: StalePin["content"] = {};
+    for (const kind of CONTENT_KINDS) {
+      const pin = data[kind];
+      if (pin === undefined) continue;
+      content[kind] = pin;
+      const seen = crate.content?.[kind];
+      if (seen !== undefined && seen !== pin) failed.push(kind);
+    }
+    if (failed.length > 0) stale.push({ entry, version: data.version, checksum: data.checksum, content, failed });
     else matching.push({ entry, data });
   }
 
@@ -99,8 +117,12 @@ function asSkipped(s: StalePin): SkippedEntry {
   return { entry: s.entry, reason: `it is pinned to ${describePins(s)}` };
 }
 
-export function describePins(s: Pick<StalePin, "version" | "checksum">): string {
-  return [s.version === undefined ? undefined : `version ${s.version}`, s.checksum === undefined ? undefined : `checksum ${s.checksum}`]
+export function describePins(s: Pick<StalePin, "version" | "checksum"> & { content?: StalePin["content"] }): string {
+  return [
+    s.version === undefined ? undefined : `version ${s.version}`,
+    s.checksum === undefined ? undefined : `checksum ${s.checksum}`,
+    ...CONTENT_KINDS.map((k) => (s.content?.[k] === undefined ? undefined : `${k} ${s.content[k]}`)),
+  ]
     .filter((x) => x !== undefined)
     .join(" and ");
 }

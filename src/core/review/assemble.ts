@@ -2,6 +2,7 @@
  * The facts the runtime gathered about each changed package -> the review report: flags, rank,
  * cool-off, problems, order, verdict. Pure.
  */
+import type { AuditView } from "../audits/view.ts";
 import type { ReviewExemption } from "../profile/schema.ts";
 import { decideCoolOff, unusedExemptions, type CoolOffPolicy, type Release } from "./cool-off.ts";
 import type { SectionStat } from "./file-diff.ts";
@@ -38,6 +39,8 @@ export interface PackageFacts {
   diff: DiffFacts;
   /** The table of cratebox.toml that selects the new version's build script. */
   grant: string | null;
+  /** cargo-vet audits of the new version; null or absent: no audit files configured. */
+  audits?: AuditView | null;
 }
 
 export interface ReviewInputs {
@@ -160,6 +163,14 @@ function toReviewedPackage(f: PackageFacts, coolOff: CoolOffPolicy, now: Date): 
     if (f.new?.sources === "unavailable") flags.add("sources-unavailable");
   }
 
+  const audits = change.new ? (f.audits ?? null) : null;
+  for (const v of audits?.violations ?? []) {
+    flags.add("audit-violation");
+    problems.push({
+      kind: "audit-violation",
+      message: `${change.name} ${version}: ${v.source} records a violation ${JSON.stringify(v.violation)} (${v.criteria.join(", ")}) by ${v.who.join(", ") || "(no one named)"}${v.notes ? `: ${v.notes}` : ""}`,
+    });
+  }
   // The cool-off is for versions new to the lockfile; a changed checksum already fails.
   const verdict = change.new && change.kind !== "checksum-changed" ? decideCoolOff(toRelease(change.new), f.pubtime, coolOff, now) : null;
   if (verdict?.fails)
@@ -178,6 +189,7 @@ function toReviewedPackage(f: PackageFacts, coolOff: CoolOffPolicy, now: Date): 
     coolOff: verdict,
     manifestChange: after && (change.old === null || before) ? diffManifests(before, after) : null,
     diff: f.diff,
+    audits,
     problems,
   };
 }

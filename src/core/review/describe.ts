@@ -2,6 +2,7 @@
  * The phrases every review format shares: a package's versions, its sources, its manifest
  * change, a section's stat. Pure.
  */
+import { describeAudits } from "../audits/view.ts";
 import { formatAge } from "./age.ts";
 import { describeFileStat, SECTION_TITLE, type SectionStat } from "./file-diff.ts";
 import type { ReviewedPackage, ReviewReport } from "./report.ts";
@@ -79,6 +80,7 @@ export function describeDetails(p: ReviewedPackage): string[] {
     describeDiffAvailability(p),
     ...describeManifestChange(p).map((l) => `manifest: ${l}`),
     p.grant ? `grant: [${p.grant}]` : undefined,
+    p.audits ? `audits: ${describeAudits(p.audits)}` : undefined,
     describeCoolOff(p),
   ];
   return lines.filter((l): l is string => l !== undefined);

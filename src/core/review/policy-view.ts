@@ -8,6 +8,8 @@
  * "build" or "*") fails the review with the policy's message; caps, requirements and allows are
  * about builds and change nothing here.
  */
+import { NOT_AUDITED } from "../audits/evaluate.ts";
+import { toAuditView } from "../audits/view.ts";
 import { decisionApplies } from "../policy/apply.ts";
 import type { GrantView, PolicyDecisions, PolicyInput, ReviewCrate } from "../policy/schema.ts";
 import type { ReviewReport } from "./report.ts";
@@ -36,6 +38,7 @@ export function toReviewPolicyInput(report: ReviewReport, grantOf: (name: string
         ageMs: p.coolOff?.ageMs ?? null,
         sources: p.new.sources,
         grant: grantOf(p.name, p.new.version),
+        audits: p.audits ?? toAuditView(NOT_AUDITED),
       },
     ];
   });

@@ -6,6 +6,7 @@
  * REVIEW_REPORT_VERSION.
  */
 import * as z from "zod";
+import { AuditViewSchema } from "../audits/view-schema.ts";
 import { SOURCES } from "../profile/schema.ts";
 import { SECTIONS } from "./file-diff.ts";
 
@@ -25,13 +26,14 @@ const RISK_FLAGS = [
   "source-changed",
   "links",
   "new-executables",
+  "audit-violation",
   "build-only",
   "unverified",
   "sources-unavailable",
 ] as const;
 export type RiskFlag = (typeof RISK_FLAGS)[number];
 
-const FAILURE_KINDS = ["checksum-changed", "index-checksum-mismatch", "sources-refused", "too-young", "no-pubtime", "policy"] as const;
+const FAILURE_KINDS = ["checksum-changed", "index-checksum-mismatch", "sources-refused", "too-young", "no-pubtime", "audit-violation", "policy"] as const;
 
 const sideSchema = z
   .strictObject({
@@ -121,6 +123,9 @@ const reviewedPackageSchema = z.strictObject({
       ),
     })
     .describe("The diff stat by section, riskiest section first (`cratebox review --diff <crate>` prints the full diff)."),
+  audits: AuditViewSchema.nullable().describe(
+    "cargo-vet audits of the new version ([review] audits, issue 15); null when no audit files are configured or the package was removed.",
+  ),
   problems: z.array(z.strictObject({ kind: z.enum(FAILURE_KINDS), message: z.string() })).describe("What fails the review for this package."),
 });
 

@@ -31,6 +31,9 @@ import { formatProfileIssue, parseProfile, type ParsedProfile } from "../../core
 import { resolveGrant } from "../../core/profile/resolve.ts";
 import { toGrantView } from "../../core/policy/view.ts";
 import { PROFILE_FILE } from "../../core/grant-decision.ts";
+import { evaluateAudits } from "../../core/audits/evaluate.ts";
+import { toAuditView } from "../../core/audits/view.ts";
+import { loadAudits } from "../audits.ts";
 import { policySources } from "../grants.ts";
 import { loadBuiltins, loadProfile } from "../profile-files.ts";
 import { evaluatePolicies, loadPolicy } from "../policy.ts";
@@ -78,6 +81,8 @@ export async function runReview(ctx: ReviewContext, options: ReviewOptions): Pro
     );
   }
   const oldProfile = await profileAt(repo, base.commit, path.join(workspace.root, PROFILE_FILE), notes);
+  // cargo-vet audits (issue 15): evidence per new version; a violation fails the review.
+  const audits = profile.parsed.profile.review?.audits?.length ? loadAudits(workspace.root, profile.parsed.profile.review.audits) : undefined;
 
   const workDir = await mkdtemp(path.join(tmpdir(), "cratebox-review-"));
   // Ctrl-C or a kill skips `finally`: the private directory goes first, then the exit (128 + signal).
@@ -105,7 +110,9 @@ export async function runReview(ctx: ReviewContext, options: ReviewOptions): Pro
       nowFrom: settings.nowFrom,
       coolOff: settings.coolOff,
       unchanged: unchanged.length,
-      packages: gathered.packages,
+      packages: audits
+        ? gathered.packages.map((p) => (p.change.new ? { ...p, audits: toAuditView(evaluateAudits(audits, p.change.name, p.change.new.version)) } : p))
+        : gathered.packages,
       grants: toGrantTransitions({ profile: oldProfile, lock: before }, { profile: profile.parsed, lock: after }),
       policies: [],
       notes: [...notes, ...gathered.notes],
