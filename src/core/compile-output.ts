@@ -10,7 +10,11 @@
  *   so a withheld variable (absent in the sandbox, present on the host) would rebuild it on
  *   every run: those lines are removed.
  */
+import path from "node:path";
 import { LineFilter } from "./line-filter.ts";
+import type { ContentKind } from "./pins/content.ts";
+import { type CompilerInvocation, isBuildScriptCompile } from "./rustc-args.ts";
+import { REAL_SUFFIX } from "./shim.ts";
 
 const ENV_MISSING = /environment variable `([^`]+)` not defined at compile time/g;
 const UNREADABLE = /couldn't read `?([^`:\s"]+)`?: /g;
@@ -65,4 +69,20 @@ export function isExpectedBuildScriptFile(file: string, crateName: string, extra
   return (
     file === binary || file === `${binary}.d` || file === `${binary}.cratebox-real` || file.startsWith(`${binary}.cratebox-tmp`) || uplifted.includes(file)
   );
+}
+
+/**
+ * Code a content pin covers (issue 15) that this compile made: a build script (the binary, and
+ * the real one once it is behind cratebox's shim) or a proc macro (the shared library rustc
+ * loads into every crate that uses it). What must go when the pin does not hold.
+ */
+export function pinnableOutput(c: CompilerInvocation): { kind: ContentKind; outputs: string[] } | undefined {
+  const dir = c.outDirs[0];
+  if (!c.crateName || !dir) return undefined;
+  if (isBuildScriptCompile(c.crateName)) {
+    const binary = path.join(dir, `${c.crateName}${c.extraFilename}`);
+    return { kind: "build-script", outputs: [binary, `${binary}${REAL_SUFFIX}`] };
+  }
+  if (c.crateTypes.includes("proc-macro")) return { kind: "proc-macro", outputs: [path.join(dir, `lib${c.crateName}${c.extraFilename}.so`)] };
+  return undefined;
 }

@@ -24,6 +24,8 @@ export interface CompilerInvocation {
   sources: string[];
   /** `rustdoc --test`: compiles and runs the doctests. */
   doctest: boolean;
+  /** `--crate-type` values (comma-separated or repeated): `proc-macro` marks a proc macro's compile. */
+  crateTypes: string[];
   /** `-vV`, `--version`, `--print ...` with nothing to compile, or `-` (stdin): a probe, no crate's code runs. */
   probe: boolean;
 }
@@ -120,6 +122,7 @@ export function parseCompilerArgs(args: readonly string[], tool: "rustc" | "rust
   let prints = false;
   let versionOnly = false;
   let doctest = false;
+  const crateTypes: string[] = [];
   const readDirs: string[] = [];
   const sources: string[] = [];
   for (let i = 0; i < args.length; ) {
@@ -133,6 +136,9 @@ export function parseCompilerArgs(args: readonly string[], tool: "rustc" | "rust
     switch (name) {
       case "--crate-name":
         crateName = value;
+        break;
+      case "--crate-type":
+        crateTypes.push(...(value ?? "").split(",").filter(Boolean));
         break;
       case "--out-dir":
         if (value) outDir = abs(value);
@@ -188,6 +194,7 @@ export function parseCompilerArgs(args: readonly string[], tool: "rustc" | "rust
     readDirs: [...new Set(readDirs)],
     sources: sources.filter((s) => s !== "-").map(abs),
     doctest,
+    crateTypes: [...new Set(crateTypes)],
     probe: versionOnly || (prints && !compiles) || sources.includes("-"),
   };
 }

@@ -7,7 +7,8 @@
  */
 import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { isExpectedBuildScriptFile, withoutEnvDeps } from "../core/compile-output.ts";
+import { isExpectedBuildScriptFile, pinnableOutput, withoutEnvDeps } from "../core/compile-output.ts";
+import type { ContentKind } from "../core/pins/content.ts";
 import { isBuildScriptCompile } from "../core/rustc-args.ts";
 import type { StepPlan } from "../core/step-plan.ts";
 import { swapBuildScript } from "./swap.ts";
@@ -44,6 +45,25 @@ export function finishCompilation(plan: StepPlan, succeeded: boolean): string | 
     return `the compiled build script ${binary} is not an executable rustc makes; it was removed and never runs`;
   }
   return undefined;
+}
+
+/** A content pin's verdict on freshly compiled code: undefined when it holds (or nothing pins it), else why not. */
+export type CompiledCodeCheck = (kind: ContentKind, depInfo: string | undefined, manifestDir: string) => Promise<string | undefined>;
+
+/**
+ * After a successful compile of a build script or a proc macro: the content pin of its crate
+ * (issue 15), from the dep-info rustc just wrote. When it does not hold, the outputs are removed
+ * (a proc macro's library is never loaded by the crates that use it, a build script never runs)
+ * and the step fails with the reason. This covers a fresh checkout, where nothing could be
+ * observed before cargo started.
+ */
+export async function checkCompiledCode(plan: StepPlan, check: CompiledCodeCheck): Promise<string | undefined> {
+  const pinnable = plan.compile ? pinnableOutput(plan.compile) : undefined;
+  if (!pinnable) return undefined;
+  const refusal = await check(pinnable.kind, plan.compile?.depInfo, plan.manifestDir);
+  if (!refusal) return undefined;
+  for (const file of pinnable.outputs) rmSync(file, { force: true });
+  return refusal;
 }
 
 function rewriteDepInfo(file: string, withheld: ReadonlySet<string>): void {

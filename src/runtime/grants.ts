@@ -20,6 +20,8 @@ import type { BuiltinProfiles } from "../core/profile/builtins.ts";
 import { emptyProfile } from "../core/profile/empty.ts";
 import type { ParsedProfile } from "../core/profile/parse.ts";
 import type { CrateIdentity } from "../core/profile/select.ts";
+import { contentPinsOf } from "../core/pins/check.ts";
+import { CONTENT_KIND_TEXT, type ContentKind } from "../core/pins/content.ts";
 import { realpathOrUndefined } from "./host-facts.ts";
 import type { ContentPins } from "./pins/book.ts";
 
@@ -145,6 +147,24 @@ export class GrantBook {
     if (!this.profile.exists) return; // no cratebox.toml, no pins
     const crate = await this.crateAt(manifestDir);
     if (crate) await (await this.loadPins()).checkBuildScript(crate, program);
+  }
+
+  /**
+   * The check right after rustc compiled a build script or proc macro (compile-outputs.ts): its
+   * dep-info against the crate's content pin. Undefined when it holds or nothing pins it; the
+   * reason (with the diff against the reviewed code when cratebox has it) otherwise.
+   */
+  async checkCompiledCode(kind: ContentKind, depInfo: string | undefined, manifestDir: string): Promise<string | undefined> {
+    if (!this.profile.exists) return undefined;
+    const crate = await this.crateAt(manifestDir);
+    if (!crate || contentPinsOf(this.profile.parsed, crate, kind).length === 0) return undefined;
+    if (!depInfo) return `${crate.name}'s ${CONTENT_KIND_TEXT[kind]} is content-pinned, and rustc wrote no dep-info to check it with: refused`;
+    try {
+      const r = await (await this.loadPins()).check(crate, kind, depInfo);
+      return r.ok ? undefined : r.message;
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 
   /** Decisions of the organisation's policies, evaluated once per run (runtime/policy.ts). */

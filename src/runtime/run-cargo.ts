@@ -28,7 +28,7 @@ import { type BackendChoice, SandboxRouter } from "./sandbox/backend.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { factsGatherer, readDenials } from "./step-facts.ts";
 import { StepRunner } from "./step-runner.ts";
-import { finishCompilation } from "./compile-outputs.ts";
+import { checkCompiledCode, finishCompilation } from "./compile-outputs.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
 import { isOwnerAlive, ownerLabel, sweepOrphans } from "./sweep.ts";
 
@@ -239,7 +239,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         },
       }),
     readDenials,
-    finishCompile: finishCompilation,
+    finishCompile: async (plan, succeeded) =>
+      finishCompilation(plan, succeeded) ??
+      (succeeded ? checkCompiledCode(plan, (kind, depInfo, dir) => grants.checkCompiledCode(kind, depInfo, dir)) : undefined),
     log: opts.log,
     onStepStart: () => opts.onStepStart?.(),
     onStepEnd: (outcome) => {

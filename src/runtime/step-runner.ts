@@ -40,7 +40,7 @@ export interface StepRunnerOptions {
    * After a compiler step, on the host: its dep-info without withheld variables, a compiled build
    * script behind the shim (runtime/compile-outputs.ts). A message fails the step.
    */
-  finishCompile?: (plan: StepPlan, succeeded: boolean) => string | undefined;
+  finishCompile?: (plan: StepPlan, succeeded: boolean) => Promise<string | undefined>;
   /** Does this host file exist? (the directive firewall's check for libraries built in OUT_DIR) */
   exists?: (file: string) => boolean;
   /** cratebox's own lines. */
@@ -114,7 +114,9 @@ export class StepRunner {
       gate?.end(opts.exists ?? existsSync);
       log?.end();
       let exit = run.exit;
-      const refusal = plan.compile ? opts.finishCompile?.(plan, run.exit.exitCode === 0 && run.exit.stoppedBy === undefined && !run.exit.oomKilled) : undefined;
+      const refusal = plan.compile
+        ? await opts.finishCompile?.(plan, run.exit.exitCode === 0 && run.exit.stoppedBy === undefined && !run.exit.oomKilled)
+        : undefined;
       if (refusal) {
         io.stderr(Buffer.from(`cratebox: ${refusal}\n`));
         exit = { ...exit, exitCode: 101 };

@@ -216,6 +216,33 @@ describe("content pins", () => {
     }
   });
 
+  it("without dep-info or a record, the proc macro's compile is refused and its library removed before any crate loads it", async () => {
+    const src = readdirSync(path.join(home.cargoHome, "registry/src")).map((d) => path.join(home.cargoHome, "registry/src", d, "derive-lite-0.1.0/src/lib.rs"));
+    const file = src.find((f) => existsSync(f))!;
+    const original = readFileSync(file, "utf8");
+    const records = path.join(ws, "cratebox.pins.json");
+    const saved = readFileSync(records, "utf8");
+    const target = path.join(ws, "target-fresh-macro");
+    const plainTarget = path.join(ws, "target-plain-macro");
+    writeFileSync(file, original.replace('"42"', '"43"'));
+    try {
+      // Plain cargo compiles the changed macro and expands it into the app.
+      const plain = await execa("cargo", ["build", "--target-dir", plainTarget], { cwd: ws, env, extendEnv: false, reject: false, all: true });
+      expect(plain.exitCode, plain.all).toBe(0);
+      rmSync(records);
+      const res = await cratebox(["build", "--target-dir", target], ws, env);
+      expect(res.code, res.output).toBe(101);
+      expect(res.stderr).toMatch(/grant for the proc macro of derive-lite does not apply: .* whose proc macro is now sha256:/);
+      const deps = path.join(target, "debug/deps");
+      expect(readdirSync(deps).filter((f) => f.startsWith("libderive_lite") && f.endsWith(".so"))).toEqual([]);
+      expect(existsSync(path.join(target, "debug/app"))).toBe(false);
+    } finally {
+      writeFileSync(file, original);
+      writeFileSync(records, saved);
+      for (const d of [target, plainTarget]) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it("a version bump with the same build script: the run stops, and --carry moves the pin", async () => {
     const pin = pinOf("gen-sys", "build-script");
     writeManifest("1.0.1", "1.0.0");

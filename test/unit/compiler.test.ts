@@ -1,6 +1,6 @@
 /** A rustc or rustdoc call: what it reads and writes, what it may know, what it leaves. Pure. */
 import { describe, expect, it } from "vitest";
-import { CompileLog, isExpectedBuildScriptFile, withoutEnvDeps } from "../../src/core/compile-output.ts";
+import { CompileLog, isExpectedBuildScriptFile, pinnableOutput, withoutEnvDeps } from "../../src/core/compile-output.ts";
 import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
 import { parseCompilerArgs, withoutRuntool } from "../../src/core/rustc-args.ts";
 import { toCompilerEnv } from "../../src/core/sandbox-env.ts";
@@ -46,11 +46,17 @@ describe("parseCompilerArgs", () => {
       outDirs: [deps],
       incremental: "/w/target/debug/incremental",
       doctest: false,
+      crateTypes: ["bin"],
       probe: false,
     });
     expect(inv.depInfo).toBe(`${deps}/app-0123.d`);
     expect(inv.sources).toEqual(["/w/src/main.rs"]);
     expect(inv.readDirs).toEqual([deps, "/usr/lib/x86_64-linux-gnu", "/x/y"]);
+  });
+
+  it("reads every crate type, comma-separated or repeated (a proc macro's compile)", () => {
+    expect(parseCompilerArgs(["--crate-type", "proc-macro", "src/lib.rs"], "rustc", "/w").crateTypes).toEqual(["proc-macro"]);
+    expect(parseCompilerArgs(["--crate-type=lib,cdylib", "--crate-type", "lib", "src/lib.rs"], "rustc", "/w").crateTypes).toEqual(["lib", "cdylib"]);
   });
 
   it("knows a probe from a compilation", () => {
@@ -138,6 +144,26 @@ describe("what a compiler leaves", () => {
     ])
       expect(ok(f)).toBe(true);
     for (const f of ["build-script-main", "evil.sh", "build_script_build-0123456789abcdee", "output"]) expect(ok(f)).toBe(false);
+  });
+});
+
+describe("pinnableOutput: what a content pin covers in a compile's outputs", () => {
+  const args = (...a: string[]) => parseCompilerArgs(a, "rustc", "/w");
+  it("a build script: its binary and, behind the shim, the real one", () => {
+    expect(
+      pinnableOutput(args("--crate-name", "build_script_build", "--crate-type", "bin", "build.rs", "--out-dir", "/t/build/x-1", "-C", "extra-filename=-1")),
+    ).toEqual({ kind: "build-script", outputs: ["/t/build/x-1/build_script_build-1", "/t/build/x-1/build_script_build-1.cratebox-real"] });
+  });
+  it("a proc macro: the shared library rustc loads into its users", () => {
+    expect(
+      pinnableOutput(args("--crate-name", "derive_lite", "--crate-type", "proc-macro", "src/lib.rs", "--out-dir", "/t/deps", "-C", "extra-filename=-ab")),
+    ).toEqual({
+      kind: "proc-macro",
+      outputs: ["/t/deps/libderive_lite-ab.so"],
+    });
+  });
+  it("nothing for a library or a binary", () => {
+    expect(pinnableOutput(args("--crate-name", "serde", "--crate-type", "lib", "src/lib.rs", "--out-dir", "/t/deps"))).toBeUndefined();
   });
 });
 
