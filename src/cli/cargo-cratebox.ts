@@ -1,6 +1,9 @@
-// Entry point for `cargo cratebox ...` (see cratebox.ts for the compile cache).
+// Entry point for `cargo cratebox ...` (see cratebox.ts for the compile cache and early.ts).
 import { enableCompileCache } from "node:module";
 
 enableCompileCache?.();
-const { fromCargoSubcommand, runMain } = await import("./main.ts");
-await runMain(fromCargoSubcommand(process.argv.slice(2)));
+const { fromCargoSubcommand } = await import("./options.ts");
+const argv = fromCargoSubcommand(process.argv.slice(2));
+(await import("./early.ts")).startEarly(argv);
+const { runMain } = await import("./main.ts");
+await runMain(argv);

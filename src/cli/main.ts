@@ -6,55 +6,17 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import yargs from "yargs";
+import { BACKEND_CHOICES, type BackendChoice } from "../core/backends.ts";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import { LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../core/limits.ts";
 import { PACKAGE_ROOT } from "../runtime/image.ts";
 import type { CommandContext } from "../runtime/profile-commands.ts";
-import { BACKEND_CHOICES, type BackendChoice } from "../runtime/sandbox/backend.ts";
-import { OPTIONS, takesValue } from "./options.ts";
+import { helpText, type OwnOptions, parseOwnArgs, splitAtCargo } from "./options.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
 
-/** cratebox's commands, for `--help`. */
-const COMMANDS: [string, string][] = [
-  ["cargo", "run cargo with every build script and test binary sandboxed (all further arguments go to cargo)"],
-  ["learn", "learn cargo <args>: run with nothing granted, trace every step, propose a cratebox.toml (never applied)"],
-  ["doctor", "check the engine, the image, the toolchain, and that limits are really enforced"],
-  [
-    "profiles",
-    "ls: every crate and its grant; explain <crate>: each capability and where it came from; check: validate (for CI); prune: drop tables matching nothing; diff <crate>: build.rs changes since a stale pin",
-  ],
-  ["policy", "test <file>: print a policy's decisions for the workspace, without building"],
-  ["approve", "write a grant for <crate> into cratebox.toml, pinned to the resolved version and checksum"],
-  ["deny", "record <crate> as reviewed with no grant (default deny), pinned"],
-  ["review", "what a Cargo.lock change brings in, riskiest first: new build scripts and proc macros, checksums, sources, cool-off (exit 1 when it fails)"],
-  ["provenance", "<crate> --repo PATH: is the published package what its repository holds at the commit it names? (exit 1 when not, or unverifiable)"],
-];
-
-function parser(argv: string[]) {
-  const y = yargs(argv)
-    .scriptName("cratebox")
-    .usage(
-      "$0 [options] cargo <cargo arguments...>\n$0 doctor\n$0 profiles ls|explain <crate>|check|prune|diff <crate>\n$0 approve|deny <crate> [grants]\n$0 review [--base REF] [--diff CRATE] [--format text|json|github|markdown]\n$0 provenance <crate> --repo PATH",
-    );
-  // The commands are only registered when help is asked for: yargs renders the whole help text
-  // on every run of a registered command (to have it at hand), which cost a no-op build ~30 ms.
-  // Unregistered, the command is simply the first positional argument, as main() reads it.
-  if (argv.includes("--help") || argv.includes("-h")) for (const [name, describe] of COMMANDS) y.command(name, describe);
-  return y
-    .options(OPTIONS)
-    .strictOptions()
-    .help()
-    .version(readOwnVersion())
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new CrateboxError("USAGE", msg, "see `cratebox --help`");
-    });
-}
-
 /** Limits given on the command line (the highest layer; unset ones come from the profiles). */
-function toLimitOverrides(args: Record<string, unknown>): Partial<Limits> {
+function toLimitOverrides(args: OwnOptions): Partial<Limits> {
   const out: Partial<Limits> = {};
   for (const field of LIMIT_FIELDS) {
     const raw = args[LIMIT_TABLE[field].flag];
@@ -76,13 +38,17 @@ function readOwnVersion(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  // Everything after the first bare `cargo` belongs to cargo, untouched by cratebox's parser.
-  const split = argv.indexOf("cargo");
-  const own = split >= 0 ? argv.slice(0, split + 1) : argv;
-  const cargoArgs = split >= 0 ? argv.slice(split + 1) : [];
-  const args = await parser(own).parseAsync();
-  const [command] = args._.map(String);
-  if (args.help || args.version) return 0;
+  const { own, cargoArgs } = splitAtCargo(argv);
+  const { options: args, positionals } = parseOwnArgs(own);
+  const [command] = positionals;
+  if (args.help) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`${readOwnVersion()}\n`);
+    return 0;
+  }
   const ctx: CommandContext = {
     cwd: args.workspace ? path.resolve(args.workspace) : process.cwd(),
     env: process.env,
@@ -90,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     print: (l) => process.stdout.write(`${l}\n`),
     ...(args.policy ? { policies: args.policy } : {}),
   };
-  const positional = args._.map(String).slice(1);
+  const positional = positionals.slice(1);
   // Each command's code loads when it runs: a build needs none of the profile commands, the
   // review or doctor (a no-op build's start counts, issue 13).
   const commands = () => import("../runtime/profile-commands.ts");
@@ -187,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return checks.every((c) => c.ok) ? 0 : 1;
   }
-  const learn = command === "learn" && args._.map(String)[1] === "cargo";
+  const learn = command === "learn" && positionals[1] === "cargo";
   if (command !== "cargo" && !learn) {
     throw new CrateboxError(
       "USAGE",
@@ -228,15 +194,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.off("resize", onResize);
     progress?.stop();
   }
-}
-
-/** `cargo cratebox build ...`: cargo runs `cargo-cratebox cratebox build ...`. */
-export function fromCargoSubcommand(argv: string[]): string[] {
-  const rest = argv[0] === "cratebox" ? argv.slice(1) : argv;
-  // cratebox's own options may come first: `cargo cratebox --memory 1g build`.
-  const firstCargo = rest.findIndex((a, i) => !a.startsWith("-") && !(i > 0 && takesValue(rest[i - 1]!)));
-  if (firstCargo < 0) return rest;
-  return [...rest.slice(0, firstCargo), "cargo", ...rest.slice(firstCargo)];
 }
 
 export async function runMain(argv: string[]): Promise<void> {

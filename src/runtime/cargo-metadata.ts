@@ -1,10 +1,14 @@
-/** Where cargo will put build-script outputs for this invocation (`cargo metadata`). */
+/**
+ * Where cargo will put build-script outputs for this invocation (`cargo metadata`). The same
+ * question asked twice in one process is answered once: the CLI asks it the moment it starts
+ * (cli/early.ts), while the rest of cratebox loads, and the build asks it again.
+ */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
 import { CrateboxError } from "../core/errors.ts";
 import type { CargoInvocation } from "../core/cargo-args.ts";
-import { realpathOrUndefined } from "./host-facts.ts";
+import { realpathOrUndefined } from "./realpath.ts";
+import { runProgram } from "./run-program.ts";
 
 export interface BuildDirs {
   workspaceRoot: string;
@@ -12,7 +16,19 @@ export interface BuildDirs {
   buildRoots: string[];
 }
 
-export async function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
+/** Answers already asked, per environment object and question. */
+const asked = new WeakMap<NodeJS.ProcessEnv, Map<string, Promise<BuildDirs>>>();
+
+export function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
+  const key = JSON.stringify([cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir]);
+  const answers = asked.get(env) ?? new Map<string, Promise<BuildDirs>>();
+  asked.set(env, answers);
+  const answer = answers.get(key) ?? askCargo(cargo, inv, cwd, env);
+  answers.set(key, answer);
+  return answer;
+}
+
+async function askCargo(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
     ...inv.globals,
@@ -26,7 +42,7 @@ export async function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: st
   // --target-dir goes in as CARGO_TARGET_DIR, so cargo itself says where both the target and the
   // build directory (build.build-dir may put it elsewhere) are.
   const metaEnv = inv.targetDir ? { ...env, CARGO_TARGET_DIR: path.resolve(cwd, inv.targetDir) } : env;
-  const res = await execa(cargo, args, { cwd, env: metaEnv, reject: false, extendEnv: false, stdin: "ignore" });
+  const res = await runProgram(cargo, args, { cwd, env: metaEnv });
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",

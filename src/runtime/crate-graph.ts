@@ -4,12 +4,12 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
 import { parse } from "smol-toml";
 import type { CargoInvocation } from "../core/cargo-args.ts";
 import { lockKey, toCrateGraph, type CrateGraph, type RawMetadata } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
-import { realpathOrUndefined } from "./host-facts.ts";
+import { realpathOrUndefined } from "./realpath.ts";
+import { runProgram } from "./run-program.ts";
 
 /** Cargo.lock checksums by lockKey; only real ones (Debian's directory source writes a placeholder). */
 function lockChecksums(workspaceRoot: string): Map<string, string> {
@@ -39,7 +39,7 @@ export async function readCrateGraph(
     ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
     ...PASS_THROUGH.filter((f) => cargoArgs.includes(f)),
   ];
-  const res = await execa(cargo, args, { cwd, env, reject: false, extendEnv: false, stdin: "ignore" });
+  const res = await runProgram(cargo, args, { cwd, env, maxBuffer: 1024 ** 3 });
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",

@@ -6,13 +6,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
-import { execa } from "execa";
+import { runProgram } from "./run-program.ts";
 import type { RunIdentity } from "../core/labels.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
 import { readRunHostFacts } from "./host-facts.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag } from "./image.ts";
-import { type BackendChoice, chooseBackend } from "./sandbox/backend.ts";
+import type { BackendChoice } from "../core/backends.ts";
+import { chooseBackend } from "./sandbox/backend.ts";
 import { BwrapRuntime } from "./sandbox/bwrap-runtime.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { ownerLabel } from "./sweep.ts";
@@ -50,7 +51,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
   });
   add({ name: "timeout(1)", ok: existsSync("/usr/bin/timeout"), detail: "/usr/bin/timeout (the sandbox's backstop timer)", fix: "install coreutils" });
 
-  const toolchain = await execa("rustc", ["--print", "sysroot"], { cwd, env, reject: false, extendEnv: false });
+  const toolchain = await runProgram("rustc", ["--print", "sysroot"], { cwd, env });
   add({
     name: "toolchain",
     ok: toolchain.exitCode === 0,

@@ -1,15 +1,7 @@
 /** A blob's bytes from git (`git cat-file blob <spec>`, read-only plumbing), or undefined when git has none. */
-import { execa } from "execa";
+import { runProgramBytes } from "./run-program.ts";
 
 export async function readGitBlob(cwd: string, spec: string, env: NodeJS.ProcessEnv): Promise<Uint8Array | undefined> {
-  const blob = await execa("git", ["cat-file", "blob", spec], {
-    cwd,
-    env,
-    extendEnv: false,
-    reject: false,
-    stdin: "ignore",
-    encoding: "buffer",
-    stripFinalNewline: false,
-  });
+  const blob = await runProgramBytes("git", ["cat-file", "blob", spec], { cwd, env });
   return blob.exitCode === 0 ? blob.stdout : undefined;
 }

@@ -22,7 +22,7 @@ import type { ParsedProfile } from "../core/profile/parse.ts";
 import type { CrateIdentity } from "../core/profile/select.ts";
 import { contentPinsOf } from "../core/pins/check.ts";
 import { CONTENT_KIND_TEXT, type ContentKind } from "../core/pins/content.ts";
-import { realpathOrUndefined } from "./host-facts.ts";
+import { realpathOrUndefined } from "./realpath.ts";
 import type { ContentPins } from "./pins/book.ts";
 
 /** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */

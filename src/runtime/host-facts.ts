@@ -2,7 +2,7 @@
  * Gathers the host facts the deciding code needs (core/sandbox-spec.ts HostFacts). Everything
  * that touches the file system or runs a program for that purpose lives here.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import path from "node:path";
 import { homedir, networkInterfaces } from "node:os";
@@ -12,14 +12,7 @@ import { isWithin } from "../core/paths.ts";
 import type { HostAddresses } from "../core/egress.ts";
 import type { Phase } from "../core/phase.ts";
 import { SYSTEM_PATHS, type HostFacts } from "../core/sandbox-spec.ts";
-
-export function realpathOrUndefined(p: string): string | undefined {
-  try {
-    return realpathSync(p);
-  } catch {
-    return undefined;
-  }
-}
+import { realpathOrUndefined } from "./realpath.ts";
 
 function isExecutableFile(p: string): boolean {
   try {

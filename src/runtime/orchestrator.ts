@@ -13,13 +13,16 @@ import type { StepRunner } from "./step-runner.ts";
 
 export class Orchestrator implements AsyncDisposable {
   private server: Server | undefined;
-  private readonly steps: StepRunner;
+  /** The step runner, made when the first request arrives (a no-op build never loads it). */
+  private readonly loadSteps: () => Promise<StepRunner>;
+  private steps: Promise<StepRunner> | undefined;
+  private interrupted = false;
   /** What a binary coming through cargo's runner hook is, from the cargo subcommand. */
   private readonly runnerPhase: RunnerPhase;
   private readonly log: (line: string) => void;
 
-  constructor(steps: StepRunner, runnerPhase: RunnerPhase, log: (line: string) => void) {
-    this.steps = steps;
+  constructor(loadSteps: () => Promise<StepRunner>, runnerPhase: RunnerPhase, log: (line: string) => void) {
+    this.loadSteps = loadSteps;
     this.runnerPhase = runnerPhase;
     this.log = log;
   }
@@ -66,7 +69,12 @@ export class Orchestrator implements AsyncDisposable {
     const gone = new AbortController();
     conn.on("close", () => gone.abort());
     try {
-      const outcome = await this.steps.run(
+      this.steps ??= this.loadSteps().then((steps) => {
+        if (this.interrupted) steps.interrupt();
+        return steps;
+      });
+      const steps = await this.steps;
+      const outcome = await steps.run(
         { phase: req.kind === "runner" ? this.runnerPhase : req.kind, program: req.program, args: req.args, cwd: req.cwd, env: req.env },
         { stdout: (c) => send(FRAME_STDOUT, c), stderr: (c) => send(FRAME_STDERR, c) },
         req.clientStartedAt,
@@ -86,13 +94,14 @@ export class Orchestrator implements AsyncDisposable {
 
   /** Ctrl-C: stop every running step now; later requests are refused. */
   interrupt(): void {
-    this.steps.interrupt();
+    this.interrupted = true;
+    void this.steps?.then((steps) => steps.interrupt());
   }
 
   /** Stops listening; the step runner removes what is left of the run. */
   async close(): Promise<void> {
     this.server?.close();
-    await this.steps.close();
+    await (await this.steps)?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

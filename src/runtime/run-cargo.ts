@@ -5,32 +5,27 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, fstatSync, readFileSync, writeFileSync } from "node:fs";
+import { constants } from "node:os";
 import path from "node:path";
-import { execa } from "execa";
 import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { toRunnerPhase } from "../core/phase.ts";
-import { toGithubAnnotation } from "../core/annotations.ts";
-import { describeFailure, type StepOutcome } from "../core/step-outcome.ts";
+import type { StepOutcome } from "../core/step-outcome.ts";
 import { networkWarnings, toSummaryLine } from "../core/summary.ts";
-import { findUserRustcWrapper, readConfigEnvNames } from "./cargo-config.ts";
+import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
-import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
-import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
-import { readHostAddresses, readRunHostFacts, SysrootCache } from "./host-facts.ts";
+import { DEFAULT_IMAGE, imageTag, PACKAGE_ROOT } from "./image.ts";
+import type { RunSteps } from "./run-steps.ts";
 import { Orchestrator } from "./orchestrator.ts";
-import { type BackendChoice, SandboxRouter } from "./sandbox/backend.ts";
-import { DockerRuntime } from "./sandbox/docker-runtime.ts";
-import { factsGatherer, readDenials } from "./step-facts.ts";
-import { StepRunner } from "./step-runner.ts";
-import { checkCompiledCode, finishCompilation } from "./compile-outputs.ts";
+import type { BackendChoice } from "../core/backends.ts";
+import { runProgram, startInherited } from "./run-program.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
-import { isOwnerAlive, ownerLabel, sweepOrphans } from "./sweep.ts";
+import { ownerLabel } from "./sweep.ts";
 
 export interface CargoRunOptions {
   cargoArgs: string[];
@@ -63,9 +58,6 @@ export interface CargoRunOptions {
   onStepStart?: () => void;
   onStepEnd?: (outcome: StepOutcome) => void;
 }
-
-/** The relay a proxied step's sandbox runs (compiled from src/shims/egress-relay.ts). */
-const EGRESS_RELAY = path.join(PACKAGE_ROOT, "dist/shims/egress-relay.js");
 
 const SHIMS = {
   wrapper: path.join(PACKAGE_ROOT, "src/shims/rustc-wrapper.sh"),
@@ -103,12 +95,12 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
  */
 async function ensureCommitted(file: string): Promise<void> {
   const dir = path.dirname(file);
-  const inside = await execa("git", ["rev-parse", "--show-toplevel"], { cwd: dir, reject: false });
+  const inside = await runProgram("git", ["rev-parse", "--show-toplevel"], { cwd: dir, env: process.env });
   if (inside.exitCode !== 0) return; // not a git checkout: nothing to compare with
   // Compare contents with HEAD's blob (skip-worktree or assume-unchanged cannot hide a change),
   // and fail closed when git cannot answer in a checkout.
   const rel = path.relative(inside.stdout.trim(), file);
-  const committed = await execa("git", ["show", `HEAD:${rel}`], { cwd: dir, reject: false, stripFinalNewline: false });
+  const committed = await runProgram("git", ["show", `HEAD:${rel}`], { cwd: dir, env: process.env });
   const reason =
     committed.exitCode !== 0
       ? `git cannot show the committed ${rel} (${committed.stderr.trim() || "not committed"})`
@@ -127,7 +119,7 @@ async function ensureCommitted(file: string): Promise<void> {
 /** The host triple of the rustc cargo will use (`rustc -vV`). */
 async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
   const rustc = env.RUSTC ?? "rustc";
-  const res = await execa(rustc, [...(toolchain && !env.RUSTC ? [`+${toolchain}`] : []), "-vV"], { cwd, env, extendEnv: false, reject: false });
+  const res = await runProgram(rustc, [...(toolchain && !env.RUSTC ? [`+${toolchain}`] : []), "-vV"], { cwd, env });
   const host = /^host: (\S+)$/m.exec(res.stdout)?.[1];
   if (!host)
     throw new CrateboxError(
@@ -136,6 +128,14 @@ async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJ
       "is the Rust toolchain installed (`rustup show`)?",
     );
   return host;
+}
+
+/** cargo's exit code, as a shell reports it (128 + n for signal n); a cargo that could not start is an error. */
+function exitCodeOf(cargo: string, r: { exitCode: number | undefined; signal: NodeJS.Signals | undefined; spawnError: string | undefined }): number {
+  if (r.spawnError)
+    throw new CrateboxError("TOOLCHAIN", `cannot run ${cargo} (${r.spawnError})`, "is the Rust toolchain installed and cargo on PATH (`rustup show`)?");
+  if (r.exitCode !== undefined) return r.exitCode;
+  return r.signal ? 128 + (constants.signals[r.signal] ?? 0) : 101;
 }
 
 /** Whether this process's standard input is a pipe, a socket or a non-empty file (not a terminal, not /dev/null). */
@@ -154,8 +154,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   const inv = parseCargoInvocation(opts.cargoArgs);
   if (!inv.builds) {
     // Nothing of a crate's code runs (version, metadata, tree, new, ...): plain cargo.
-    const res = await execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env, extendEnv: false, stdio: "inherit", reject: false });
-    return res.exitCode ?? 101;
+    return exitCodeOf(cargo, await startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env }).done);
   }
   // The sandboxed binaries get no standard input: say so when something is piped in, instead of
   // letting `echo x | cratebox cargo run` pass as if it was read.
@@ -177,26 +176,6 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   };
   // The engine is the backend asked for: it must answer before anything builds (exit 2 if not).
   const eager = opts.backend === "docker" ? await connectEngine(opts.env) : undefined;
-  const runtime = new SandboxRouter({
-    choice: opts.backend ?? "auto",
-    ownImage: image,
-    owner,
-    // The engine only when a step first needs it: its image, the sweep of dead runs' containers,
-    // and what it cannot enforce.
-    connectDocker: async () => {
-      const docker = eager ?? (await connectEngine(opts.env));
-      const [, engineWarnings] = await Promise.all([ensureImage(docker, opts.image ?? DEFAULT_IMAGE, opts.log), enforcementWarnings(docker, opts.env)]);
-      const engine = new DockerRuntime(docker, image);
-      const swept = await sweepOrphans(engine);
-      if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);
-      for (const w of engineWarnings) warn(w);
-      return engine;
-    },
-    onChosen: (backend) => {
-      backend.cgroups?.sweep((o) => !isOwnerAlive(o));
-      if (backend.primary === "bwrap" && backend.cgroupsMissing) warn(`memory and process limits are not enforced under bwrap: ${backend.cgroupsMissing}`);
-    },
-  });
   const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot, dirs.buildRoots);
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
   for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) opts.log(`WARNING: ${w}`);
@@ -210,52 +189,12 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
 
   const runId = randomUUID();
   const tmp = await tmpDir({ prefix: "cratebox-", mode: 0o700, unsafeCleanup: true });
-  const steps = new StepRunner({
-    runtime,
-    settings: { identity: { runId, owner }, grants: grants.context },
-    // A build script whose code is not what its content pin says never runs (issue 15).
-    checkPlan: (plan) => (plan.request.phase === "build-script" ? grants.checkBuildScriptStep(plan.request.program, plan.manifestDir) : Promise.resolve()),
-    gatherFacts: factsGatherer({
-      grants,
-      userEnv: opts.env,
-      configEnv: readConfigEnvNames(opts.cwd, opts.env),
-      host: readRunHostFacts(image, dirs.buildRoots),
-      sysroots: new SysrootCache(),
-      rustc: opts.env.RUSTC ?? "rustc",
-      relay: { node: process.execPath, script: EGRESS_RELAY },
-      egressDir: tmp.path,
-      traceRoot: opts.learn ? tmp.path : undefined,
-    }),
-    startProxy: async (plan) =>
-      (await import("./egress-proxy.ts")).EgressProxy.start({
-        socket: plan.socket,
-        hosts: plan.hosts,
-        fetch: plan.fetch,
-        hostAddresses: readHostAddresses(),
-        table: plan.table,
-        onEvent: (e) => {
-          if (e.decision === "refused")
-            opts.log(`${plan.who}: ${e.method} ${e.url ?? e.target} refused: ${e.reason}${e.grant ? `; to allow it: ${e.grant} in ${plan.table}` : ""}`);
-        },
-      }),
-    readDenials,
-    finishCompile: async (plan, succeeded) =>
-      finishCompilation(plan, succeeded) ??
-      (succeeded ? checkCompiledCode(plan, (kind, depInfo, dir) => grants.checkCompiledCode(kind, depInfo, dir)) : undefined),
-    log: opts.log,
-    onStepStart: () => opts.onStepStart?.(),
-    onStepEnd: (outcome) => {
-      opts.onStepEnd?.(outcome);
-      if (outcome.cause === "interrupted") return;
-      const line = describeFailure(outcome);
-      if (line) opts.log(line);
-      if (opts.env.GITHUB_ACTIONS === "true") {
-        const annotation = toGithubAnnotation(outcome, opts.env.GITHUB_WORKSPACE ?? dirs.workspaceRoot);
-        if (annotation) (opts.stdout ?? ((l: string) => process.stdout.write(`${l}\n`)))(annotation);
-      }
-    },
-  });
-  const orchestrator = new Orchestrator(steps, toRunnerPhase(inv.subcommand), opts.log);
+  // The step machinery (backends, step runner, facts, proxy) loads when cargo's first step
+  // arrives: a no-op build never pays for it (issue 13).
+  let machinery: Promise<RunSteps> | undefined;
+  const loadSteps = () =>
+    (machinery ??= import("./run-steps.ts").then(({ startSteps }) => startSteps({ opts, image, owner, runId, tmpPath: tmp.path, dirs, grants, eager, warn })));
+  const orchestrator = new Orchestrator(async () => (await loadSteps()).steps, toRunnerPhase(inv.subcommand), opts.log);
   let interrupted = false;
   try {
     const socket = path.join(tmp.path, "run.sock");
@@ -289,7 +228,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     if (userWrapper) env.CRATEBOX_USER_RUSTC_WRAPPER = userWrapper;
     else delete env.CRATEBOX_USER_RUSTC_WRAPPER;
 
-    const child = execa(cargo, opts.cargoArgs, { cwd: opts.cwd, env, extendEnv: false, stdio: "inherit", reject: false });
+    const { child, done } = startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env });
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = true;
       orchestrator.interrupt();
@@ -300,8 +239,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     process.on("SIGHUP", onSignal);
     let code: number;
     try {
-      const res = await child;
-      code = res.exitCode ?? (res.signal ? 128 + (res.signal === "SIGINT" ? 2 : 15) : 101);
+      code = exitCodeOf(cargo, await done);
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
@@ -309,11 +247,14 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     }
     await orchestrator.close();
     if (interrupted) code = EXIT.INTERRUPTED;
-    for (const w of steps.runtimeWarnings) opts.log(`WARNING: the engine said: ${w}`);
-    if (opts.learn) (await import("./learn.ts")).learnFromRun(dirs.workspaceRoot, steps.outcomes, grants.graph, opts.log);
-    for (const w of networkWarnings(steps.outcomes)) opts.log(w);
-    const summary = toSummaryLine(steps.outcomes);
-    if (!opts.quiet || steps.outcomes.some((o) => !o.ok)) opts.log(summary);
+    const ran = machinery ? await machinery : undefined;
+    const outcomes = ran?.steps.outcomes ?? [];
+    const runtimeWarnings = ran ? [...ran.steps.runtimeWarnings] : [];
+    for (const w of runtimeWarnings) opts.log(`WARNING: the engine said: ${w}`);
+    if (opts.learn) (await import("./learn.ts")).learnFromRun(dirs.workspaceRoot, outcomes, grants.graph, opts.log);
+    for (const w of networkWarnings(outcomes)) opts.log(w);
+    const summary = toSummaryLine(outcomes);
+    if (!opts.quiet || outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {
       const { toReport } = await import("../core/report.ts");
       const report = toReport({
@@ -323,11 +264,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         startedAt,
         finishedAt: new Date(),
         summary,
-        engineWarnings: [...warnings, ...steps.runtimeWarnings],
-        backend: runtime.chosen()?.primary ?? null,
+        engineWarnings: [...warnings, ...runtimeWarnings],
+        backend: ran?.runtime.chosen()?.primary ?? null,
         // resourceUsage's maxRSS is in KiB.
         peakRssBytes: process.resourceUsage().maxRSS * 1024,
-        outcomes: steps.outcomes,
+        outcomes,
       });
       writeFileSync(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`);
     }

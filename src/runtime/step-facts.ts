@@ -12,7 +12,8 @@ import type { CompilerFacts, StepRequest } from "../core/sandbox-spec.ts";
 import type { StepFacts, StepPlan } from "../core/step-plan.ts";
 import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import type { GrantBook } from "./grants.ts";
-import { type RunHostFacts, realpathOrUndefined, type SysrootCache, toHostFacts } from "./host-facts.ts";
+import { type RunHostFacts, type SysrootCache, toHostFacts } from "./host-facts.ts";
+import { realpathOrUndefined } from "./realpath.ts";
 
 export interface FactsSources {
   /** The environment cratebox was started with (a compiler call's variable with the same value is the user's). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseCargoInvocation } from "../../src/core/cargo-args.ts";
-import { fromCargoSubcommand } from "../../src/cli/main.ts";
+import { fromCargoSubcommand } from "../../src/cli/options.ts";
 
 describe("parseCargoInvocation", () => {
   it("finds the subcommand after toolchain and global options", () => {

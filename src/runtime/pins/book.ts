@@ -12,7 +12,7 @@ import type { PinRecords } from "../../core/pins/records.ts";
 import type { ParsedProfile } from "../../core/profile/parse.ts";
 import { selectEntry, type StalePin } from "../../core/profile/select.ts";
 import { REAL_SUFFIX } from "../../core/shim.ts";
-import { realpathOrUndefined } from "../host-facts.ts";
+import { realpathOrUndefined } from "../realpath.ts";
 import { contentDiff } from "./explain.ts";
 import { loadPinRecords, observeCode, readIfPresent } from "./observe.ts";
 

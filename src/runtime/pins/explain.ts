@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { execa } from "execa";
+import { runProgram } from "../run-program.ts";
 import type { GraphCrate } from "../../core/crate-graph.ts";
 import type { ContentObservation } from "../../core/pins/check.ts";
 import { ABSENT, diffContent, sha256Hex } from "../../core/pins/content.ts";
@@ -88,7 +88,7 @@ function reviewedContent(crate: GraphCrate, record: StoredRecord, s: DiffSetting
 /** The file's content at HEAD of the git checkout it is in (read-only plumbing), if any. */
 async function fromGitHead(file: string, env: NodeJS.ProcessEnv): Promise<Uint8Array | undefined> {
   const dir = path.dirname(file);
-  const top = await execa("git", ["rev-parse", "--show-toplevel"], { cwd: dir, env, extendEnv: false, reject: false, stdin: "ignore" });
+  const top = await runProgram("git", ["rev-parse", "--show-toplevel"], { cwd: dir, env });
   if (top.exitCode !== 0) return undefined;
   const rel = path.relative(top.stdout.trim(), file).split(path.sep).join("/");
   return readGitBlob(dir, `HEAD:${rel}`, env);
@@ -97,11 +97,8 @@ async function fromGitHead(file: string, env: NodeJS.ProcessEnv): Promise<Uint8A
 async function unifiedDiff(dir: string, file: string, before: Uint8Array, now: string | undefined): Promise<string> {
   const old = path.join(dir, `old-${sha256Hex(file).slice(0, 16)}`);
   writeFileSync(old, before, { mode: 0o600 });
-  const res = await execa("diff", ["-u", "--label", `reviewed/${file}`, "--label", now ? `now/${file}` : "/dev/null", old, now ?? "/dev/null"], {
+  const res = await runProgram("diff", ["-u", "--label", `reviewed/${file}`, "--label", now ? `now/${file}` : "/dev/null", old, now ?? "/dev/null"], {
     env: { LC_ALL: "C", PATH: "/usr/bin:/bin" },
-    extendEnv: false,
-    reject: false,
-    stripFinalNewline: false,
   });
   return res.exitCode === 1 ? res.stdout : "";
 }

@@ -10,7 +10,7 @@ import type { ContentKind } from "../../core/pins/content.ts";
 import { parseDepInfo, toAbsolute } from "../../core/pins/dep-info.ts";
 import { NO_RECORDS, PINS_FILE, type PinRecords, parsePinRecords } from "../../core/pins/records.ts";
 import { isWithin } from "../../core/paths.ts";
-import { realpathOrUndefined } from "../host-facts.ts";
+import { realpathOrUndefined } from "../realpath.ts";
 
 /** A file's bytes, or undefined when it cannot be read (gone, a directory, no permission). */
 export const readIfPresent: ReadFile = (file) => {

@@ -11,7 +11,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { execa } from "execa";
+import { runProgram } from "../run-program.ts";
 import { parse } from "smol-toml";
 import { CrateboxError, EXIT } from "../../core/errors.ts";
 import { classifyFiles, type PackageFile } from "../../core/review/classify.ts";
@@ -180,8 +180,8 @@ type Git = (args: string[]) => Promise<{ ok: boolean; stdout: string }>;
 /** Read-only git in `repo`: no hooks, no external diff or textconv can run from these commands. */
 function gitIn(repo: string, env: NodeJS.ProcessEnv): Git {
   return async (args) => {
-    const res = await execa("git", ["-C", repo, ...args], { env, extendEnv: false, reject: false, stdin: "ignore", stripFinalNewline: false });
-    if ((res as { code?: string }).code === "ENOENT")
+    const res = await runProgram("git", ["-C", repo, ...args], { env });
+    if (res.spawnError === "ENOENT")
       throw new CrateboxError("USAGE", "git is not installed (or not on PATH)", "cratebox provenance reads the repository with git");
     return { ok: res.exitCode === 0, stdout: res.stdout };
   };

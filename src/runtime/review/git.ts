@@ -4,7 +4,7 @@
  * its configuration is changed, and no hook or external diff/textconv program can run.
  */
 import path from "node:path";
-import { execa } from "execa";
+import { runProgram } from "../run-program.ts";
 import { reviewError } from "../../core/review/errors.ts";
 
 export interface Repo {
@@ -14,8 +14,8 @@ export interface Repo {
 
 export async function openRepo(dir: string, env: NodeJS.ProcessEnv): Promise<Repo> {
   const git = async (args: string[]) => {
-    const res = await execa("git", args, { cwd: dir, env, extendEnv: false, reject: false, stdin: "ignore", stripFinalNewline: false });
-    if ((res as { code?: string }).code === "ENOENT")
+    const res = await runProgram("git", args, { cwd: dir, env });
+    if (res.spawnError === "ENOENT")
       throw reviewError("REVIEW_GIT", "git is not installed (or not on PATH)", "cratebox review compares Cargo.lock with a git commit");
     return { ok: res.exitCode === 0, stdout: res.stdout, stderr: res.stderr.trim() };
   };

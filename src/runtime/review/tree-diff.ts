@@ -6,7 +6,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
+import { runProgram } from "../run-program.ts";
 import type { PackageFiles } from "../../core/review/classify.ts";
 import { parseRecursiveDiff, type FileDiff } from "../../core/review/file-diff.ts";
 
@@ -14,14 +14,7 @@ import { parseRecursiveDiff, type FileDiff } from "../../core/review/file-diff.t
 export async function diffVersions(dir: string, before: PackageFiles | undefined, after: PackageFiles, withPatches = true): Promise<FileDiff[]> {
   await unpack(path.join(dir, "a"), before ?? new Map());
   await unpack(path.join(dir, "b"), after);
-  const res = await execa("diff", ["-ruN", "a", "b"], {
-    cwd: dir,
-    env: { LC_ALL: "C", PATH: "/usr/bin:/bin" },
-    extendEnv: false,
-    reject: false,
-    stripFinalNewline: false,
-    maxBuffer: 256 * 1024 ** 2,
-  });
+  const res = await runProgram("diff", ["-ruN", "a", "b"], { cwd: dir, env: { LC_ALL: "C", PATH: "/usr/bin:/bin" }, maxBuffer: 256 * 1024 ** 2 });
   if (res.exitCode !== 0 && res.exitCode !== 1) throw new Error(`diff -ruN failed in ${dir} (exit ${res.exitCode}): ${res.stderr.trim()}`);
   const diffs = parseRecursiveDiff(res.stdout, new Set(before?.keys() ?? []), new Set(after.keys()));
   if (!withPatches) for (const d of diffs) d.patch = "";

@@ -4,10 +4,10 @@
  * network, and no code of any dependency is read.
  */
 import path from "node:path";
-import { execa } from "execa";
+import { runProgram } from "../run-program.ts";
 import { reviewError } from "../../core/review/errors.ts";
 import type { ManifestDep } from "../../core/review/manifest.ts";
-import { realpathOrUndefined } from "../host-facts.ts";
+import { realpathOrUndefined } from "../realpath.ts";
 
 export interface ReviewWorkspace {
   root: string;
@@ -21,13 +21,7 @@ interface RawMember {
 }
 
 export async function readWorkspace(cargo: string, cwd: string, env: NodeJS.ProcessEnv): Promise<ReviewWorkspace> {
-  const res = await execa(cargo, ["metadata", "--no-deps", "--offline", "--format-version", "1"], {
-    cwd,
-    env,
-    extendEnv: false,
-    reject: false,
-    stdin: "ignore",
-  });
+  const res = await runProgram(cargo, ["metadata", "--no-deps", "--offline", "--format-version", "1"], { cwd, env });
   if (res.exitCode !== 0) {
     throw reviewError(
       "REVIEW_WORKSPACE",

@@ -7,15 +7,13 @@
  */
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import type { BackendChoice } from "../../core/backends.ts";
 import { bwrapRefusal } from "../../core/bwrap-args.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { BwrapRuntime } from "./bwrap-runtime.ts";
 import { type CgroupSupport, detectCgroups } from "./cgroups.ts";
 import type { ListedSandbox, Sandbox, SandboxRuntime } from "./runtime.ts";
-
-export const BACKEND_CHOICES = ["auto", "bwrap", "docker"] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export type BwrapProbe = { ok: true; bwrap: string } | { ok: false; reason: string };
 
