@@ -21,6 +21,10 @@ export default defineConfig({
         test: {
           name: "unit",
           setupFiles: CLEANUP,
+          // Pure tests: one module graph shared by every file (no per-file import of the same
+          // sources), in worker threads; the project's whole run stays a few seconds.
+          pool: "threads",
+          isolate: false,
           include: ["test/unit/**/*.test.ts"],
           // A bound that only guards against a hang: generous, never a performance assertion.
           testTimeout: 60_000,

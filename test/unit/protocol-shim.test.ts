@@ -53,28 +53,35 @@ describe("toImageTag", () => {
 });
 
 describe("the shim as sh runs it", () => {
-  const dir = tempDir("cratebox-shim-");
-  const shim = path.join(dir, "build-script-build");
-  writeFileSync(shim, toBuildScriptShim(), { mode: 0o755 });
-  const run = (env: Record<string, string> = {}) => spawnSync(shim, [], { env: { PATH: "/usr/bin:/bin", CARGO_PKG_NAME: "foo", ...env }, encoding: "utf8" });
+  const REAL = "build_script_build-0123456789abcdef.cratebox-real";
+  /** A fresh build-script directory with the shim and the given real binaries (name -> content). */
+  const setup = (reals: Record<string, string>) => {
+    const dir = tempDir("cratebox-shim-");
+    const shim = path.join(dir, "build-script-build");
+    writeFileSync(shim, toBuildScriptShim(), { mode: 0o755 });
+    for (const [name, text] of Object.entries(reals)) writeFileSync(path.join(dir, name), text, { mode: 0o755 });
+    const run = (env: Record<string, string> = {}) => spawnSync(shim, [], { env: { PATH: "/usr/bin:/bin", CARGO_PKG_NAME: "foo", ...env }, encoding: "utf8" });
+    return { dir, run };
+  };
 
   it("fails closed when the real binary is missing", () => {
-    const r = run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" });
+    const r = setup({}).run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" });
     expect(r.status).toBe(101);
     expect(r.stderr).toContain("the real build script next to");
   });
   it("outside a cratebox run refuses, unless explicitly allowed", () => {
-    writeFileSync(path.join(dir, "build_script_build-0123456789abcdef.cratebox-real"), "#!/bin/sh\necho real-ran\n", { mode: 0o755 });
+    const { run } = setup({ [REAL]: "#!/bin/sh\necho real-ran\n" });
     expect(run().status).toBe(101);
     expect(run().stderr).toContain("foo  was compiled under cratebox and runs only in its sandbox");
     expect(run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" }).stdout).toBe("real-ran\n");
   });
   it("inside a run hands the real binary to the client", () => {
+    const { dir, run } = setup({ [REAL]: "#!/bin/sh\necho real-ran\n" });
     const r = run({ CRATEBOX_SOCKET: "/s", CRATEBOX_NODE: "/bin/echo", CRATEBOX_CLIENT: "client" });
-    expect(r.stdout).toBe(`client ${dir}/build_script_build-0123456789abcdef.cratebox-real\n`);
+    expect(r.stdout).toBe(`client ${dir}/${REAL}\n`);
   });
   it("fails closed when two binaries claim the directory", () => {
-    writeFileSync(path.join(dir, "build_script_other-0123456789abcdef.cratebox-real"), "", { mode: 0o755 });
+    const { run } = setup({ [REAL]: "#!/bin/sh\necho real-ran\n", "build_script_other-0123456789abcdef.cratebox-real": "" });
     expect(run({ CRATEBOX_ALLOW_UNSANDBOXED: "1" }).stderr).toContain("more than one build script binary");
   });
 });
