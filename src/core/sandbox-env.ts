@@ -175,15 +175,7 @@ export function toCompilerEnv(
     if (ok) env[name] = value;
     else if (name in sources.userEnv) withheld.push(name);
   }
-  if ("RUSTC" in env) env.RUSTC = ctx.rustc;
-  if ("RUSTDOC" in env) env.RUSTDOC = ctx.rustdoc;
-  if ("CARGO" in env) env.CARGO = ctx.cargo;
-  const libPath = (callEnv.LD_LIBRARY_PATH ?? "").split(":").filter((p) => p === ctx.sysroot || p.startsWith(`${ctx.sysroot}/`));
-  if (libPath.length > 0) env.LD_LIBRARY_PATH = libPath.join(":");
-  env.HOME = SANDBOX_HOME;
-  env.TMPDIR = SANDBOX_TMP;
-  env.PATH = `${ctx.sysroot}/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin`;
-  return { env, withheld: withheld.sort() };
+  return withToolchainAndHome(env, withheld, callEnv.LD_LIBRARY_PATH, ctx);
 }
 
 /**
@@ -204,12 +196,20 @@ export function toSandboxEnv(
     if (passes(name) || (granted(name) && !name.startsWith("CRATEBOX_"))) env[name] = value;
     else withheld.push(name);
   }
-  // Toolchain programs: always the real binaries inside the mounted sysroot, never a rustup
-  // proxy in ~/.cargo/bin (not mounted) and never a wrapper that leads back to cratebox.
+  return withToolchainAndHome(env, withheld, hostEnv.LD_LIBRARY_PATH, ctx);
+}
+
+/**
+ * What every sandbox's environment ends with. Toolchain programs: always the real binaries
+ * inside the mounted sysroot, never a rustup proxy in ~/.cargo/bin (not mounted) and never a
+ * wrapper that leads back to cratebox; the sysroot's part of LD_LIBRARY_PATH; the sandbox's
+ * own HOME, TMPDIR and PATH.
+ */
+function withToolchainAndHome(env: Record<string, string>, withheld: string[], libraryPath: string | undefined, ctx: SandboxEnvContext): SandboxEnv {
   if ("RUSTC" in env) env.RUSTC = ctx.rustc;
   if ("RUSTDOC" in env) env.RUSTDOC = ctx.rustdoc;
   if ("CARGO" in env) env.CARGO = ctx.cargo;
-  const libPath = (hostEnv.LD_LIBRARY_PATH ?? "").split(":").filter((p) => p === ctx.sysroot || p.startsWith(`${ctx.sysroot}/`));
+  const libPath = (libraryPath ?? "").split(":").filter((p) => p === ctx.sysroot || p.startsWith(`${ctx.sysroot}/`));
   if (libPath.length > 0) env.LD_LIBRARY_PATH = libPath.join(":");
   env.HOME = SANDBOX_HOME;
   env.TMPDIR = SANDBOX_TMP;
