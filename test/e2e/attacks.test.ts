@@ -84,7 +84,7 @@ function plantHome(fake: FakeHome, secrets: Secrets): void {
   writeFileSync(path.join(fake.home, ".bashrc"), "# ~/.bashrc\nexport EDITOR=vi\n");
 }
 
-function makeSide(mode: Mode, opts: { files?: Record<string, string> } = {}): Side {
+function makeSideOn(mode: Mode, opts: { files?: Record<string, string>; backend?: string } = {}): Side {
   const registry = makeRegistry(["evil-build-0.1.0"]);
   track(registry.dir);
   const ws = track(
@@ -107,6 +107,7 @@ function makeSide(mode: Mode, opts: { files?: Record<string, string> } = {}): Si
   plantHome(fake, secrets);
   const tmp = track(tempDir("cratebox-attack-"));
   const env = testEnv(fake, {
+    ...(opts.backend ? { CRATEBOX_BACKEND: opts.backend } : {}),
     CARGO_REGISTRY_TOKEN: secrets.registryToken,
     GITHUB_TOKEN: secrets.githubToken,
     AWS_SECRET_ACCESS_KEY: secrets.awsSecret,
@@ -243,7 +244,9 @@ function killAll(token: string): void {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("a hostile build script: works under plain cargo, stopped by cratebox", () => {
+// Each attack on each backend: bwrap (what `auto` picks here) and the Docker engine.
+describe.each(["bwrap", "docker"])("a hostile build script: works under plain cargo, stopped by cratebox on %s", (backend) => {
+  const makeSide = (mode: Mode, opts: { files?: Record<string, string> } = {}) => makeSideOn(mode, { ...opts, backend });
   it("cannot steal credentials from HOME/CARGO_HOME, the environment or /proc/*/environ", async () => {
     const plan = (s: Side) => [
       `read ${path.join(s.fake.cargoHome, "credentials.toml")}`,

@@ -51,7 +51,7 @@ const VICTIM = {
 };
 
 /** A workspace whose program derives the macro through evil-facade, armed with the full plan; a second crate with a build script to clobber. */
-async function side(mode: Mode): Promise<Side> {
+async function side(mode: Mode, backend?: "bwrap" | "docker"): Promise<Side> {
   const registry = makeRegistry(["evil-macro-0.1.0", "evil-facade-0.1.0"]);
   track(registry.dir);
   const fake = makeFakeHome();
@@ -85,7 +85,7 @@ async function side(mode: Mode): Promise<Side> {
       "",
     ].join("\n"),
   );
-  const env = testEnv(fake, { GITHUB_TOKEN: secrets.github });
+  const env = testEnv(fake, { GITHUB_TOKEN: secrets.github, ...(backend ? { CRATEBOX_BACKEND: backend } : {}) });
   const build = (args: string[] = ["build"]) => (mode === "plain" ? plainCargo(args, ws, env) : cratebox(args, ws, env));
   return { ws, fake, env, secrets, onExpand, onLoad, marker, build };
 }
@@ -109,21 +109,24 @@ describe("a derive macro re-exported through another crate", () => {
     if (existsSync("/var/run/docker.sock")) expect(got).toContain("unix /var/run/docker.sock => OK connected");
   });
 
-  it("gets nothing under cratebox: no home, no token, no network, no socket, and its constructor runs only in the sandbox", async () => {
-    const s = await side("boxed");
-    const res = await s.build();
-    expect(res.code, res.output).toBe(0);
-    const got = loot(s);
-    for (const secret of Object.values(s.secrets)) expect(got + res.output).not.toContain(secret);
-    expect(got).toMatch(/read-home \.ssh\/id_ed25519 => ERR/);
-    expect(got).toMatch(/env GITHUB_TOKEN => ERR/);
-    expect(got).toMatch(/connect 127\.0\.0\.1:\d+ expanded => ERR/);
-    expect(got).toMatch(/unix \/var\/run\/docker\.sock => ERR/);
-    expect(s.onExpand.lines).toEqual([]);
-    expect(s.onLoad.lines).toEqual([]);
-    expect(existsSync(path.join(s.fake.home, "loaded-and-ran.txt"))).toBe(false);
-    expect(res.stderr).toMatch(/cratebox: \d+ rustc calls and \d+ build scripts? sandboxed, all passed/);
-  });
+  it.each(["bwrap", "docker"] as const)(
+    "gets nothing under cratebox on %s: no home, no token, no network, no socket, and its constructor runs only in the sandbox",
+    async (backend) => {
+      const s = await side("boxed", backend);
+      const res = await s.build();
+      expect(res.code, res.output).toBe(0);
+      const got = loot(s);
+      for (const secret of Object.values(s.secrets)) expect(got + res.output).not.toContain(secret);
+      expect(got).toMatch(/read-home \.ssh\/id_ed25519 => ERR/);
+      expect(got).toMatch(/env GITHUB_TOKEN => ERR/);
+      expect(got).toMatch(/connect 127\.0\.0\.1:\d+ expanded => ERR/);
+      expect(got).toMatch(/unix \/var\/run\/docker\.sock => ERR/);
+      expect(s.onExpand.lines).toEqual([]);
+      expect(s.onLoad.lines).toEqual([]);
+      expect(existsSync(path.join(s.fake.home, "loaded-and-ran.txt"))).toBe(false);
+      expect(res.stderr).toMatch(/cratebox: \d+ rustc calls and \d+ build scripts? sandboxed, all passed/);
+    },
+  );
 
   it("runs inside rustdoc too: `cargo doc` under plain cargo, nothing under cratebox", async () => {
     const plain = await side("plain");
