@@ -1,0 +1,205 @@
+/**
+ * A nested cargo in a test's sandbox (`[test.<package>] cargo = true`, trybuild): the cleaned
+ * configuration, the grant from cratebox.toml to the sandbox spec, what policies see and cap. Pure.
+ */
+import { parse } from "smol-toml";
+import { describe, expect, it } from "vitest";
+import type { GraphCrate } from "../../src/core/crate-graph.ts";
+import { capGrant, decideStep, describeGrantStatus, type GrantPathFacts, toPolicyInput } from "../../src/core/grant-decision.ts";
+import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
+import { cleanCargoConfig, NESTED_CARGO_HOME } from "../../src/core/nested-cargo.ts";
+import { parseProfile } from "../../src/core/profile/parse.ts";
+import { DENY_ALL, type HostFacts, type NestedCargoFacts, type SandboxGrant, SpecError, type StepRequest, toSandboxSpec } from "../../src/core/sandbox-spec.ts";
+import { grantContext } from "../helpers/grants.ts";
+
+const SECRETS = ["SECRET-CONFIG-TOKEN", "SECRET-CORP-TOKEN", "cargo:token", "hunter2"];
+
+describe("cleanCargoConfig", () => {
+  const home = {
+    file: "/home/u/.cargo/config.toml",
+    text: [
+      "[source.crates-io]",
+      'replace-with = "vendored"',
+      "[source.vendored]",
+      'directory = "vendor"', // relative to CARGO_HOME's parent: /home/u/vendor
+      "[registry]",
+      'default = "corp"',
+      'token = "SECRET-CONFIG-TOKEN"',
+      'global-credential-providers = ["cargo:token"]',
+      "[registries.corp]",
+      'index = "sparse+file:///srv/corp-index/"',
+      'token = "SECRET-CORP-TOKEN"',
+      'credential-provider = ["cargo:token"]',
+      "[http]",
+      'proxy = "http://user:hunter2@proxy:3128"',
+      "[build]",
+      'rustc-wrapper = "/usr/bin/sccache"',
+      'target-dir = "/somewhere"',
+      "[env]",
+      'API_KEY = "hunter2"',
+      "[net]",
+      "offline = false",
+      "retry = 3",
+      "",
+    ].join("\n"),
+  };
+  const workspace = {
+    file: "/work/app/.cargo/config.toml",
+    text: '[source.vendored]\ndirectory = "third_party"\n[source.local]\nlocal-registry = "/opt/local-reg"\n[net]\noffline = true\n',
+  };
+
+  it("keeps sources, registries by index, registry.default and net; drops tokens, credential providers, http, build, env", () => {
+    const c = cleanCargoConfig([home]);
+    for (const s of SECRETS) expect(c.toml).not.toContain(s);
+    expect(parse(c.toml)).toEqual({
+      source: { "crates-io": { "replace-with": "vendored" }, vendored: { directory: "/home/u/vendor" } },
+      registries: { corp: { index: "sparse+file:///srv/corp-index/" } },
+      registry: { default: "corp" },
+      net: { offline: false, retry: 3 },
+    });
+    expect(c.paths.sort()).toEqual(["/home/u/vendor", "/srv/corp-index"]);
+    expect(c.dropped).toEqual(
+      expect.arrayContaining([
+        "/home/u/.cargo/config.toml: registry.token",
+        "/home/u/.cargo/config.toml: registries.corp.token",
+        "/home/u/.cargo/config.toml: registries.corp.credential-provider",
+        "/home/u/.cargo/config.toml: http",
+        "/home/u/.cargo/config.toml: build",
+        "/home/u/.cargo/config.toml: env",
+      ]),
+    );
+  });
+
+  it("merges as cargo does: the closer file wins a key, relative paths from the directory holding .cargo/", () => {
+    const c = cleanCargoConfig([workspace, home]);
+    const doc = parse(c.toml) as { source: Record<string, Record<string, string>>; net: Record<string, unknown> };
+    expect(doc.source.vendored).toEqual({ directory: "/work/app/third_party" });
+    expect(doc.source.local).toEqual({ "local-registry": "/opt/local-reg" });
+    expect(doc.net).toEqual({ offline: true, retry: 3 });
+    expect(c.paths.sort()).toEqual(["/opt/local-reg", "/srv/corp-index", "/work/app/third_party"]);
+  });
+
+  it("takes CARGO_NET_OFFLINE from the environment over the files, and skips a file that does not parse", () => {
+    const c = cleanCargoConfig([{ file: "/x/.cargo/config.toml", text: "[net\n" }, home], { CARGO_NET_OFFLINE: "true" });
+    expect((parse(c.toml) as { net: { offline: boolean } }).net.offline).toBe(true);
+  });
+});
+
+const profileOk = (text: string) => parseProfile(text, "/work/app/cratebox.toml");
+
+describe("the cargo grant in cratebox.toml", () => {
+  it("is a [test.*] key; elsewhere it is an error naming where it belongs", () => {
+    expect(profileOk("version = 1\n[test.mymacro]\ncargo = true\n").ok).toBe(true);
+    const r = profileOk('version = 1\n[build.foo]\ncargo = true\nenv = ["X"]\n');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map((i) => i.message).join("\n")).toMatch(/cargo \(a nested cargo\) belongs in \[test\.<package>\]/);
+    // cargo = false alone grants nothing: it must say reviewed
+    expect(profileOk("version = 1\n[test.mymacro]\ncargo = false\n").ok).toBe(false);
+  });
+
+  const member: GraphCrate = {
+    id: "mymacro 0.1.0",
+    name: "mymacro",
+    version: "0.1.0",
+    source: "path",
+    checksum: undefined,
+    manifestDir: "/work/app/mymacro",
+    hasBuildScript: false,
+    isProcMacro: true,
+    features: [],
+    isWorkspaceMember: true,
+    dependents: [],
+    requests: undefined,
+  };
+  const paths: GrantPathFacts = { workspaceRoot: "/work/app", home: "/home/u", buildRoots: ["/work/app/target"], realpath: (p) => p };
+
+  it("reaches the step's grant, its summary, profiles ls and the policy input; absent, nothing of it", () => {
+    const ctx = grantContext("version = 1\n[test.mymacro]\ncargo = true\n");
+    const d = decideStep(ctx, member, "test", paths);
+    expect(d.grant.cargo).toBe(true);
+    expect(d.summary.items).toContainEqual({ key: "cargo", value: "true", from: "[test.mymacro] (/work/app/cratebox.toml:3)" });
+    expect(describeGrantStatus(ctx, member, "test")).toBe("[test.mymacro] nested cargo");
+    expect(toPolicyInput(ctx, [member], ["test"], false).crates[0]?.requested.test?.cargo).toBe(true);
+
+    const none = grantContext();
+    expect(decideStep(none, member, "test", paths).grant.cargo).toBe(false);
+    expect(decideStep(none, member, "test", paths).summary.items.some((i) => i.key === "cargo")).toBe(false);
+    expect(toPolicyInput(none, [member], ["test"], false).crates[0]?.requested.test?.cargo).toBe(false);
+  });
+
+  it("is taken away by a policy's cap cargo: false, citing the rule", () => {
+    const ctx = grantContext("version = 1\n[test.mymacro]\ncargo = true\n", {
+      policies: [{ file: "/org/p.js", decisions: [{ crate: "*", phase: "test", action: "cap", caps: { cargo: false }, rule: "no-nested-cargo" }] }],
+    });
+    const { effective, outcome } = capGrant(ctx, member, "test");
+    expect(effective.cargo.value).toBe(false);
+    expect(outcome?.shapedBy).toContainEqual({ file: "/org/p.js", rule: "no-nested-cargo", capability: "cargo", detail: "cargo (nested cargo) on -> off" });
+    expect(decideStep(ctx, member, "test", paths).grant.cargo).toBe(false);
+  });
+});
+
+describe("toSandboxSpec with a nested cargo", () => {
+  const target = "/work/app/target";
+  const testBin = `${target}/debug/deps/ui-dddddddddddddddd`;
+  const nested: NestedCargoFacts = {
+    configFile: "/tmp/cratebox-run/nested-cargo-config.toml",
+    sourcePaths: ["/srv/vendor"],
+    caches: [{ name: "registry", path: "/home/u/.cargo/registry" }],
+    workspaceRoot: "/work/app",
+  };
+  const host = (over: Partial<HostFacts> = {}): HostFacts => ({
+    image: "img",
+    uid: 1000,
+    gid: 1000,
+    sysroot: "/opt/rust",
+    home: "/home/u",
+    buildRoots: [target],
+    systemPaths: ["/usr"],
+    realpath: (p) => p,
+    isFile: () => true,
+    targetTmpDir: `${target}/tmp`,
+    binExecutables: [],
+    nestedCargo: nested,
+    ...over,
+  });
+  const req: StepRequest = {
+    phase: "test",
+    program: testBin,
+    args: [],
+    cwd: "/work/app/mymacro",
+    env: { CARGO_PKG_NAME: "mymacro", CARGO_MANIFEST_DIR: "/work/app/mymacro", CARGO: "/opt/rust/bin/cargo", CARGO_HOME: "/home/u/.cargo" },
+  };
+  const granted: SandboxGrant = { ...DENY_ALL, cargo: true };
+
+  it("without the grant: no CARGO_HOME, no configuration, no workspace root, no caches", () => {
+    const s = toSandboxSpec(req, host(), DEFAULT_LIMITS, {});
+    expect(s.env.CARGO_HOME).toBeUndefined();
+    expect(s.withheldEnv).toContain("CARGO_HOME");
+    const targets = s.mounts.map((m) => m.target);
+    expect(targets).not.toContain(`${NESTED_CARGO_HOME}/config.toml`);
+    expect(targets).not.toContain("/work/app");
+    expect(targets).not.toContain("/srv/vendor");
+    expect(s.mounts.some((m) => m.source.startsWith("/home/u/.cargo"))).toBe(false);
+  });
+
+  it("with it: a private writable CARGO_HOME holding the cleaned config read-only, the sources, caches and workspace root read-only", () => {
+    const s = toSandboxSpec(req, host(), DEFAULT_LIMITS, {}, granted);
+    expect(s.env.CARGO_HOME).toBe(NESTED_CARGO_HOME);
+    expect(s.tmpfs).toContainEqual({ target: NESTED_CARGO_HOME, options: "rw,nosuid,nodev,noexec,size=64m,mode=1777" });
+    expect(s.mounts).toContainEqual({ source: nested.configFile, target: `${NESTED_CARGO_HOME}/config.toml`, readOnly: true });
+    expect(s.mounts).toContainEqual({ source: "/home/u/.cargo/registry", target: `${NESTED_CARGO_HOME}/registry`, readOnly: true });
+    expect(s.mounts).toContainEqual({ source: "/srv/vendor", target: "/srv/vendor", readOnly: true });
+    expect(s.mounts).toContainEqual({ source: "/work/app", target: "/work/app", readOnly: true });
+    // never the host's CARGO_HOME itself (config.toml with tokens, credentials.toml)
+    expect(s.mounts.some((m) => m.source === "/home/u/.cargo" || m.source.endsWith("credentials.toml"))).toBe(false);
+    // target/ stays the private tmpfs laid over the read-only workspace root
+    expect(s.tmpfs.find((t) => t.target === target)?.options).toMatch(/(^|,)exec(,|$)/);
+    expect(s.mounts.every((m) => !m.readOnly || m.target !== target)).toBe(true);
+  });
+
+  it("refuses a configured source that contains the home directory, and a grant without prepared facts", () => {
+    expect(() => toSandboxSpec(req, host({ nestedCargo: { ...nested, sourcePaths: ["/home"] } }), DEFAULT_LIMITS, {}, granted)).toThrow(SpecError);
+    const { nestedCargo: _, ...without } = host();
+    expect(() => toSandboxSpec(req, without, DEFAULT_LIMITS, {}, granted)).toThrow(/no cargo configuration was prepared/);
+  });
+});
