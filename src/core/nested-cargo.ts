@@ -136,3 +136,24 @@ function fileUrlPath(url: unknown): string | undefined {
   const m = /^(?:sparse\+|registry\+)?file:\/\/(\/[^?#]*)/.exec(url);
   return m ? decodeURIComponent(m[1]!).replace(/\/+$/, "") || "/" : undefined;
 }
+
+/**
+ * What a nested cargo prints when it misses what the sandbox withholds: the configuration
+ * (a replaced source, `[registries]`), the registries, or the workspace (trybuild's `cargo
+ * metadata` from a member's directory). trybuild's own panics name its source file.
+ */
+const NESTED_CARGO_FAILURE =
+  /no matching package named|failed to get `[^`]+` as a dependency|could not find `Cargo\.toml`|failed to load source for dependency|no index found for registry|registry index was not found|trybuild[-/:]/;
+
+/** Watches a step's output, chunk by chunk (a match may straddle two chunks), for a nested cargo failing. */
+export class NestedCargoWatch {
+  seen = false;
+  private tail = "";
+
+  push(chunk: Uint8Array): void {
+    if (this.seen) return;
+    const text = this.tail + Buffer.from(chunk).toString("utf8");
+    this.seen = NESTED_CARGO_FAILURE.test(text);
+    this.tail = text.slice(-60);
+  }
+}

@@ -1,15 +1,18 @@
 /**
  * A nested cargo in a test's sandbox (`[test.<package>] cargo = true`, trybuild): the cleaned
- * configuration, the grant from cratebox.toml to the sandbox spec, what policies see and cap. Pure.
+ * configuration, the grant from cratebox.toml to the sandbox spec, what policies see and cap,
+ * the failure line without the grant, and what learn proposes. Pure.
  */
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import type { GraphCrate } from "../../src/core/crate-graph.ts";
 import { capGrant, decideStep, describeGrantStatus, type GrantPathFacts, toPolicyInput } from "../../src/core/grant-decision.ts";
+import { proposeGrants } from "../../src/core/learn.ts";
 import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
-import { cleanCargoConfig, NESTED_CARGO_HOME } from "../../src/core/nested-cargo.ts";
+import { cleanCargoConfig, NESTED_CARGO_HOME, NestedCargoWatch } from "../../src/core/nested-cargo.ts";
 import { parseProfile } from "../../src/core/profile/parse.ts";
 import { DENY_ALL, type HostFacts, type NestedCargoFacts, type SandboxGrant, SpecError, type StepRequest, toSandboxSpec } from "../../src/core/sandbox-spec.ts";
+import { describeFailure, type StepOutcome } from "../../src/core/step-outcome.ts";
 import { grantContext } from "../helpers/grants.ts";
 
 const SECRETS = ["SECRET-CONFIG-TOKEN", "SECRET-CORP-TOKEN", "cargo:token", "hunter2"];
@@ -82,6 +85,26 @@ describe("cleanCargoConfig", () => {
   it("takes CARGO_NET_OFFLINE from the environment over the files, and skips a file that does not parse", () => {
     const c = cleanCargoConfig([{ file: "/x/.cargo/config.toml", text: "[net\n" }, home], { CARGO_NET_OFFLINE: "true" });
     expect((parse(c.toml) as { net: { offline: boolean } }).net.offline).toBe(true);
+  });
+
+  it("sees a nested cargo's failure in test output, also across two chunks", () => {
+    const w = new NestedCargoWatch();
+    w.push(Buffer.from("error: no matching package "));
+    expect(w.seen).toBe(false);
+    w.push(Buffer.from("named `glob` found\n"));
+    expect(w.seen).toBe(true);
+    for (const text of [
+      "thread 'ui' panicked at /usr/share/cargo/registry/trybuild-1.0.76/src/run.rs:61:13:",
+      "error: failed to get `glob` as a dependency of package `x-tests v0.0.0`",
+      "error: could not find `Cargo.toml` in `/w` or any parent directory",
+    ]) {
+      const one = new NestedCargoWatch();
+      one.push(Buffer.from(text));
+      expect(one.seen, text).toBe(true);
+    }
+    const other = new NestedCargoWatch();
+    other.push(Buffer.from("assertion `left == right` failed\n  left: 1\n right: 2"));
+    expect(other.seen).toBe(false);
   });
 });
 
@@ -201,5 +224,76 @@ describe("toSandboxSpec with a nested cargo", () => {
     expect(() => toSandboxSpec(req, host({ nestedCargo: { ...nested, sourcePaths: ["/home"] } }), DEFAULT_LIMITS, {}, granted)).toThrow(SpecError);
     const { nestedCargo: _, ...without } = host();
     expect(() => toSandboxSpec(req, without, DEFAULT_LIMITS, {}, granted)).toThrow(/no cargo configuration was prepared/);
+  });
+});
+
+const failedTest = (over: Partial<StepOutcome> = {}): StepOutcome => ({
+  phase: "test",
+  crate: "mymacro",
+  version: "0.1.0",
+  program: "ui",
+  manifestDir: "/work/app/mymacro",
+  image: "img",
+  containerId: "c",
+  backend: "bwrap",
+  ok: false,
+  cause: "exit",
+  exitCode: 101,
+  signal: undefined,
+  durationMs: 1,
+  runMs: 1,
+  limits: DEFAULT_LIMITS,
+  grant: { table: null, items: [] },
+  withheldEnv: [],
+  withheldPaths: [],
+  blockedDirectives: [],
+  askedWithheld: [],
+  source: "path",
+  network: "none",
+  egress: [],
+  nestedCargoSeen: true,
+  ...over,
+});
+
+describe("a nested cargo failing without the grant", () => {
+  it("says the sandbox was involved and names the exact grant", () => {
+    expect(describeFailure(failedTest())).toBe(
+      'test binary ui of mymacro 0.1.0 failed in the sandbox after a nested cargo (trybuild) in it failed: without a grant it sees none of your cargo configuration (source replacement, registries), registry caches or workspace root; if it runs cargo, grant in cratebox.toml: [test.mymacro] version = "=0.1.0" cargo = true (a cleaned copy of the configuration, no credentials)',
+    );
+  });
+
+  it("says nothing of it when the grant was there (the test failed on its own) or nothing showed a nested cargo", () => {
+    expect(describeFailure(failedTest({ grant: { table: "[test.mymacro]", items: [{ key: "cargo", value: "true", from: "x" }] } }))).toBeUndefined();
+    expect(describeFailure(failedTest({ nestedCargoSeen: false }))).toBeUndefined();
+  });
+
+  it("learn proposes cargo = true, pinned, and nothing else", () => {
+    const p = proposeGrants({
+      current: undefined,
+      file: "/work/app/cratebox.toml",
+      workspaceRoot: "/work/app",
+      outcomes: [
+        failedTest({
+          denials: {
+            reads: ["/work/app/Cargo.toml", "/etc/gitconfig"],
+            writes: [],
+            connects: [],
+            sockets: [],
+            sequence: [
+              { kind: "read", value: "/etc/gitconfig" },
+              { kind: "read", value: "/work/app/Cargo.toml" },
+            ],
+          },
+        }),
+      ],
+      checksumOf: () => undefined,
+      isDirectory: () => false,
+    });
+    expect(p.tables).toEqual(["test.mymacro"]);
+    expect(p.text).toContain('[test.mymacro]\nversion = "=0.1.0"\ncargo = true\n');
+    expect(p.text).not.toContain("read =");
+    expect(p.lines[0]).toBe(
+      "learn: mymacro 0.1.0 (ui) failed after a nested cargo in it failed; proposing cargo = true; also tried (not proposed): read /work/app/Cargo.toml, read /etc/gitconfig",
+    );
   });
 });
