@@ -1,7 +1,8 @@
 /**
  * A trybuild UI test (a proc-macro crate testing its compile errors) runs a nested cargo inside
  * the test binary's sandbox. Plain cargo passes it; cratebox without a grant fails it with a line
- * naming the grant; `[test.mymacro] cargo = true` passes it, with a cleaned copy of the cargo
+ * naming the grant, which learn proposes and `approve --test --cargo` writes; `[test.mymacro]
+ * cargo = true` passes it (bwrap and the Docker engine), with a cleaned copy of the cargo
  * configuration: the tokens and credentials.toml planted in CARGO_HOME stay out of the sandbox.
  *
  * The source replacement lives only in the planted CARGO_HOME's config.toml (a directory source
@@ -13,7 +14,8 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
+import { execa } from "execa";
+import { CRATEBOX, cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
 import { makeRegistry, ROOT, tempDir } from "../helpers/workspace.ts";
 
 const registry = makeRegistry();
@@ -48,7 +50,7 @@ beforeAll(() => {
 });
 
 describe("a nested cargo (trybuild) in a test's sandbox", () => {
-  it("passes under plain cargo, fails under cratebox naming the grant, passes with cargo = true, and never shows the credentials", async () => {
+  it("passes under plain cargo, fails under cratebox naming the grant that learn proposes, passes with cargo = true, and never shows the credentials", async () => {
     // Plain cargo records the expected compile error (the compiler's wording is the toolchain's), then passes as is.
     const record = await plainCargo(["test", "--test", "ui"], ws, { ...env, TRYBUILD: "overwrite" });
     expect(record.code, record.output).toBe(0);
@@ -68,7 +70,14 @@ describe("a nested cargo (trybuild) in a test's sandbox", () => {
     expect(denied.stdout).toMatch(/test ui \.\.\. FAILED/);
     expect(denied.stderr).toContain(GRANT_LINE);
 
-    writeFileSync(path.join(ws, "cratebox.toml"), "version = 1\n\n[test.mymacro]\ncargo = true\n");
+    // learn proposes exactly that grant; approve --test --cargo writes it.
+    const learned = await cratebox(["test", "--test", "ui"], ws, env, ["learn"]);
+    expect(learned.stderr).toContain("learn: mymacro 0.1.0 (ui) failed after a nested cargo in it failed; proposing cargo = true");
+    expect(readFileSync(path.join(ws, "cratebox.toml.proposed"), "utf8")).toContain('[test.mymacro]\nversion = "=0.1.0"\ncargo = true\n');
+    const approved = await execa(CRATEBOX, ["approve", "mymacro", "--test", "--cargo"], { cwd: ws, env, extendEnv: false, reject: false });
+    expect(approved.exitCode, approved.stderr).toBe(0);
+    expect(readFileSync(path.join(ws, "cratebox.toml"), "utf8")).toMatch(/\[test\.mymacro\]\nversion = "=0\.1\.0"\nsource = "path"\ncargo = true\n/);
+
     const granted = await cratebox(["test", "--test", "ui"], ws, env);
     expect(granted.code, granted.output).toBe(0);
     expect(granted.stdout).toMatch(/test ui \.\.\. ok/);
@@ -77,6 +86,10 @@ describe("a nested cargo (trybuild) in a test's sandbox", () => {
     expect(trybuild).toMatch(/test tests\/ui\/good\.rs \[should pass\] \.\.\. ok/);
     expect(trybuild).toMatch(/test tests\/ui\/bad\.rs \[should fail to compile\] \.\.\. ok/);
     expect(granted.stderr).not.toContain("nested cargo");
+    // The same view from the Docker engine's backend (a tmpfs CARGO_HOME in the HOME tmpfs, a file bound into it).
+    const engine = await cratebox(["test", "--test", "ui"], ws, env, ["--backend", "docker"]);
+    expect(engine.code, engine.output).toBe(0);
+    expect(stripVTControlCharacters(engine.stderr)).toMatch(/test tests\/ui\/bad\.rs \[should fail to compile\] \.\.\. ok/);
 
     // Under the grant the test sees the cleaned copy only: sources and net, no token, no credentials.toml.
     const secrets = await cratebox(["test", "--test", "secrets", "--", "--nocapture"], ws, env);
