@@ -6,7 +6,8 @@
  * What such a step gets, and nothing more:
  * - a private CARGO_HOME (a tmpfs at NESTED_CARGO_HOME, so cargo can write its locks) holding
  *   a cleaned copy of the effective cargo configuration as `config.toml`: only where packages
- *   come from and how cargo reaches them (CLEAN_KEYS). Tokens, credential providers, `[http]`
+ *   come from and how cargo reaches them (CLEAN_KEYS). Tokens, credential providers, URLs with
+ *   a user or password in them, `[http]`
  *   (proxies with passwords), `[build]` (a rustc wrapper leads back to cratebox), `[env]`,
  *   `[target]` and aliases are left out; credentials.toml is never read;
  * - the directories that configuration points to (directory sources, local registries,
@@ -90,7 +91,7 @@ export function cleanCargoConfig(files: readonly ConfigFile[], env: Readonly<Rec
           tables[name] ??= {};
           const target = tables[name];
           for (const [key, v] of Object.entries(entry)) {
-            if (!keep.includes(key) || (typeof v !== "string" && typeof v !== "boolean" && typeof v !== "number")) {
+            if (!keep.includes(key) || (typeof v !== "string" && typeof v !== "boolean" && typeof v !== "number") || carriesCredentials(v)) {
               dropped.push(`${file}: ${top}.${name}.${key}`);
               continue;
             }
@@ -106,6 +107,20 @@ export function cleanCargoConfig(files: readonly ConfigFile[], env: Readonly<Rec
       } else {
         dropped.push(`${file}: ${top}`);
       }
+    }
+  }
+  // cargo refuses a source without a location (but crates-io, which it knows), and a registry
+  // without an index is of no use: an entry emptied above goes as a whole.
+  for (const [name, entry] of Object.entries(out.source)) {
+    if (name !== "crates-io" && !["directory", "local-registry", "registry", "git"].some((k) => k in entry)) {
+      delete out.source[name];
+      dropped.push(`source.${name} (no location left)`);
+    }
+  }
+  for (const [name, entry] of Object.entries(out.registries)) {
+    if (!("index" in entry)) {
+      delete out.registries[name];
+      dropped.push(`registries.${name} (no index left)`);
     }
   }
   const bool = (v: string | undefined) => (v === undefined ? undefined : v === "true" || v === "1");
@@ -128,6 +143,14 @@ export function cleanCargoConfig(files: readonly ConfigFile[], env: Readonly<Rec
   }
   const header = "# A cleaned copy of your cargo configuration for a nested cargo in cratebox's sandbox: sources, registries (no tokens), net.\n";
   return { toml: header + stringify(doc), paths: [...paths], dropped };
+}
+
+/**
+ * An http(s) URL with a user part (`https://user:pass@host`, `https://TOKEN@github.com/...`):
+ * a credential in a source or index URL, never copied. `ssh://git@host` names a user, no secret.
+ */
+function carriesCredentials(v: unknown): boolean {
+  return typeof v === "string" && /^(?:[a-z]+\+)?https?:\/\/[^/?#]*@/i.test(v);
 }
 
 /** `file:///srv/index`, `sparse+file:///srv/index` -> `/srv/index`; anything else undefined. */

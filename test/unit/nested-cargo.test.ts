@@ -82,6 +82,36 @@ describe("cleanCargoConfig", () => {
     expect(c.paths.sort()).toEqual(["/opt/local-reg", "/srv/corp-index", "/work/app/third_party"]);
   });
 
+  it("drops a source or index URL that carries a user or password; an ssh user stays", () => {
+    const c = cleanCargoConfig([
+      {
+        file: "/w/.cargo/config.toml",
+        text: [
+          "[source.fork]",
+          'git = "https://x-access-token:ghp_SECRET@github.com/org/fork"',
+          "[source.mirror]",
+          'registry = "sparse+https://ci:hunter2@mirror.corp/index/"',
+          "[source.ssh]",
+          'git = "ssh://git@github.com/org/repo"',
+          "[registries.corp]",
+          'index = "https://TOKEN123@git.corp/index"',
+          "",
+        ].join("\n"),
+      },
+    ]);
+    for (const s of ["ghp_SECRET", "hunter2", "TOKEN123"]) expect(c.toml).not.toContain(s);
+    // an entry left without a location goes as a whole: cargo would refuse it
+    expect(parse(c.toml)).toEqual({ source: { ssh: { git: "ssh://git@github.com/org/repo" } } });
+    expect(c.dropped).toEqual([
+      "/w/.cargo/config.toml: source.fork.git",
+      "/w/.cargo/config.toml: source.mirror.registry",
+      "/w/.cargo/config.toml: registries.corp.index",
+      "source.fork (no location left)",
+      "source.mirror (no location left)",
+      "registries.corp (no index left)",
+    ]);
+  });
+
   it("takes CARGO_NET_OFFLINE from the environment over the files, and skips a file that does not parse", () => {
     const c = cleanCargoConfig([{ file: "/x/.cargo/config.toml", text: "[net\n" }, home], { CARGO_NET_OFFLINE: "true" });
     expect((parse(c.toml) as { net: { offline: boolean } }).net.offline).toBe(true);
