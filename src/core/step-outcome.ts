@@ -196,6 +196,9 @@ export function describeFailure(o: StepOutcome): string | undefined {
     if (compiler) return undefined;
     // A nested cargo (trybuild's UI tests) that failed without the grant that gives it cargo's configuration.
     if (o.nestedCargoSeen && !o.grant.items.some((i) => i.key === "cargo" && i.value === "true")) {
+      const capped = o.grant.items.find((i) => i.key === "policy:cargo");
+      if (capped)
+        return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed in the sandbox after a nested cargo (trybuild) in it failed: cratebox.toml grants it cargo = true, but ${capped.from} took that away`;
       return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed in the sandbox after a nested cargo (trybuild) in it failed: without a grant it sees none of your cargo configuration (source replacement, registries), registry caches or workspace root; if it runs cargo, grant in cratebox.toml: ${tableHead(o)} cargo = true (a cleaned copy of the configuration, no credentials)`;
     }
     if (!o.fileErrorSeen) return undefined;

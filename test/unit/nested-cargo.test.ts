@@ -292,6 +292,16 @@ describe("a nested cargo failing without the grant", () => {
     );
   });
 
+  it("names the policy rule that took the grant away instead", () => {
+    const grant = {
+      table: "[test.mymacro]",
+      items: [{ key: "policy:cargo", value: "cargo (nested cargo) on -> off", from: "policy rule no-nested (/org/p.js)" }],
+    };
+    expect(describeFailure(failedTest({ grant }))).toBe(
+      "test binary ui of mymacro 0.1.0 failed in the sandbox after a nested cargo (trybuild) in it failed: cratebox.toml grants it cargo = true, but policy rule no-nested (/org/p.js) took that away",
+    );
+  });
+
   it("says nothing of it when the grant was there (the test failed on its own) or nothing showed a nested cargo", () => {
     expect(describeFailure(failedTest({ grant: { table: "[test.mymacro]", items: [{ key: "cargo", value: "true", from: "x" }] } }))).toBeUndefined();
     expect(describeFailure(failedTest({ nestedCargoSeen: false }))).toBeUndefined();
