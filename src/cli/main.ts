@@ -110,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
       ...(args.use ? { use: args.use } : {}),
       ...(args.network !== undefined ? { network: args.network } : {}),
       ...(args.connect ? { connect: args.connect } : {}),
+      ...(args.cargo !== undefined ? { cargo: args.cargo } : {}),
       ...(args.carry ? { carry: true } : {}),
     });
   }

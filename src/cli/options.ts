@@ -34,6 +34,7 @@ export const OPTIONS = {
     multiple: true,
     describe: "approve: a host:port the crate may reach through cratebox's egress proxy (repeatable; *.domain:port for any name below domain)",
   },
+  cargo: { type: "boolean", describe: "approve --test: a nested cargo in its test binaries (trybuild) gets a cleaned copy of the cargo configuration" },
   test: { type: "boolean", describe: "approve/deny: the crate's test binaries instead of its build script" },
   "crate-version": { type: "string", describe: "approve/deny/provenance: which version, when there are several" },
   carry: { type: "boolean", describe: "approve: move the table's pins to the resolved version only if its build-script/proc-macro code is unchanged" },

@@ -103,6 +103,7 @@ export function capGrant(ctx: GrantContext, crate: CrateIdentity, phase: GrantPh
   capped.network =
     c.network === effective.network.value ? effective.network : { value: c.network, origin: policyOrigin("network") ?? effective.network.origin };
   capped.hosts = effective.hosts.filter((h) => c.hosts.includes(h.value));
+  capped.cargo = c.cargo === effective.cargo.value ? effective.cargo : { value: c.cargo, origin: policyOrigin("cargo") ?? effective.cargo.origin };
   return { effective: capped, outcome };
 }
 
@@ -177,6 +178,7 @@ export function toSandboxGrant(g: EffectiveGrant, facts: GrantPathFacts): Sandbo
       g.fetch.map((f) => f.value),
     ),
     runtime: g.runtime.value,
+    cargo: g.phase === "test" && g.cargo.value,
   };
 }
 
@@ -298,5 +300,6 @@ export function describeGrantStatus(ctx: GrantContext, crate: CrateIdentity, pha
   }
   if (g.network.value) granted.push("NETWORK");
   if (g.hosts.length) granted.push(`network ${g.hosts.map((h) => h.value).join(",")}`);
+  if (g.cargo.value) granted.push("nested cargo");
   return `[${g.entry.table}] ${granted.length ? granted.join("; ") : g.reviewed ? "reviewed: default deny" : "limits only"}`;
 }

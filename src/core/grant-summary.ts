@@ -26,6 +26,7 @@ export function toGrantSummary(g: EffectiveGrant): GrantSummary {
   }
   if (g.hosts.length > 0) for (const h of g.hosts) items.push({ key: "network", value: h.value, from: describeOrigin(h.origin) });
   else items.push({ key: "network", value: String(g.network.value), from: describeOrigin(g.network.origin) });
+  if (g.cargo.value) items.push({ key: "cargo", value: "true", from: describeOrigin(g.cargo.origin) });
   for (const field of LIMIT_FIELDS) {
     items.push({ key: LIMIT_TABLE[field].key, value: formatLimit(field, g.limits[field]), from: describeOrigin(g.limitOrigins[field]) });
   }

@@ -69,6 +69,24 @@ export function proposeGrants(input: LearnInput): Proposal {
       ...compiled.read.map((r) => `read ${r}`),
     ];
     const blocked = o.blockedDirectives.map((b) => b.directive);
+    // A nested cargo (trybuild) that failed: what it missed is cargo's configuration, which one key grants.
+    const nestedCargo = !o.ok && o.nestedCargoSeen === true && phase === "test" && !o.grant.items.some((i) => i.key === "cargo" && i.value === "true");
+    if (nestedCargo) {
+      const also = tried.length > 0 ? `; also tried (not proposed): ${tried.join(", ")}` : "";
+      const had = currentEntry(profile, phase, o.crate);
+      const crate = { name: o.crate, version: o.version, source: o.source, checksum: input.checksumOf(o.crate, o.version) };
+      const edit = toApprovedTable(
+        crate,
+        phase,
+        had,
+        { cargo: true },
+        { comment: "proposed by cratebox learn: a nested cargo (trybuild) in it failed", pinSource: false },
+      );
+      lines.push(`learn: ${what} failed after a nested cargo in it failed; proposing cargo = true${also}`);
+      text = applyTableEdit(text, input.file, `${phase}.${o.crate}`, edit);
+      tables.push(`${phase}.${o.crate}`);
+      continue;
+    }
     if (tried.length === 0 && blocked.length === 0) continue;
     if (o.ok) {
       lines.push(`learn: ${what} tolerated (not proposed): ${tried.join(", ")}`);

@@ -13,6 +13,7 @@ import { matchesEnvPattern, type EnvPattern } from "./profile/values.ts";
 import { absolutePathsIn, isInsideOutDir, isWithin } from "./paths.ts";
 import { SANDBOX_HOME, SANDBOX_TMP, toCompilerEnv, toSandboxEnv } from "./sandbox-env.ts";
 import { NO_NETWORK, NO_PROXY_DEFAULT, proxyEnv, type NetworkAccess } from "./egress.ts";
+import { type CARGO_HOME_CACHES, NESTED_CARGO_HOME } from "./nested-cargo.ts";
 
 import { isCompilerPhase, type Phase } from "./phase.ts";
 import { type CompilerInvocation, withoutRuntool } from "./rustc-args.ts";
@@ -58,6 +59,20 @@ export interface HostFacts {
   egress?: EgressRelay;
   /** Compiler phases (rustc, rustdoc): what the call reads and writes, and which variables are cargo's. */
   compiler?: CompilerFacts;
+  /** Runner phases whose grant says `cargo = true`: what a nested cargo is given (core/nested-cargo.ts). */
+  nestedCargo?: NestedCargoFacts;
+}
+
+/** What the runtime prepared for a nested cargo (trybuild) in a test's sandbox. */
+export interface NestedCargoFacts {
+  /** Host path of the cleaned config.toml written for this run (core/nested-cargo.ts cleanCargoConfig). */
+  configFile: string;
+  /** Directories that configuration names (directory sources, local registries, file:// indexes), real paths that exist. */
+  sourcePaths: string[];
+  /** The host CARGO_HOME's download caches that exist (registry/, git/), real paths. */
+  caches: { name: (typeof CARGO_HOME_CACHES)[number]; path: string }[];
+  /** The workspace root, real path, when the package is a workspace member. */
+  workspaceRoot: string | undefined;
 }
 
 /** What the runtime gathered about one rustc or rustdoc call. */
@@ -111,9 +126,11 @@ export interface SandboxGrant {
   write: string[];
   network: NetworkAccess;
   runtime: "runc" | "runsc";
+  /** `[test.*] cargo = true`: a nested cargo gets a private CARGO_HOME with a cleaned configuration (runner phases only). */
+  cargo: boolean;
 }
 
-export const DENY_ALL: Readonly<SandboxGrant> = Object.freeze({ env: [], read: [], write: [], network: NO_NETWORK, runtime: "runc" });
+export const DENY_ALL: Readonly<SandboxGrant> = Object.freeze({ env: [], read: [], write: [], network: NO_NETWORK, runtime: "runc", cargo: false });
 
 interface Mount {
   source: string;
@@ -219,6 +236,18 @@ export function toSandboxSpec(
     if (host.targetTmpDir) mounts.push({ source: host.targetTmpDir, target: host.targetTmpDir, readOnly: false });
     for (const exe of host.binExecutables ?? []) ro(exe);
   }
+  const runner = req.phase === "test" || req.phase === "bench" || req.phase === "run";
+  const nested = runner && grant.cargo ? host.nestedCargo : undefined;
+  if (runner && grant.cargo && !nested) throw new SpecError("the grant says cargo = true but no cargo configuration was prepared for this step");
+  if (nested) {
+    // The private CARGO_HOME is a tmpfs (below); its config.toml and the caches are laid on top.
+    mounts.push({ source: nested.configFile, target: `${NESTED_CARGO_HOME}/config.toml`, readOnly: true });
+    for (const c of nested.caches) mounts.push({ source: c.path, target: `${NESTED_CARGO_HOME}/${c.name}`, readOnly: true });
+    for (const p of [...nested.sourcePaths, ...(nested.workspaceRoot ? [nested.workspaceRoot] : [])]) {
+      if (p === "/" || isWithin(host.home, p)) throw new SpecError(`refusing to mount ${p} for a nested cargo: it contains your home directory`);
+      ro(p);
+    }
+  }
 
   // Granted paths: read-only first, then writable (a writable grant wins where both name a path).
   for (const p of grant.read) ro(p);
@@ -232,8 +261,9 @@ export function toSandboxSpec(
     // writes a script or builds a helper in its temporary directory must be able to run it.
     { target: SANDBOX_TMP, options: `rw,nosuid,nodev,exec,size=${limits.tmpBytes},mode=1777` },
     { target: SANDBOX_HOME, options: "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
+    // A nested cargo writes its locks and index caches into CARGO_HOME: a private one, counted in memory.
+    ...(nested ? [{ target: NESTED_CARGO_HOME, options: "rw,nosuid,nodev,noexec,size=64m,mode=1777" }] : []),
   ];
-  const runner = req.phase === "test" || req.phase === "bench" || req.phase === "run";
   for (const root of host.buildRoots) {
     if (runner) {
       // A test may build inside target/: trybuild's UI tests run a nested cargo with
@@ -256,6 +286,7 @@ export function toSandboxSpec(
   const env = compiler
     ? toCompilerEnv(req.env, toolchain, { passEnv: compiler.passEnv, userEnv: compiler.userEnv }, granted)
     : toSandboxEnv(req.env, toolchain, buildScript, granted);
+  if (nested) env.env.CARGO_HOME = NESTED_CARGO_HOME;
 
   // A proxied step: the relay's parts read-only, the proxy variables set, its own loopback
   // (a test's mock server) left out of the proxy unless a grant passes the host's NO_PROXY.

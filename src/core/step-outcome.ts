@@ -61,6 +61,8 @@ export interface StepOutcome {
    * `os error 30`, ...): the likeliest sign of a path the sandbox hides (runner phases).
    */
   fileErrorSeen?: boolean;
+  /** Its output showed a nested cargo (trybuild) failing: `no matching package named`, a missing `Cargo.toml`, ... (runner phases). */
+  nestedCargoSeen?: boolean;
   /** Compiler phases: variables `env!` asked for and files `include_str!` could not read (from its diagnostics). */
   compileMissing?: { envMissing: string[]; unreadable: string[] };
   /** none; full (`network = true`); proxy (a host list or fetch grants, through the egress proxy). */
@@ -191,8 +193,16 @@ export function describeFailure(o: StepOutcome): string | undefined {
   if (o.phase !== "build-script" && o.cause === "exit" && !refused && !withheld) {
     // A failed test usually failed on its own; one whose output names a file error may have
     // reached for a path the sandbox hides (a fixture elsewhere in the workspace, /etc, home).
-    if (!o.fileErrorSeen || compiler) return undefined;
-    return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed after a file error in its output (missing, read-only or full); in the sandbox it sees only its package (${o.manifestDir}), target/tmp, /tmp (${formatSize(o.limits.tmpBytes)}) and /usr, not the rest of the workspace, /etc or your home, and a nested cargo (trybuild) sees none of your cargo configuration or registries: \`cratebox learn cargo ${o.phase === "run" ? "run" : o.phase} ...\` names the paths it tried, \`cratebox approve ${o.crate} --test --read PATH\` grants one`;
+    if (compiler) return undefined;
+    // A nested cargo (trybuild's UI tests) that failed without the grant that gives it cargo's configuration.
+    if (o.nestedCargoSeen && !o.grant.items.some((i) => i.key === "cargo" && i.value === "true")) {
+      const capped = o.grant.items.find((i) => i.key === "policy:cargo");
+      if (capped)
+        return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed in the sandbox after a nested cargo (trybuild) in it failed: cratebox.toml grants it cargo = true, but ${capped.from} took that away`;
+      return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed in the sandbox after a nested cargo (trybuild) in it failed: without a grant it sees none of your cargo configuration (source replacement, registries), registry caches or workspace root; if it runs cargo, grant in cratebox.toml: ${tableHead(o)} cargo = true (a cleaned copy of the configuration, no credentials)`;
+    }
+    if (!o.fileErrorSeen) return undefined;
+    return `${phaseText(o.phase)} ${o.program} of ${o.crate} ${o.version} failed after a file error in its output (missing, read-only or full); in the sandbox it sees only its package (${o.manifestDir}), target/tmp, /tmp (${formatSize(o.limits.tmpBytes)}) and /usr, not the rest of the workspace, /etc or your home: \`cratebox learn cargo ${o.phase === "run" ? "run" : o.phase} ...\` names the paths it tried, \`cratebox approve ${o.crate} --test --read PATH\` grants one`;
   }
   const who =
     o.phase === "build-script"

@@ -126,6 +126,8 @@ export interface StepObservation {
   denials: TraceDenials | undefined;
   /** Binaries cargo runs: their output named a file error (a path the sandbox may hide). */
   fileErrorSeen: boolean;
+  /** Binaries cargo runs: their output showed a nested cargo (trybuild) failing (core/nested-cargo.ts). */
+  nestedCargoSeen?: boolean;
   /** Compiler phases: what its diagnostics say it wanted and did not get. */
   compile: { envMissing: string[]; unreadable: string[] } | undefined;
   /** When the shim's client started, and now (the step's wall time as cargo saw it). */
@@ -153,6 +155,7 @@ export function toStepOutcome(plan: StepPlan, seen: StepObservation): StepOutcom
     ...(seen.denials ? { denials: seen.denials } : {}),
     ...(seen.compile ? { compileMissing: seen.compile } : {}),
     ...(seen.fileErrorSeen ? { fileErrorSeen: true } : {}),
+    ...(seen.nestedCargoSeen ? { nestedCargoSeen: true } : {}),
     cause,
     exitCode: seen.exit.exitCode,
     signal: toSignal(seen.exit, cause),

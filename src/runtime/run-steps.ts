@@ -18,6 +18,7 @@ import { DEFAULT_IMAGE, ensureImage, PACKAGE_ROOT } from "./image.ts";
 import type { CargoRunOptions } from "./run-cargo.ts";
 import { SandboxRouter } from "./sandbox/backend.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
+import { nestedCargoPreparer, wantsNestedCargo } from "./nested-cargo.ts";
 import { factsGatherer, readDenials } from "./step-facts.ts";
 import { StepRunner } from "./step-runner.ts";
 import { isOwnerAlive, sweepOrphans } from "./sweep.ts";
@@ -83,6 +84,7 @@ export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, e
       relay: { node: process.execPath, script: EGRESS_RELAY },
       egressDir: tmpPath,
       traceRoot: opts.learn ? tmpPath : undefined,
+      ...(wantsNestedCargo(grants.context.parsed.profile) ? { nestedCargo: nestedCargoPreparer(opts.cwd, opts.env, tmpPath) } : {}),
     }),
     startProxy: async (plan) =>
       (await import("./egress-proxy.ts")).EgressProxy.start({

@@ -8,7 +8,7 @@ import path from "node:path";
 import type { GraphCrate } from "../core/crate-graph.ts";
 import { isCompilerPhase } from "../core/phase.ts";
 import { parseCompilerArgs } from "../core/rustc-args.ts";
-import type { CompilerFacts, StepRequest } from "../core/sandbox-spec.ts";
+import type { CompilerFacts, NestedCargoFacts, StepRequest } from "../core/sandbox-spec.ts";
 import type { StepFacts, StepPlan } from "../core/step-plan.ts";
 import { parseTrace, type TraceDenials } from "../core/trace.ts";
 import type { GrantBook } from "./grants.ts";
@@ -31,6 +31,8 @@ export interface FactsSources {
   egressDir: string;
   /** Learn mode: every step is traced into a directory below this one. */
   traceRoot: string | undefined;
+  /** When a [test.*] table grants `cargo`: what a nested cargo gets (runtime/nested-cargo.ts), given the member's workspace root. */
+  nestedCargo?: (workspaceRoot: string | undefined) => NestedCargoFacts;
 }
 
 export function factsGatherer(src: FactsSources): (request: StepRequest) => Promise<StepFacts> {
@@ -43,6 +45,8 @@ export function factsGatherer(src: FactsSources): (request: StepRequest) => Prom
     const sysroot = src.sysroots.resolve(rustc, request.env);
     const host = toHostFacts(src.host, sysroot, request.phase, request.program);
     if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.graph?.workspaceRoot);
+    const runner = request.phase === "test" || request.phase === "bench" || request.phase === "run";
+    if (runner && src.nestedCargo) host.nestedCargo = src.nestedCargo(crate?.isWorkspaceMember ? src.grants.graph?.workspaceRoot : undefined);
     return {
       crate,
       host,

@@ -13,6 +13,7 @@ import { CrateboxError } from "../core/errors.ts";
 import { LABEL_RUN } from "../core/labels.ts";
 import type { Phase } from "../core/phase.ts";
 import type { StepRequest } from "../core/sandbox-spec.ts";
+import { NestedCargoWatch } from "../core/nested-cargo.ts";
 import { FileErrorWatch, type StepOutcome } from "../core/step-outcome.ts";
 import { type ProxyPlan, type RunSettings, type StepFacts, type StepPlan, planStep, toStepOutcome } from "../core/step-plan.ts";
 import type { TraceDenials } from "../core/trace.ts";
@@ -86,10 +87,13 @@ export class StepRunner {
       const log = plan.compile ? new CompileLog(io.stderr) : undefined;
       // A binary cargo runs: a file error in its output may mean a path the sandbox hides.
       const files = !gate && !log ? new FileErrorWatch() : undefined;
+      // ... and a nested cargo failing (trybuild) may mean the configuration the sandbox withholds.
+      const nested = files ? new NestedCargoWatch() : undefined;
       const watched = (out: (c: Buffer) => void) =>
         files
           ? (c: Buffer) => {
               files.push(c);
+              nested?.push(c);
               out(c);
             }
           : out;
@@ -135,6 +139,7 @@ export class StepRunner {
         egress: { events: proxy?.events ?? [], omitted: proxy?.omitted ?? 0 },
         denials: plan.traceDir && opts.readDenials ? opts.readDenials(plan.traceDir, plan) : undefined,
         fileErrorSeen: files?.seen ?? false,
+        nestedCargoSeen: nested?.seen ?? false,
         clientStartedAt,
         endedAt: Date.now(),
       });

@@ -14,6 +14,7 @@ export function grantView(overrides: Partial<GrantView> = {}): GrantView {
     network: false,
     hosts: [],
     fetch: [],
+    cargo: false,
     limits: { memoryBytes: 4 * 1024 ** 3, pids: 512, timeoutMs: 15 * 60_000, cpus: null, tmpBytes: 1024 ** 3 },
     image: null,
     runtime: "runc",

@@ -61,7 +61,7 @@ describe("decideStep", () => {
 
   it("gives a crate no table names the default: deny", () => {
     const d = decideStep(grantContext(), crate(), "build", paths);
-    expect(d.grant).toEqual({ env: [], read: [], write: [], network: { kind: "none" }, runtime: "runc" });
+    expect(d.grant).toEqual({ env: [], read: [], write: [], network: { kind: "none" }, runtime: "runc", cargo: false });
     expect(d.summary.table).toBeNull();
   });
 

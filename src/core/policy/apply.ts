@@ -6,6 +6,7 @@
  *   the host's, is above any ceiling),
  * - network: off if any applicable decision caps it to false (the host list and fetch grants
  *   go with it); a `hosts` ceiling keeps only listed hosts it covers, and turns full access off,
+ * - cargo (a nested cargo): off if any applicable decision caps it to false,
  * - fetch grants stay unless network is capped to false: each names one file by its hash,
  * - env, read, write: a granted item stays only if every applicable ceiling keeps it
  *   (ceilings.ts), so allowed lists intersect,
@@ -48,7 +49,7 @@ interface UnmetRequirement extends PolicyCitation {
 }
 
 type ShapedCapability = PolicyCitation & {
-  capability: "network" | "hosts" | "fetch" | "env" | "read" | "write" | LimitCap;
+  capability: "network" | "hosts" | "fetch" | "cargo" | "env" | "read" | "write" | LimitCap;
   /** What the ceiling changed: `timeoutMs 1h -> 30m`, `OPENSSL_DIR removed (ceiling: CC, CFLAGS)`. */
   detail: string;
 };
@@ -136,6 +137,12 @@ export function applyPolicies(target: PolicyTarget, policies: readonly PolicyDec
       for (const c of excluding) shaped(c, "hosts", `${item} removed (ceiling: ${describeList(c.d.caps.hosts!)})`);
       return excluding.length === 0;
     });
+  }
+
+  if (requested.cargo) {
+    const noCargo = caps.filter((c) => c.d.caps.cargo === false);
+    if (noCargo.length > 0) grant.cargo = false;
+    for (const c of noCargo) shaped(c, "cargo", "cargo (nested cargo) on -> off");
   }
 
   for (const key of LIMIT_FIELDS) {

@@ -55,6 +55,8 @@ const GrantViewSchema = z.strictObject({
   hosts: z.array(z.string()),
   /** `fetch = [...]`: files the step may download through the proxy, checked against their SHA-256. */
   fetch: z.array(z.strictObject({ url: z.string(), sha256: z.string() })),
+  /** `cargo = true` (test binaries only): a nested cargo (trybuild) gets a cleaned copy of the cargo configuration, the registries it names and the workspace root, read-only. */
+  cargo: z.boolean(),
   /** The limits of one step, in the same units as cratebox's Limits (bytes, milliseconds). */
   limits: limitsSchema,
   /** A custom image; null: cratebox's own sandbox image. */
@@ -203,6 +205,8 @@ export const CapsSchema = z
      * is wider than any list and goes off.
      */
     hosts: z.array(hostCeiling).optional(),
+    /** Only `false`: no nested cargo (`cargo = true` goes off). */
+    cargo: z.literal(false).optional(),
     /** Env patterns the grant may keep: each granted pattern must pass no variable outside them. */
     env: z.array(envCeiling).optional(),
     /** Path prefixes the read / write grants may keep (on path-segment boundaries). */

@@ -31,6 +31,7 @@ export function toGrantView(grant: EffectiveGrant, parsed: ParsedProfile): Grant
     network: grant.network.value,
     hosts: grant.hosts.map((h) => h.value),
     fetch: [],
+    cargo: grant.cargo.value,
     limits: { ...grant.limits, cpus: grant.limits.cpus ?? null },
     image: grant.image?.value ?? null,
     runtime: grant.runtime.value,

@@ -26,6 +26,7 @@ export const ACCEPTED: Readonly<Record<string, string>> = {
   source: '"registry", "path" or "git"',
   checksum: CHECKSUM_ACCEPTED,
   reviewed: "true or false",
+  cargo: "true (a nested cargo in the test binary, e.g. trybuild, gets a cleaned copy of your cargo configuration) or false",
   strict: "true or false",
   directives: 'a list of directives such as "rustc-link-arg=-fuse-ld=lld", * matching anything',
   policy: 'a list of policy files, e.g. ["policies/org-ci.js"] (.js, relative to the workspace root or absolute)',

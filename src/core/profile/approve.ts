@@ -22,6 +22,8 @@ export interface GrantRequest {
   network?: boolean;
   /** Hosts added to the `network` list (`--connect host:port`). */
   connect?: string[];
+  /** `[test.*] cargo = true`: a nested cargo (trybuild) gets a cleaned copy of the cargo configuration. */
+  cargo?: boolean;
   /**
    * Content pins (issue 15): a digest to write, or null to remove a pin that cannot stay (it pins
    * other code, and no dep-info tells what the code is now). Absent kinds are left as they are.
@@ -69,7 +71,7 @@ export function toApprovedTable(
   }
   if (request.deny) {
     set.reviewed = true;
-    remove.push("env", "read", "write", "use", "network", "fetch", "directives");
+    remove.push("env", "read", "write", "use", "network", "fetch", "directives", ...(phase === "test" ? ["cargo"] : []));
     return { set, remove, comment: [comment] };
   }
   if (request.network !== undefined && request.connect?.length) {
@@ -93,7 +95,10 @@ export function toApprovedTable(
   if (request.network !== undefined) set.network = request.network;
   else if (request.connect?.length) set.network = union(Array.isArray(current?.network) ? current.network : [], request.connect);
   const network = set.network ?? current?.network;
-  const grantsSomething = Object.values(lists).some((l) => l.length > 0) || (network !== undefined && network !== false) || (current?.fetch?.length ?? 0) > 0;
+  if (request.cargo !== undefined) set.cargo = request.cargo;
+  const cargo = set.cargo ?? current?.cargo;
+  const grantsSomething =
+    Object.values(lists).some((l) => l.length > 0) || (network !== undefined && network !== false) || (current?.fetch?.length ?? 0) > 0 || cargo === true;
   if (!grantsSomething) set.reviewed = true;
   return { set, remove, comment: [comment] };
 }

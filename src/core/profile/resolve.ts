@@ -58,6 +58,8 @@ export interface EffectiveGrant extends EffectiveLists {
   network: Sourced<boolean>;
   /** `network = [...]`: the hosts reachable through the egress proxy (core/egress.ts). */
   hosts: Sourced<string>[];
+  /** `cargo = true` ([test.*] only): a nested cargo gets a cleaned copy of the cargo configuration (core/nested-cargo.ts). */
+  cargo: Sourced<boolean>;
   limits: Limits;
   limitOrigins: { [K in keyof Limits]: Origin };
   /** undefined: cratebox's own sandbox image. */
@@ -102,6 +104,8 @@ export function resolveGrant(
     const { entry, data } = selection;
     acc.entry = entry;
     acc.reviewed = data.reviewed;
+    if (data.cargo !== undefined)
+      acc.cargo = { value: data.cargo, origin: { kind: "entry", file: entry.file, table: entry.table, line: lineOf(parsed.lines, [...entry.at, "cargo"]) } };
     for (const step of expandProfiles(data.use ?? [], [entry.table], builtins, new Set())) {
       const profile = builtins.get(step.name);
       if (!profile) throw internalError(`built-in profile ${step.name} was not loaded`);
@@ -132,6 +136,7 @@ function baseGrant(parsed: ParsedProfile, crate: CrateIdentity, phase: GrantPhas
     ...(Object.fromEntries(LIST_CAPABILITY_KEYS.map((k) => [k, []])) as unknown as EffectiveLists),
     network: { value: false, origin: builtin },
     hosts: [],
+    cargo: { value: false, origin: builtin },
     limits: { ...DEFAULT_LIMITS },
     limitOrigins: Object.fromEntries(LIMIT_FIELDS.map((f) => [f, builtin])) as EffectiveGrant["limitOrigins"],
     image: undefined,

@@ -203,6 +203,12 @@ function grantEntry(scope: GrantPhase) {
             'Pins the grant to the reviewed package: its checksum from Cargo.lock ("sha256:<64 hex>"). Registry crates only. Another checksum gets no grant and stops the run.',
           ),
         ...contentPinKeys,
+        cargo: z
+          .boolean()
+          .optional()
+          .describe(
+            "[test.*] only. true: a nested cargo inside the test binary (trybuild's UI tests) works: it gets a private CARGO_HOME with a cleaned copy of your cargo configuration (sources, registries without tokens, net; never credentials), the registry directories and caches it names read-only, and the workspace root read-only.",
+          ),
         reviewed: z
           .boolean()
           .optional()
@@ -235,7 +241,21 @@ function grantEntry(scope: GrantPhase) {
       )
       .superRefine(
         (e, ctx) => {
-          if (e.reviewed === undefined && !grantsSomething(e)) {
+          if (scope !== "test" && e.cargo !== undefined) {
+            ctx.addIssue({
+              code: "custom",
+              input: e.cargo,
+              path: ["cargo"],
+              message: "cargo (a nested cargo) belongs in [test.<package>]: it is for test binaries that run cargo, such as trybuild's UI tests",
+              params: { accepted: "the same key in the package's [test.<package>] table" },
+            });
+          }
+        },
+        { when: (payload) => isTable(payload.value) },
+      )
+      .superRefine(
+        (e, ctx) => {
+          if (e.reviewed === undefined && !grantsSomething(e) && e.cargo !== true) {
             ctx.addIssue({
               code: "custom",
               input: e,
