@@ -9,7 +9,7 @@ import type { CargoInvocation } from "../core/cargo-args.ts";
 import { lockKey, toCrateGraph, type CrateGraph, type RawMetadata } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
 import { realpathOrUndefined } from "./realpath.ts";
-import { runProgram } from "./run-program.ts";
+import { graphMetadataArgs, runGraphMetadata } from "./cargo-metadata.ts";
 
 /** Cargo.lock checksums by lockKey; only real ones (Debian's directory source writes a placeholder). */
 function lockChecksums(workspaceRoot: string): Map<string, string> {
@@ -21,8 +21,6 @@ function lockChecksums(workspaceRoot: string): Map<string, string> {
   return out;
 }
 
-const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
-
 export async function readCrateGraph(
   cargo: string,
   inv: CargoInvocation,
@@ -30,16 +28,7 @@ export async function readCrateGraph(
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): Promise<CrateGraph> {
-  const args = [
-    ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
-    ...inv.globals,
-    "metadata",
-    "--format-version",
-    "1",
-    ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
-    ...PASS_THROUGH.filter((f) => cargoArgs.includes(f)),
-  ];
-  const res = await runProgram(cargo, args, { cwd, env, maxBuffer: 1024 ** 3 });
+  const res = await runGraphMetadata(cargo, graphMetadataArgs(inv, cargoArgs), cwd, env);
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",

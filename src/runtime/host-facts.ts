@@ -9,6 +9,7 @@ import { homedir, networkInterfaces } from "node:os";
 import { execFileSync } from "node:child_process";
 import { CrateboxError } from "../core/errors.ts";
 import { isWithin } from "../core/paths.ts";
+import { type KnownSysroot, knownSysrootFor } from "../core/sysroot.ts";
 import type { HostAddresses } from "../core/egress.ts";
 import type { Phase } from "../core/phase.ts";
 import { SYSTEM_PATHS, type HostFacts } from "../core/sandbox-spec.ts";
@@ -34,10 +35,18 @@ export function isDirectory(p: string): boolean {
 /** `rustc --print sysroot` for a given rustc, once per distinct rustc. */
 export class SysrootCache {
   private readonly known = new Map<string, string>();
+  private readonly learned: KnownSysroot | undefined;
+
+  /** `learned`: what the run asked at start (run-cargo.ts), used where it surely applies (core/sysroot.ts). */
+  constructor(learned?: KnownSysroot) {
+    this.learned = learned;
+  }
 
   resolve(rustc: string, env: NodeJS.ProcessEnv): string {
     const hit = this.known.get(rustc);
     if (hit) return hit;
+    const learned = knownSysrootFor(this.learned, rustc, env);
+    if (learned) return checkedSysroot(rustc, learned);
     let out: string;
     try {
       out = execFileSync(rustc, ["--print", "sysroot"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -48,14 +57,20 @@ export class SysrootCache {
         "is the Rust toolchain installed (`rustup show`)?",
       );
     }
-    const real = realpathOrUndefined(out);
-    if (!real) throw new CrateboxError("TOOLCHAIN", `${rustc} reports a sysroot that does not exist: ${out}`);
-    if (real === "/" || real === realpathOrUndefined(homedir()) || real === realpathOrUndefined(`${homedir()}/.rustup`)) {
-      throw new CrateboxError("TOOLCHAIN", `refusing to mount sysroot ${real}: it is not a single toolchain directory`);
-    }
+    const real = checkedSysroot(rustc, out);
     this.known.set(rustc, real);
     return real;
   }
+}
+
+/** A sysroot's real path, refused when it is not one toolchain's directory (it is mounted into every sandbox). */
+function checkedSysroot(rustc: string, sysroot: string): string {
+  const real = realpathOrUndefined(sysroot);
+  if (!real) throw new CrateboxError("TOOLCHAIN", `${rustc} reports a sysroot that does not exist: ${sysroot}`);
+  if (real === "/" || real === realpathOrUndefined(homedir()) || real === realpathOrUndefined(`${homedir()}/.rustup`)) {
+    throw new CrateboxError("TOOLCHAIN", `refusing to mount sysroot ${real}: it is not a single toolchain directory`);
+  }
+  return real;
 }
 
 /** What stays the same for every step of a run: read once, not per build script. */

@@ -11,6 +11,7 @@ import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
+import type { KnownSysroot } from "../core/sysroot.ts";
 import { toRunnerPhase } from "../core/phase.ts";
 import type { StepOutcome } from "../core/step-outcome.ts";
 import { networkWarnings, toSummaryLine } from "../core/summary.ts";
@@ -116,10 +117,17 @@ async function ensureCommitted(file: string): Promise<void> {
   }
 }
 
-/** The host triple of the rustc cargo will use (`rustc -vV`). */
-async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+/**
+ * The host triple and the sysroot of the rustc cargo will use, in one call (`--print host-tuple`
+ * needs rustc 1.84+; an older one is asked `-vV`, and each step asks for the sysroot itself).
+ */
+async function toolchainFacts(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<{ host: string; sysroot?: KnownSysroot }> {
   const rustc = env.RUSTC ?? "rustc";
-  const res = await runProgram(rustc, [...(toolchain && !env.RUSTC ? [`+${toolchain}`] : []), "-vV"], { cwd, env });
+  const plus = toolchain && !env.RUSTC ? [`+${toolchain}`] : [];
+  const printed = await runProgram(rustc, [...plus, "--print", "sysroot", "--print", "host-tuple"], { cwd, env });
+  const [sysroot, tuple] = printed.exitCode === 0 ? printed.stdout.trim().split("\n") : [];
+  if (sysroot && tuple && /^\S+$/.test(tuple)) return { host: tuple, sysroot: { rustc, sysroot } };
+  const res = await runProgram(rustc, [...plus, "-vV"], { cwd, env });
   const host = /^host: (\S+)$/m.exec(res.stdout)?.[1];
   if (!host)
     throw new CrateboxError(
@@ -127,7 +135,7 @@ async function hostTriple(toolchain: string | undefined, cwd: string, env: NodeJ
       `could not learn the host triple from \`${rustc} -vV\`: ${res.stderr.trim() || res.stdout.trim()}`,
       "is the Rust toolchain installed (`rustup show`)?",
     );
-  return host;
+  return { host };
 }
 
 /** cargo's exit code, as a shell reports it (128 + n for signal n); a cargo that could not start is an error. */
@@ -162,10 +170,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
   // Both ask a program (cargo metadata, rustc -vV) and neither needs the other: at once.
-  const [dirs, host] = await Promise.all([
+  const [dirs, toolchain] = await Promise.all([
     readBuildDirs(cargo, inv, opts.cwd, opts.env),
-    inv.runsBinaries ? hostTriple(inv.toolchain, opts.cwd, opts.env) : undefined,
+    inv.runsBinaries ? toolchainFacts(inv.toolchain, opts.cwd, opts.env) : undefined,
   ]);
+  const host = toolchain?.host;
   const owner = ownerLabel();
   const image = imageTag(opts.image ?? DEFAULT_IMAGE).tag;
   /** Warnings about limits the backends do not enforce, for the summary and the report. */
@@ -193,7 +202,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   // arrives: a no-op build never pays for it (issue 13).
   let machinery: Promise<RunSteps> | undefined;
   const loadSteps = () =>
-    (machinery ??= import("./run-steps.ts").then(({ startSteps }) => startSteps({ opts, image, owner, runId, tmpPath: tmp.path, dirs, grants, eager, warn })));
+    (machinery ??= import("./run-steps.ts").then(({ startSteps }) =>
+      startSteps({ opts, image, owner, runId, tmpPath: tmp.path, dirs, grants, eager, warn, sysroot: toolchain?.sysroot }),
+    ));
   const orchestrator = new Orchestrator(async () => (await loadSteps()).steps, toRunnerPhase(inv.subcommand), opts.log);
   let interrupted = false;
   try {
@@ -229,6 +240,13 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     else delete env.CRATEBOX_USER_RUSTC_WRAPPER;
 
     const { child, done } = startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env });
+    // A test, bench or run always has binaries to sandbox: the step machinery, the backend's
+    // probe and the crate graph get ready while cargo checks what is fresh, instead of when its
+    // first binary arrives (a failure here is the first step's to report).
+    if (inv.runsBinaries)
+      void loadSteps()
+        .then((m) => m.warm())
+        .catch(() => {});
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = true;
       orchestrator.interrupt();

@@ -7,6 +7,7 @@
 import type Docker from "dockerode";
 import { toGithubAnnotation } from "../core/annotations.ts";
 import { describeFailure } from "../core/step-outcome.ts";
+import type { KnownSysroot } from "../core/sysroot.ts";
 import type { BuildDirs } from "./cargo-metadata.ts";
 import { readConfigEnvNames } from "./cargo-config.ts";
 import { checkCompiledCode, finishCompilation } from "./compile-outputs.ts";
@@ -41,14 +42,18 @@ export interface StepsContext {
   eager: Docker | undefined;
   /** A warning for the summary and the report. */
   warn: (w: string) => void;
+  /** The sysroot the run learned at start, when it asked (core/sysroot.ts). */
+  sysroot: KnownSysroot | undefined;
 }
 
 export interface RunSteps {
   steps: StepRunner;
   runtime: SandboxRouter;
+  /** Does now what the first step would: choose the backend (bwrap's probe) and read the crate graph. */
+  warm: () => Promise<void>;
 }
 
-export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, eager, warn }: StepsContext): RunSteps {
+export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, eager, warn, sysroot }: StepsContext): RunSteps {
   const runtime = new SandboxRouter({
     choice: opts.backend ?? "auto",
     ownImage: image,
@@ -79,7 +84,7 @@ export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, e
       userEnv: opts.env,
       configEnv: readConfigEnvNames(opts.cwd, opts.env),
       host: readRunHostFacts(image, dirs.buildRoots),
-      sysroots: new SysrootCache(),
+      sysroots: new SysrootCache(sysroot),
       rustc: opts.env.RUSTC ?? "rustc",
       relay: { node: process.execPath, script: EGRESS_RELAY },
       egressDir: tmpPath,
@@ -115,5 +120,13 @@ export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, e
       }
     },
   });
-  return { steps, runtime };
+  const warm = async () => {
+    try {
+      runtime.backend();
+    } catch {
+      // the first step reports it
+    }
+    await grants.crateAt(dirs.workspaceRoot);
+  };
+  return { steps, runtime, warm };
 }
