@@ -5,6 +5,20 @@
 import type { ContainerCreateOptions } from "dockerode";
 import type { SandboxSpec } from "./sandbox-spec.ts";
 
+/**
+ * What the engine's pids cgroup counts for a sandbox under gVisor: runsc (ptrace platform) runs
+ * every sandboxed process on host threads of its own, next to its sentry's. Measured here
+ * (runsc 2022-12, cgroup v1): ~48 host pids for an idle sandbox, ~12 more per process. A step's
+ * `pids` limit is in its own processes, so the cgroup gets room for gVisor's threads on top;
+ * with the runc limit a sandbox under runsc could not even start (8) or run a parallel build.
+ */
+export const RUNSC_PIDS = { base: 64, perProcess: 12 } as const;
+
+/** The engine's PidsLimit for a step's `pids` limit under `runtime`. */
+export function enginePidsLimit(pids: number, runtime: SandboxSpec["runtime"]): number {
+  return runtime === "runsc" ? RUNSC_PIDS.base + pids * RUNSC_PIDS.perProcess : pids;
+}
+
 export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCreateOptions {
   const { limits } = spec;
   return {
@@ -43,7 +57,7 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
       Privileged: false,
       Init: true,
       IpcMode: "private",
-      PidsLimit: limits.pids,
+      PidsLimit: enginePidsLimit(limits.pids, spec.runtime),
       Memory: limits.memoryBytes,
       // Equal to Memory: no swap on top of the limit, so a memory bomb ends instead of thrashing.
       MemorySwap: limits.memoryBytes,

@@ -17,13 +17,18 @@ export async function connectEngine(env: NodeJS.ProcessEnv = process.env): Promi
   // build takes to run, and a build on the bwrap backend never needs them (issue 13).
   const { default: DockerClient } = await import("dockerode");
   const docker = new DockerClient();
-  const where = env.DOCKER_HOST ?? "/var/run/docker.sock";
+  const where = engineAddress(env);
   try {
     await withTimeout(docker.ping(), 5000, "no answer within 5 s");
   } catch (err) {
     throw new CrateboxError("ENGINE_UNAVAILABLE", `no Docker engine answers at ${where} (${(err as Error).message})`, ENGINE_FIX);
   }
   return docker;
+}
+
+/** Where the engine is asked (what dockerode connects to: DOCKER_HOST, else the default socket). */
+export function engineAddress(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST ?? "/var/run/docker.sock";
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -87,7 +87,8 @@ export class Orchestrator implements AsyncDisposable {
       const known = err instanceof CrateboxError && err.code !== "INTERNAL";
       const message = known ? (err as Error).message : String((err as Error).stack ?? err);
       this.log(`${req.env.CARGO_PKG_NAME ?? "a crate"}: the sandbox refused to run ${path.basename(req.program)}: ${message}`);
-      send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n`));
+      const hint = known ? (err as CrateboxError).hint : undefined;
+      send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n${hint ? `cratebox: ${hint}\n` : ""}`));
       finish({ code: 101 });
     }
   }
