@@ -38,3 +38,38 @@ export function engineKind(version: EngineVersion, info: EngineInfo): EngineKind
 export function describeEngineKind(k: EngineKind): string {
   return `${k.name} ${k.version}, ${k.rootless ? "rootless" : "rootful (the engine runs as root)"}`;
 }
+
+/** Podman's own `GET /libpod/info` (its compat `/info` does not say whether it is rootless). */
+export interface LibpodInfo {
+  host?: { security?: { rootless?: boolean } };
+}
+
+/** Whether a Podman engine runs rootless, from its libpod info (undefined: not asked or not Podman). */
+export function podmanRootless(libpod: LibpodInfo | undefined): boolean | undefined {
+  return libpod?.host?.security?.rootless;
+}
+
+/**
+ * Where cratebox asks for the engine, in order: DOCKER_HOST; Podman's CONTAINER_HOST; Docker's
+ * socket; the user's rootless Podman socket ($XDG_RUNTIME_DIR/podman/podman.sock); the system
+ * Podman socket. `exists` tells whether a socket path is there. The first one set or present wins;
+ * with none, Docker's default (whose absence the connection then reports).
+ */
+export function findEngineAddress(env: Record<string, string | undefined>, exists: (p: string) => boolean): { address: string; from: string } {
+  if (env.DOCKER_HOST) return { address: env.DOCKER_HOST, from: "DOCKER_HOST" };
+  if (env.CONTAINER_HOST) return { address: env.CONTAINER_HOST, from: "CONTAINER_HOST" };
+  const candidates: [string, string][] = [["/var/run/docker.sock", "Docker's socket"]];
+  if (env.XDG_RUNTIME_DIR) candidates.push([`${env.XDG_RUNTIME_DIR}/podman/podman.sock`, "the user's Podman socket"]);
+  candidates.push(["/run/podman/podman.sock", "the system Podman socket"]);
+  for (const [p, from] of candidates) if (exists(p)) return { address: `unix://${p}`, from };
+  return { address: "unix:///var/run/docker.sock", from: "the default" };
+}
+
+/** dockerode's connection options for an address: a Unix socket, or tcp:// as host and port; else undefined (dockerode reads DOCKER_HOST itself, ssh:// included). */
+export function clientOptions(address: string): { socketPath: string } | { host: string; port: number; protocol: "http" } | undefined {
+  if (address.startsWith("unix://")) return { socketPath: address.slice("unix://".length) };
+  if (address.startsWith("/")) return { socketPath: address };
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(address);
+  if (tcp) return { host: tcp[1]!.replace(/^\[|\]$/g, ""), port: Number(tcp[2]), protocol: "http" };
+  return undefined;
+}

@@ -9,8 +9,8 @@ import { existsSync, lstatSync } from "node:fs";
 import { runProgram } from "./run-program.ts";
 import type { RunIdentity } from "../core/labels.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
-import { connectEngine, engineAddress } from "./engine.ts";
-import { describeEngineKind, type EngineInfo, type EngineVersion, engineKind } from "../core/engine-kind.ts";
+import { connectEngine, engineAddress, readLibpodInfo } from "./engine.ts";
+import { describeEngineKind, type EngineInfo, type EngineVersion, engineKind, podmanRootless } from "../core/engine-kind.ts";
 import { type RuntimeRegistration, runscCheck } from "../core/runsc.ts";
 import { readRunHostFacts } from "./host-facts.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag } from "./image.ts";
@@ -100,14 +100,19 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
   }
   const info = (await docker.info()) as EngineInfo & { ID: string; Runtimes?: Record<string, RuntimeRegistration> };
   const kind = engineKind((await docker.version()) as EngineVersion, info);
+  if (kind.name === "Podman") kind.rootless = podmanRootless(await readLibpodInfo(docker)) ?? kind.rootless;
   add({
     name: "engine",
     ok: true,
     detail: `${describeEngineKind(kind)}, at ${engineAddress(env)}, cgroup v${info.CgroupVersion ?? "?"}, runtimes: ${Object.keys(info.Runtimes ?? {}).join(", ")}`,
   });
-  const runsc = runscCheck(info.Runtimes);
   // Needed only by a grant's runtime = "runsc": absent is said, not failed; registered wrong fails.
-  add(info.Runtimes?.runsc ? { name: "gVisor", ...runsc } : { name: "gVisor", ok: true, detail: `${runsc.detail}; to register it: ${runsc.fix}` });
+  // Under Podman (runtimes in containers.conf) cratebox has not tested gVisor: said, not probed.
+  const runsc = kind.name === "Docker" ? runscCheck(info.Runtimes) : { ok: false, detail: "", fix: "" };
+  if (kind.name !== "Docker")
+    add({ name: "gVisor", ok: true, detail: `runtime = "runsc" is tested with the Docker engine only; under ${kind.name} it is not checked here` });
+  else if (info.Runtimes?.runsc) add({ name: "gVisor", ...runsc });
+  else add({ name: "gVisor", ok: true, detail: `${runsc.detail}; to register it: ${runsc.fix}` });
   let image: string;
   try {
     image = await ensureImage(docker, DEFAULT_IMAGE, log);
@@ -118,7 +123,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
   }
   const probes = await probeEnforcement({ runtime: new DockerRuntime(docker, image), host: { ...host, image }, identity });
   writeEnforcementRecord(env, { engineId: info.ID, checkedAt: new Date().toISOString(), probes });
-  for (const p of probes) add({ name: `docker ${p.name} limit`, ok: p.enforced, detail: p.detail, fix: LIMITS_FIX });
+  for (const p of probes) add({ name: `${kind.name.toLowerCase()} ${p.name} limit`, ok: p.enforced, detail: p.detail, fix: LIMITS_FIX });
   if (runsc.ok) {
     const underRunsc = withRuntime(new DockerRuntime(docker, image), "runsc");
     for (const p of await probeEnforcement({ runtime: underRunsc, host: { ...host, image }, identity }))

@@ -58,7 +58,7 @@ export async function checkHostView(docker: Docker, image: string, env: NodeJS.P
     if (id) await runtime.remove(id).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
-  const verdict = hostViewVerdict(probe, where, engineReach(env.DOCKER_HOST), near);
+  const verdict = hostViewVerdict(probe, where, engineReach(where), near);
   if (!verdict.ok) throw new CrateboxError("ENGINE_CANNOT_SEE_HOST", verdict.message, verdict.hint);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify({ engine: ID || where, ok: true, checkedAt: new Date().toISOString() })}\n`);
