@@ -3,6 +3,7 @@
  * Field reference: Docker Engine API, POST /containers/create (HostConfig).
  */
 import type { ContainerCreateOptions } from "dockerode";
+import type { EngineQuirks } from "./engine-kind.ts";
 import type { SandboxSpec } from "./sandbox-spec.ts";
 
 /**
@@ -19,7 +20,9 @@ export function enginePidsLimit(pids: number, runtime: SandboxSpec["runtime"]): 
   return runtime === "runsc" ? RUNSC_PIDS.base + pids * RUNSC_PIDS.perProcess : pids;
 }
 
-export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCreateOptions {
+/** `quirks`: what this engine needs said differently (Podman: core/engine-kind.ts). */
+export function toCreateOptions(spec: SandboxSpec, name?: string, quirks: EngineQuirks = { tmpfsNoCopyUp: false }): ContainerCreateOptions {
+  const { usernsMode } = quirks;
   const { limits } = spec;
   return {
     ...(name ? { name } : {}),
@@ -46,11 +49,12 @@ export function toCreateOptions(spec: SandboxSpec, name?: string): ContainerCrea
         ReadOnly: m.readOnly,
         BindOptions: { Propagation: "rprivate" as const },
       })),
-      Tmpfs: Object.fromEntries(spec.tmpfs.map((t) => [t.target, t.options])),
+      Tmpfs: Object.fromEntries(spec.tmpfs.map((t) => [t.target, quirks.tmpfsNoCopyUp ? `${t.options},notmpcopyup` : t.options])),
       // A `network = true` grant gets the engine's default bridge: full access, warned about.
       // A host list stays on "none": its only way out is the relay on its own loopback.
       NetworkMode: spec.network === "full" ? "bridge" : "none",
       ...(spec.runtime !== "runc" ? { Runtime: spec.runtime } : {}),
+      ...(usernsMode ? { UsernsMode: usernsMode } : {}),
       ReadonlyRootfs: true,
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],

@@ -52,7 +52,7 @@ export function podmanRootless(libpod: LibpodInfo | undefined): boolean | undefi
 /**
  * Where cratebox asks for the engine, in order: DOCKER_HOST; Podman's CONTAINER_HOST; Docker's
  * socket; the user's rootless Podman socket ($XDG_RUNTIME_DIR/podman/podman.sock); the system
- * Podman socket. `exists` tells whether a socket path is there. The first one set or present wins;
+ * Podman socket. `exists` tells whether a socket is there and this process may connect to it. The first one set or present wins;
  * with none, Docker's default (whose absence the connection then reports).
  */
 export function findEngineAddress(env: Record<string, string | undefined>, exists: (p: string) => boolean): { address: string; from: string } {
@@ -72,4 +72,26 @@ export function clientOptions(address: string): { socketPath: string } | { host:
   const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(address);
   if (tcp) return { host: tcp[1]!.replace(/^\[|\]$/g, ""), port: Number(tcp[2]), protocol: "http" };
   return undefined;
+}
+
+/** What a sandbox's create body must say differently on this engine (core/container-options.ts). */
+export interface EngineQuirks {
+  /**
+   * The user namespace. Rootless Podman maps the container's uid 0 to the user and every other
+   * uid to a subordinate one, so a sandbox running as the user's own uid would write OUT_DIR as
+   * a stranger (and could not write it at all); `keep-id` maps the user's uid to itself, so what
+   * a build script writes belongs to the user. Rootful engines: no change.
+   */
+  usernsMode?: string;
+  /**
+   * Podman copies what lies below a tmpfs mount point into the tmpfs ("tmpcopyup") unless told
+   * not to: the tmpfs cratebox lays over a workspace's target/ to hide it would show its
+   * contents (and fail once they outgrow the tmpfs). Docker knows no such option.
+   */
+  tmpfsNoCopyUp: boolean;
+}
+
+export function engineQuirks(kind: EngineKind): EngineQuirks {
+  if (kind.name !== "Podman") return { tmpfsNoCopyUp: false };
+  return { tmpfsNoCopyUp: true, ...(kind.rootless ? { usernsMode: "keep-id" } : {}) };
 }

@@ -9,8 +9,8 @@ import { existsSync, lstatSync } from "node:fs";
 import { runProgram } from "./run-program.ts";
 import type { RunIdentity } from "../core/labels.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
-import { connectEngine, engineAddress, readLibpodInfo } from "./engine.ts";
-import { describeEngineKind, type EngineInfo, type EngineVersion, engineKind, podmanRootless } from "../core/engine-kind.ts";
+import { connectEngine, engineAddress, readEngineKind } from "./engine.ts";
+import { describeEngineKind, type EngineInfo } from "../core/engine-kind.ts";
 import { type RuntimeRegistration, runscCheck } from "../core/runsc.ts";
 import { readRunHostFacts } from "./host-facts.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag } from "./image.ts";
@@ -99,8 +99,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     return checks;
   }
   const info = (await docker.info()) as EngineInfo & { ID: string; Runtimes?: Record<string, RuntimeRegistration> };
-  const kind = engineKind((await docker.version()) as EngineVersion, info);
-  if (kind.name === "Podman") kind.rootless = podmanRootless(await readLibpodInfo(docker)) ?? kind.rootless;
+  const kind = await readEngineKind(docker);
   add({
     name: "engine",
     ok: true,

@@ -3,8 +3,17 @@
  * created at the edge and passed in.
  */
 import type Docker from "dockerode";
-import { statSync } from "node:fs";
-import { clientOptions, findEngineAddress, type LibpodInfo } from "../core/engine-kind.ts";
+import { accessSync, constants, statSync } from "node:fs";
+import {
+  clientOptions,
+  type EngineInfo,
+  type EngineKind,
+  type EngineVersion,
+  engineKind,
+  findEngineAddress,
+  type LibpodInfo,
+  podmanRootless,
+} from "../core/engine-kind.ts";
 import { CrateboxError } from "../core/errors.ts";
 
 const ENGINE_FIX = [
@@ -36,16 +45,26 @@ export function engineAddress(env: NodeJS.ProcessEnv = process.env): string {
   return findEngineAddress(env, isSocket).address;
 }
 
+/** A socket this process may connect to (Docker's root-owned socket is not one for a user outside the docker group). */
 function isSocket(p: string): boolean {
   try {
+    accessSync(p, constants.R_OK | constants.W_OK);
     return statSync(p).isSocket();
   } catch {
     return false;
   }
 }
 
+/** Which engine answers, and whether it runs rootless (doctor, and the user namespace of sandboxes). */
+export async function readEngineKind(docker: Docker): Promise<EngineKind> {
+  const [version, info] = await Promise.all([docker.version(), docker.info()]);
+  const kind = engineKind(version as EngineVersion, info as EngineInfo);
+  if (kind.name === "Podman") kind.rootless = podmanRootless(await readLibpodInfo(docker)) ?? kind.rootless;
+  return kind;
+}
+
 /** Podman's own info (`GET /v4.0.0/libpod/info`: the libpod API answers only under a version), which says whether it runs rootless; undefined from Docker. */
-export async function readLibpodInfo(docker: Docker): Promise<LibpodInfo | undefined> {
+async function readLibpodInfo(docker: Docker): Promise<LibpodInfo | undefined> {
   return new Promise((resolve) => {
     docker.modem.dial({ path: "/v4.0.0/libpod/info", method: "GET", statusCodes: { 200: true }, options: {} }, (err: unknown, data: unknown) =>
       resolve(err ? undefined : (data as LibpodInfo)),

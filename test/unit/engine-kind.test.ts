@@ -1,6 +1,8 @@
 /** Which engine answers (Docker or Podman, rootless or not) and where cratebox looks for it. */
 import { describe, expect, it } from "vitest";
-import { clientOptions, describeEngineKind, engineKind, findEngineAddress, podmanRootless } from "../../src/core/engine-kind.ts";
+import { toCreateOptions } from "../../src/core/container-options.ts";
+import { clientOptions, describeEngineKind, engineKind, engineQuirks, findEngineAddress, podmanRootless } from "../../src/core/engine-kind.ts";
+import { toProbeSpec } from "../../src/core/probe-spec.ts";
 
 // Shapes as the engines here answered them: Docker 20.10 (Debian), Podman 4.3.1's compat API.
 const dockerVersion = { Version: "20.10.24+dfsg1", Components: [{ Name: "Engine", Version: "20.10.24+dfsg1" }], Platform: { Name: "" } };
@@ -61,5 +63,25 @@ describe("where the engine is looked for", () => {
     expect(clientOptions("tcp://127.0.0.1:2375")).toEqual({ host: "127.0.0.1", port: 2375, protocol: "http" });
     expect(clientOptions("tcp://[::1]:2375")).toEqual({ host: "::1", port: 2375, protocol: "http" });
     expect(clientOptions("ssh://ci@build-host")).toBeUndefined();
+  });
+});
+
+describe("what an engine needs said differently", () => {
+  const spec = toProbeSpec({ image: "i", uid: 1000, gid: 1000, systemPaths: [] }, { runId: "r", owner: "o" }, "p", "true", {});
+  it("rootless Podman: keep-id (the user's files stay the user's) and no copy-up under a tmpfs mask", () => {
+    const quirks = engineQuirks({ name: "Podman", version: "4.3.1", rootless: true });
+    expect(quirks).toEqual({ tmpfsNoCopyUp: true, usernsMode: "keep-id" });
+    const body = toCreateOptions({ ...spec, tmpfs: [{ target: "/w/target", options: "rw,size=1k,mode=0" }] }, undefined, quirks);
+    expect(body.HostConfig).toMatchObject({ UsernsMode: "keep-id", Tmpfs: { "/w/target": "rw,size=1k,mode=0,notmpcopyup" } });
+    expect(engineQuirks({ name: "Podman", version: "4.3.1", rootless: false })).toEqual({ tmpfsNoCopyUp: true });
+  });
+
+  it("Docker: nothing (it knows no notmpcopyup, and maps no user)", () => {
+    const quirks = engineQuirks({ name: "Docker", version: "20.10", rootless: true });
+    expect(quirks).toEqual({ tmpfsNoCopyUp: false });
+    const body = toCreateOptions({ ...spec, tmpfs: [{ target: "/t", options: "rw" }] }, undefined, quirks);
+    expect(body.HostConfig?.UsernsMode).toBeUndefined();
+    expect(body.HostConfig?.Tmpfs).toEqual({ "/t": "rw" });
+    expect(toCreateOptions(spec).HostConfig?.UsernsMode).toBeUndefined();
   });
 });

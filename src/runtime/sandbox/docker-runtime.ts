@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import type Docker from "dockerode";
 import { toCreateOptions } from "../../core/container-options.ts";
+import { type EngineQuirks, engineQuirks } from "../../core/engine-kind.ts";
 import { CrateboxError } from "../../core/errors.ts";
+import { readEngineKind } from "../engine.ts";
 import { type RuntimeRegistration, runscRefusal, runscRegisterHint } from "../../core/runsc.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { imageExists } from "../image.ts";
@@ -21,6 +23,8 @@ export class DockerRuntime implements SandboxRuntime {
   /** Images a grant named, checked once each (cratebox's own image is built before the run). */
   private readonly images = new Map<string, Promise<void>>();
   private runtimes: Promise<Record<string, RuntimeRegistration>> | undefined;
+  /** What this engine needs said differently (Podman), asked once. */
+  private quirks: Promise<EngineQuirks> | undefined;
   private readonly ownImage: string | undefined;
 
   /** `ownImage`: cratebox's sandbox image, known to exist (ensureImage built it). */
@@ -32,7 +36,8 @@ export class DockerRuntime implements SandboxRuntime {
   async create(spec: SandboxSpec): Promise<Sandbox> {
     if (spec.image !== this.ownImage) await this.ensureImage(spec.image);
     if (spec.runtime !== "runc") await this.ensureRuntime(spec.runtime, spec.network);
-    const created = await this.docker.createContainer(toCreateOptions(spec));
+    this.quirks ??= readEngineKind(this.docker).then(engineQuirks);
+    const created = await this.docker.createContainer(toCreateOptions(spec, undefined, await this.quirks));
     const warnings = ((created as unknown as { Warnings?: string[] | null }).Warnings ?? []).filter(Boolean);
     return new DockerSandbox(this.docker.getContainer(created.id), warnings);
   }
