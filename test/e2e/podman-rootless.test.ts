@@ -224,6 +224,20 @@ describe("a non-root user on rootless Podman", () => {
     expect(b.got.get("<owner>")).toBe(String(uid));
   });
 
+  it("doctor names the engine as rootless Podman and proves what it enforces", async () => {
+    const { env } = userHome();
+    const res = await asUser(cratebox, ["doctor"], base, env);
+    expect(res.stdout).toMatch(new RegExp(`^ok {3}engine: Podman \\S+, rootless, at unix://${socket}, cgroup v\\d`, "m"));
+    expect(res.stdout).toMatch(/^ok {3}podman network limit: network interfaces inside: lo$/m);
+    // Rootless containers get cgroup limits only on cgroup v2 with delegation: on v1 they are
+    // accepted and ignored, and the probes say so (doctor then exits 1).
+    if (statSync("/sys/fs/cgroup/pids", { throwIfNoEntry: false })) {
+      expect(res.stdout).toMatch(/^FAIL podman pids limit: asked for 40 processes under a limit of 16, the container held \d+$/m);
+      expect(res.stdout).toMatch(/^FAIL podman memory limit: allocating 512 MiB under a 64 MiB limit ended with exit code 0, not killed$/m);
+      expect(res.code).toBe(1);
+    } else expect(res.stdout).toMatch(/^(ok {3}|FAIL )podman pids limit: /m);
+  });
+
   it("builds real crates (C through cc, zlib through pkg-config) to the same program as plain cargo", async () => {
     const registry = makeRegistry(["cc-demo-0.1.0"]);
     const main =
