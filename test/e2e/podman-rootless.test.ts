@@ -1,8 +1,8 @@
 /**
  * cratebox run by a non-root user on that user's rootless Podman (issue 16): no Docker socket,
- * no root, no docker group. scripts/setup (scripts/podman-rootless) creates the user
- * cratebox-podman, starts its `podman system service` and mounts the Rust toolchain read-only at
- * /opt/cratebox-rust (root's ~/.rustup is not readable by the user). This test, as root, prepares
+ * no root, no docker group. `scripts/setup --podman cratebox-podman` (scripts/podman-rootless; run
+ * by scripts/test) creates the user, starts its `podman system service` and mounts the Rust
+ * toolchain read-only at /opt/cratebox-rust (root's ~/.rustup is not readable by the user). This test, as root, prepares
  * everything in a directory the user owns and runs cargo and cratebox as the user (runuser).
  * cratebox finds the user's Podman socket by itself ($XDG_RUNTIME_DIR/podman/podman.sock).
  *
@@ -26,8 +26,8 @@ const uid = Number(execFileSync("id", ["-u", USER], { encoding: "utf8" }).trim()
 const gid = Number(execFileSync("id", ["-g", USER], { encoding: "utf8" }).trim());
 const runtimeDir = `/run/user/${uid}`;
 const socket = `${runtimeDir}/podman/podman.sock`;
-if (!existsSync(socket)) throw new Error(`no rootless Podman service for ${USER} at ${socket}: run scripts/setup (scripts/podman-rootless)`);
-if (!existsSync(`${TOOLCHAIN}/bin/cargo`)) throw new Error(`no toolchain at ${TOOLCHAIN}: run scripts/setup (scripts/podman-rootless)`);
+if (!existsSync(socket)) throw new Error(`no rootless Podman service for ${USER} at ${socket}: run scripts/setup --podman cratebox-podman (scripts/test does)`);
+if (!existsSync(`${TOOLCHAIN}/bin/cargo`)) throw new Error(`no toolchain at ${TOOLCHAIN}: run scripts/setup --podman cratebox-podman (scripts/test does)`);
 
 const rand = () => randomBytes(10).toString("hex");
 let base: string;
