@@ -31,6 +31,12 @@ export async function connectEngine(env: NodeJS.ProcessEnv = process.env): Promi
   const where = engineAddress(env);
   // DOCKER_HOST as dockerode reads it (TLS, ssh://); else the socket or tcp:// address found.
   const options = env.DOCKER_HOST ? undefined : clientOptions(where);
+  if (!env.DOCKER_HOST && !options)
+    throw new CrateboxError(
+      "ENGINE_UNAVAILABLE",
+      `CONTAINER_HOST=${where} is neither a unix:// socket nor a tcp:// address`,
+      "set DOCKER_HOST to it instead (ssh:// and TLS are read from DOCKER_HOST)",
+    );
   const docker = options ? new DockerClient(options) : new DockerClient();
   try {
     await withTimeout(docker.ping(), 5000, "no answer within 5 s");
