@@ -40,6 +40,8 @@ const ERROR_CODES = {
   IMAGE_MISSING: "an image a grant names is not in the engine",
   IMAGE_BUILD_FAILED: "building the sandbox image failed",
   RUNTIME_MISSING: "an OCI runtime a grant names is not registered with the engine",
+  ENGINE_CANNOT_SEE_HOST: "the engine's bind mounts do not show this machine's files (a remote engine, or a VM without the path shared)",
+  RUNTIME_REFUSED: "a step asks for what its OCI runtime, as the engine registers it, cannot give (runsc: network)",
   // configuration
   PROFILE_INVALID: "cratebox.toml or a built-in profile does not validate",
   PROFILE_UNCOMMITTED: "in CI, cratebox.toml differs from the committed one",

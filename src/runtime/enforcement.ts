@@ -61,6 +61,7 @@ export async function enforcementWarnings(docker: Docker, env: NodeJS.ProcessEnv
 interface ProbeRun {
   exitCode: number;
   oomKilled: boolean;
+  pidsLimitHit: boolean | undefined;
   output: string;
 }
 
@@ -82,7 +83,7 @@ async function probe(ctx: ProbeContext, name: string, script: string, limits: Pa
       AbortSignal.timeout(30_000),
       { onCreated: (cid) => (id = cid) },
     );
-    return { exitCode: run.exit.exitCode, oomKilled: run.exit.oomKilled, output: out };
+    return { exitCode: run.exit.exitCode, oomKilled: run.exit.oomKilled, pidsLimitHit: run.exit.pidsLimitHit, output: out };
   } finally {
     if (id) await ctx.runtime.remove(id);
   }
@@ -101,6 +102,9 @@ export async function probeEnforcement(ctx: ProbeContext): Promise<ProbeResult[]
   );
   const count = Number(/held (\d+)/.exec(pids.output)?.[1] ?? NaN);
   const forkRefused = /fork/i.test(pids.output) && pids.exitCode !== 0;
+  // Under gVisor the sandbox's own host threads hit the cgroup's limit first: the whole sandbox
+  // ends (the engine's pids.events counts the refusals) instead of one fork failing.
+  const sandboxEnded = !Number.isFinite(count) && pids.exitCode !== 0 && pids.pidsLimitHit === true;
   const memoryLimit = 64 * 1024 * 1024;
   // `tail` keeps a whole line in memory; /dev/zero has no newline: 512 MiB against a 64 MiB limit.
   const memory = await probe(ctx, "memory", "head -c 536870912 /dev/zero | tail -n 1 | wc -c", { memoryBytes: memoryLimit });
@@ -109,12 +113,14 @@ export async function probeEnforcement(ctx: ProbeContext): Promise<ProbeResult[]
   return [
     {
       name: "pids",
-      enforced: forkRefused || (Number.isFinite(count) && count <= pidsLimit),
+      enforced: forkRefused || sandboxEnded || (Number.isFinite(count) && count <= pidsLimit),
       detail: forkRefused
         ? `asked for 40 processes under a limit of ${pidsLimit}, the engine refused to fork past it`
-        : Number.isFinite(count)
-          ? `asked for 40 processes under a limit of ${pidsLimit}, the container held ${count}`
-          : `probe output: ${pids.output.trim()}`,
+        : sandboxEnded
+          ? `asked for 40 processes under a limit of ${pidsLimit}, the sandbox was ended at the limit (exit ${pids.exitCode})`
+          : Number.isFinite(count)
+            ? `asked for 40 processes under a limit of ${pidsLimit}, the container held ${count}`
+            : `probe output: ${pids.output.trim()}`,
     },
     {
       name: "memory",

@@ -10,6 +10,7 @@ import type { RunnerPhase } from "../core/phase.ts";
 import { encodeFrame, type ExitMessage, FRAME_EXIT, FRAME_STDERR, FRAME_STDOUT, PROTOCOL_VERSION, type RunRequest } from "../core/protocol.ts";
 import { toShimExit } from "../core/step-outcome.ts";
 import type { StepRunner } from "./step-runner.ts";
+import { onPath } from "./realpath.ts";
 
 export class Orchestrator implements AsyncDisposable {
   private server: Server | undefined;
@@ -75,7 +76,7 @@ export class Orchestrator implements AsyncDisposable {
       });
       const steps = await this.steps;
       const outcome = await steps.run(
-        { phase: req.kind === "runner" ? this.runnerPhase : req.kind, program: req.program, args: req.args, cwd: req.cwd, env: req.env },
+        { phase: req.kind === "runner" ? this.runnerPhase : req.kind, program: onPath(req.program, req.env.PATH), args: req.args, cwd: req.cwd, env: req.env },
         { stdout: (c) => send(FRAME_STDOUT, c), stderr: (c) => send(FRAME_STDERR, c) },
         req.clientStartedAt,
         gone.signal,
@@ -87,7 +88,8 @@ export class Orchestrator implements AsyncDisposable {
       const known = err instanceof CrateboxError && err.code !== "INTERNAL";
       const message = known ? (err as Error).message : String((err as Error).stack ?? err);
       this.log(`${req.env.CARGO_PKG_NAME ?? "a crate"}: the sandbox refused to run ${path.basename(req.program)}: ${message}`);
-      send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n`));
+      const hint = known ? (err as CrateboxError).hint : undefined;
+      send(FRAME_STDERR, Buffer.from(`cratebox: ${message}\n${hint ? `cratebox: ${hint}\n` : ""}`));
       finish({ code: 101 });
     }
   }

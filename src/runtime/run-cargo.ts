@@ -20,7 +20,7 @@ import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
 import { readBuildDirs } from "./cargo-metadata.ts";
 import { connectEngine } from "./engine.ts";
-import { DEFAULT_IMAGE, imageTag, PACKAGE_ROOT } from "./image.ts";
+import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
 import type { RunSteps } from "./run-steps.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { BackendChoice } from "../core/backends.ts";
@@ -185,6 +185,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   };
   // The engine is the backend asked for: it must answer before anything builds (exit 2 if not).
   const eager = opts.backend === "docker" ? await connectEngine(opts.env) : undefined;
+  // ... and see this machine's files (a remote or VM engine may not): refused before cargo starts.
+  if (eager) {
+    const { checkHostView } = await import("./host-view.ts");
+    await checkHostView(eager, await ensureImage(eager, opts.image ?? DEFAULT_IMAGE, opts.log), opts.env, dirs.buildRoots[0]!);
+  }
   const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot, dirs.buildRoots);
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
   for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) opts.log(`WARNING: ${w}`);

@@ -13,6 +13,7 @@ import { readConfigEnvNames } from "./cargo-config.ts";
 import { checkCompiledCode, finishCompilation } from "./compile-outputs.ts";
 import { enforcementWarnings } from "./enforcement.ts";
 import { connectEngine } from "./engine.ts";
+import { checkHostView } from "./host-view.ts";
 import type { GrantBook } from "./grants.ts";
 import { readHostAddresses, readRunHostFacts, SysrootCache } from "./host-facts.ts";
 import { DEFAULT_IMAGE, ensureImage, PACKAGE_ROOT } from "./image.ts";
@@ -63,6 +64,8 @@ export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, e
     connectDocker: async () => {
       const docker = eager ?? (await connectEngine(opts.env));
       const [, engineWarnings] = await Promise.all([ensureImage(docker, opts.image ?? DEFAULT_IMAGE, opts.log), enforcementWarnings(docker, opts.env)]);
+      // An engine that cannot see this machine's files is refused (checked before cargo with --backend docker).
+      if (!eager) await checkHostView(docker, image, opts.env, dirs.buildRoots[0]!);
       const engine = new DockerRuntime(docker, image);
       const swept = await sweepOrphans(engine);
       if (swept > 0) opts.log(`removed ${swept} container(s) left behind by an earlier run that did not end cleanly`);

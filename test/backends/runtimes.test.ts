@@ -21,7 +21,7 @@ import { BwrapRuntime } from "../../src/runtime/sandbox/bwrap-runtime.ts";
 import { detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
 import { DockerRuntime } from "../../src/runtime/sandbox/docker-runtime.ts";
 import { runSandbox } from "../../src/runtime/sandbox/run-sandbox.ts";
-import type { SandboxRuntime } from "../../src/runtime/sandbox/runtime.ts";
+import { type SandboxRuntime, withRuntime } from "../../src/runtime/sandbox/runtime.ts";
 import { ownerLabel } from "../../src/runtime/sweep.ts";
 
 const docker = new Docker();
@@ -34,8 +34,14 @@ if (!bwrapProbe.ok) throw new Error(`the backends project needs bwrap: ${bwrapPr
 if (!("support" in cgroups)) throw new Error(`the backends project needs cgroups for bwrap's limits: ${cgroups.reason}`);
 const bwrapBinary = bwrapProbe.bwrap;
 
+/** The engine's runtimes; scripts/setup registers gVisor's runsc (scripts/docker-runtimes.ts). */
+const engineRuntimes = Object.keys(((await docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
+if (!engineRuntimes.includes("runsc"))
+  throw new Error(`the backends project needs runsc registered with the engine (scripts/setup does it); it has ${engineRuntimes.join(", ")}`);
+
 const runtimes: [string, SandboxRuntime][] = [
   ["docker", new DockerRuntime(docker, image)],
+  ["docker-runsc", withRuntime(new DockerRuntime(docker, image), "runsc")],
   ["bwrap", new BwrapRuntime({ bwrap: bwrapBinary, cgroups: cgroups.support, ownImage: image, owner: identity.owner })],
 ];
 
@@ -108,11 +114,12 @@ describe.each(runtimes)("%s", (name, runtime) => {
     await expect(runtime.create({ ...spec, image: "cratebox/no-such-image:1" })).rejects.toMatchObject({
       code: expect.stringMatching(/IMAGE_MISSING|BACKEND_UNAVAILABLE/),
     });
-    // runsc is refused unless this engine has it registered (then it must work).
-    const engineHasRunsc = name === "docker" && Object.keys((await docker.info()).Runtimes ?? {}).includes("runsc");
-    const withRunsc = runtime.create({ ...spec, runtime: "runsc" as const });
-    if (engineHasRunsc) await runtime.remove((await withRunsc).id);
-    else await expect(withRunsc).rejects.toMatchObject({ code: expect.stringMatching(/RUNTIME_MISSING|BACKEND_UNAVAILABLE/) });
+    // A runtime the engine does not have is refused before anything is created; bwrap runs no
+    // OCI runtime at all (a runsc step is the engine's, SandboxRouter hands it over).
+    const missing = name === "bwrap" ? "runsc" : "no-such-runtime";
+    await expect(runtime.create({ ...spec, runtime: missing as "runsc" })).rejects.toMatchObject({
+      code: name === "bwrap" ? "BACKEND_UNAVAILABLE" : "RUNTIME_MISSING",
+    });
   });
 
   it("keeps read-only binds read-only: no remount, no write", async () => {

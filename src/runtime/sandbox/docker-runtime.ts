@@ -6,7 +6,10 @@ import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import type Docker from "dockerode";
 import { toCreateOptions } from "../../core/container-options.ts";
+import { type EngineQuirks, engineQuirks } from "../../core/engine-kind.ts";
 import { CrateboxError } from "../../core/errors.ts";
+import { readEngineKind } from "../engine.ts";
+import { type RuntimeRegistration, runscRefusal, runscRegisterHint } from "../../core/runsc.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { imageExists } from "../image.ts";
 import type { ListedSandbox, RunIo, Sandbox, SandboxExitStatus, SandboxRuntime } from "./runtime.ts";
@@ -19,7 +22,9 @@ export class DockerRuntime implements SandboxRuntime {
   readonly docker: Docker;
   /** Images a grant named, checked once each (cratebox's own image is built before the run). */
   private readonly images = new Map<string, Promise<void>>();
-  private runtimes: Promise<string[]> | undefined;
+  private runtimes: Promise<Record<string, RuntimeRegistration>> | undefined;
+  /** What this engine needs said differently (Podman), asked once. */
+  private quirks: Promise<EngineQuirks> | undefined;
   private readonly ownImage: string | undefined;
 
   /** `ownImage`: cratebox's sandbox image, known to exist (ensureImage built it). */
@@ -30,8 +35,9 @@ export class DockerRuntime implements SandboxRuntime {
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
     if (spec.image !== this.ownImage) await this.ensureImage(spec.image);
-    if (spec.runtime !== "runc") await this.ensureRuntime(spec.runtime);
-    const created = await this.docker.createContainer(toCreateOptions(spec));
+    if (spec.runtime !== "runc") await this.ensureRuntime(spec.runtime, spec.network);
+    this.quirks ??= readEngineKind(this.docker).then(engineQuirks);
+    const created = await this.docker.createContainer(toCreateOptions(spec, undefined, await this.quirks));
     const warnings = ((created as unknown as { Warnings?: string[] | null }).Warnings ?? []).filter(Boolean);
     return new DockerSandbox(this.docker.getContainer(created.id), warnings);
   }
@@ -53,19 +59,23 @@ export class DockerRuntime implements SandboxRuntime {
     return p;
   }
 
-  /** A runtime named by a grant (runsc) must be registered with the engine. */
-  private async ensureRuntime(name: string): Promise<void> {
-    this.runtimes ??= this.docker.info().then((i: { Runtimes?: Record<string, unknown> }) => Object.keys(i.Runtimes ?? {}));
+  /**
+   * A runtime named by a grant (runsc) must be registered with the engine, in a way that can
+   * give the step what it asks (core/runsc.ts): refused before anything is created otherwise.
+   */
+  private async ensureRuntime(name: string, network: SandboxSpec["network"]): Promise<void> {
+    this.runtimes ??= this.docker.info().then((i: { Runtimes?: Record<string, RuntimeRegistration> }) => i.Runtimes ?? {});
     const known = await this.runtimes;
-    if (!known.includes(name)) {
+    const reg = known[name];
+    if (!reg) {
       throw new CrateboxError(
         "RUNTIME_MISSING",
-        `the runtime ${name} named in a grant is not registered with the Docker engine (it has: ${known.join(", ")})`,
-        name === "runsc"
-          ? 'install gVisor (Debian: apt-get install runsc) and register it in /etc/docker/daemon.json under "runtimes", then restart dockerd'
-          : undefined,
+        `the runtime ${name} named in a grant is not registered with the Docker engine (it has: ${Object.keys(known).join(", ")})`,
+        name === "runsc" ? runscRegisterHint() : undefined,
       );
     }
+    const refused = name === "runsc" ? runscRefusal(network, reg) : undefined;
+    if (refused) throw new CrateboxError("RUNTIME_REFUSED", `this step cannot run under runsc: ${refused.reason}`, refused.hint);
   }
 
   async remove(id: string): Promise<void> {

@@ -53,3 +53,13 @@ export interface SandboxRuntime {
   /** Every sandbox carrying `label` (with `value`, when given): the sweep, a run's cleanup. */
   list(label: string, value?: string): Promise<ListedSandbox[]>;
 }
+
+/** The same backend with every sandbox of the default runtime under `runtime` (doctor's runsc probes). */
+export function withRuntime(inner: SandboxRuntime, runtime: SandboxSpec["runtime"]): SandboxRuntime {
+  return {
+    kind: `${inner.kind}-${runtime}`,
+    create: (spec) => inner.create(spec.runtime === "runc" ? { ...spec, runtime } : spec),
+    remove: (id) => inner.remove(id),
+    list: (label, value) => inner.list(label, value),
+  };
+}
