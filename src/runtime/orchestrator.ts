@@ -75,8 +75,11 @@ export class Orchestrator implements AsyncDisposable {
         return steps;
       });
       const steps = await this.steps;
+      // A bare `rustdoc` stays bare: core/step-plan.ts runs the sysroot's (the rustup proxy that
+      // PATH finds first knows no toolchain inside the sandbox).
+      const program = req.kind === "rustdoc" ? req.program : onPath(req.program, req.env.PATH);
       const outcome = await steps.run(
-        { phase: req.kind === "runner" ? this.runnerPhase : req.kind, program: onPath(req.program, req.env.PATH), args: req.args, cwd: req.cwd, env: req.env },
+        { phase: req.kind === "runner" ? this.runnerPhase : req.kind, program, args: req.args, cwd: req.cwd, env: req.env },
         { stdout: (c) => send(FRAME_STDOUT, c), stderr: (c) => send(FRAME_STDERR, c) },
         req.clientStartedAt,
         gone.signal,

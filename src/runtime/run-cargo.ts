@@ -18,7 +18,7 @@ import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
-import { readBuildDirs } from "./cargo-metadata.ts";
+import { graphMetadataArgs, readBuildDirs, runGraphMetadata } from "./cargo-metadata.ts";
 import { connectEngine } from "./engine.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
 import type { RunSteps } from "./run-steps.ts";
@@ -170,9 +170,13 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
   // Both ask a program (cargo metadata, rustc -vV) and neither needs the other: at once.
+  // A test, bench or run reads the crate graph for its first binary (cli/early.ts started that
+  // cargo metadata): it ends before cargo starts, which would otherwise wait for the package
+  // cache's lock and say so ("Blocking waiting for file lock").
   const [dirs, toolchain] = await Promise.all([
     readBuildDirs(cargo, inv, opts.cwd, opts.env),
     inv.runsBinaries ? toolchainFacts(inv.toolchain, opts.cwd, opts.env) : undefined,
+    inv.runsBinaries ? runGraphMetadata(cargo, graphMetadataArgs(inv, opts.cargoArgs), opts.cwd, opts.env) : undefined,
   ]);
   const host = toolchain?.host;
   const owner = ownerLabel();
