@@ -18,6 +18,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { cratebox, makeFakeHome, plainCargo, testEnv, type FakeHome, type RunResult } from "../helpers/run.ts";
+import { killAll, processesWith } from "../helpers/processes.ts";
 import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
 
 type Mode = "plain" | "boxed";
@@ -214,33 +215,6 @@ async function listen(host: "127.0.0.1" | "::1"): Promise<Listener> {
 }
 
 /** Host pids whose command line contains `token` (a /proc scan, like `pgrep -f`). */
-function processesWith(token: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ").includes(token)) pids.push(Number(name));
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return pids;
-}
-
-function killAll(token: string): void {
-  for (const pid of processesWith(token)) {
-    // The daemon leads its own session and process group (setsid): end the group, sleep included.
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 

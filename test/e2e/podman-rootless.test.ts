@@ -19,6 +19,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeRegistry, makeWorkspace, ROOT } from "../helpers/workspace.ts";
+import { killAll, processesWith } from "../helpers/processes.ts";
 
 const USER = "cratebox-podman";
 const TOOLCHAIN = "/opt/cratebox-rust";
@@ -136,33 +137,6 @@ function results(target: string): Map<string, string> {
   return map;
 }
 
-function processesWith(token: string): number[] {
-  return readdirSync("/proc")
-    .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
-      try {
-        return readFileSync(`/proc/${n}/cmdline`, "utf8").replaceAll("\0", " ").includes(token);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function kill(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
-  }
-}
-
 describe("a non-root user on rootless Podman", () => {
   it("a hostile build script steals, connects and writes under plain cargo; under cratebox nothing, and OUT_DIR is the user's", async () => {
     const side = async (mode: "plain" | "boxed") => {
@@ -195,7 +169,7 @@ describe("a non-root user on rootless Podman", () => {
           ? await asUser(`${TOOLCHAIN}/bin/cargo`, args, ws, { ...env, GITHUB_TOKEN: token })
           : await asUser(cratebox, ["--backend", "docker", "cargo", ...args], ws, { ...env, GITHUB_TOKEN: token });
       const alive = processesWith(daemon);
-      kill(alive);
+      killAll(daemon);
       await listener.close();
       return { run, got: results(target), secret, token, listener, mark, plan, victims, before, alive };
     };

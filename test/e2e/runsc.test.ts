@@ -16,6 +16,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { reportSchema, type Report } from "../../src/core/report.ts";
 import { cratebox, makeFakeHome, plainCargo, testEnv, type RunResult } from "../helpers/run.ts";
+import { killAll, processesWith } from "../helpers/processes.ts";
 import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -127,33 +128,6 @@ async function listen(host: "127.0.0.1" | "::1"): Promise<{ address: string; con
   );
   const port = (server.address() as { port: number }).port;
   return { address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`, connections: () => connections, data: () => data };
-}
-
-function processesWith(token: string): number[] {
-  return readdirSync("/proc")
-    .filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)
-    .filter((n) => {
-      try {
-        return readFileSync(`/proc/${n}/cmdline`, "utf8").replaceAll("\0", " ").includes(token);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function killAll(token: string): void {
-  for (const pid of processesWith(token)) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
-  }
 }
 
 // ---- the tests --------------------------------------------------------------------------------
