@@ -18,6 +18,7 @@
  */
 import path from "node:path";
 import { parse, stringify } from "smol-toml";
+import { OutputWatch } from "./output-watch.ts";
 import { SANDBOX_HOME } from "./sandbox-env.ts";
 
 /** The private CARGO_HOME inside the sandbox. */
@@ -168,15 +169,9 @@ function fileUrlPath(url: unknown): string | undefined {
 const NESTED_CARGO_FAILURE =
   /no matching package named|failed to get `[^`]+` as a dependency|could not find `Cargo\.toml`|failed to load source for dependency|no index found for registry|registry index was not found|trybuild[-/:]/;
 
-/** Watches a step's output, chunk by chunk (a match may straddle two chunks), for a nested cargo failing. */
-export class NestedCargoWatch {
-  seen = false;
-  private tail = "";
-
-  push(chunk: Uint8Array): void {
-    if (this.seen) return;
-    const text = this.tail + Buffer.from(chunk).toString("utf8");
-    this.seen = NESTED_CARGO_FAILURE.test(text);
-    this.tail = text.slice(-60);
+/** Watches a step's output for a nested cargo failing. */
+export class NestedCargoWatch extends OutputWatch {
+  constructor() {
+    super(NESTED_CARGO_FAILURE, 60);
   }
 }

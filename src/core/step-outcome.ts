@@ -2,6 +2,7 @@
  * A sandboxed step's outcome as data, the same shape whether it passed or failed, and the one
  * line that explains a failure. Pure.
  */
+import { OutputWatch } from "./output-watch.ts";
 import type { EgressEvent } from "./egress.ts";
 import { EXIT } from "./errors.ts";
 import type { GrantSummary } from "./grant-summary.ts";
@@ -121,16 +122,10 @@ export function toTargetName(program: string): string {
 const FILE_ERROR =
   /No such file or directory|os error 2\b|kind: NotFound|Read-only file system|os error 30\b|Permission denied|os error 13\b|No space left on device|os error 28\b|no matching package named .* found/;
 
-/** Watches a step's output, chunk by chunk (a match may straddle two chunks), for FILE_ERROR. */
-export class FileErrorWatch {
-  seen = false;
-  private tail = "";
-
-  push(chunk: Uint8Array): void {
-    if (this.seen) return;
-    const text = this.tail + Buffer.from(chunk).toString("utf8");
-    this.seen = FILE_ERROR.test(text);
-    this.tail = text.slice(-40);
+/** Watches a step's output for FILE_ERROR. */
+export class FileErrorWatch extends OutputWatch {
+  constructor() {
+    super(FILE_ERROR, 40);
   }
 }
 
