@@ -10,6 +10,7 @@
  * (`build-script-<name>`, the file cargo executes) must be the shim too.
  */
 import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import type { Stats } from "node:fs";
 import path from "node:path";
 import { isBuildScriptBinaryName, REAL_SUFFIX, toBuildScriptShim } from "../core/shim.ts";
 
@@ -106,24 +107,34 @@ export function swapExisting(buildRoots: readonly string[]): SwapCount {
       }
       for (const name of entries.filter(isBuildScriptBinaryName)) {
         const bin = path.join(dir, name);
-        if (isExactShim(bin)) continue;
-        if (swapBuildScript(bin)) count.swapped++;
-        else {
-          putShim(bin, statSync(bin));
-          count.replaced.push(bin);
+        if (!isExactShim(bin)) {
+          if (swapBuildScript(bin)) count.swapped++;
+          else {
+            putShim(bin, statSync(bin));
+            count.replaced.push(bin);
+          }
         }
-        // Cargo's copy: `build_script_<target>-<hash>` -> `build-script-<target>`.
+        // Cargo's copy, `build_script_<target>-<hash>` -> `build-script-<target>`, must be the
+        // shim too: a hard link to it is (one stat each, no read), anything else is checked.
         const uplifted = path.join(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
-        if (existsSync(uplifted) && !isExactShim(uplifted)) relink(bin, uplifted);
-      }
-      // An uplifted copy whose compiled binary is already the shim may still be something else.
-      for (const name of entries.filter(isBuildScriptBinaryName)) {
-        const uplifted = path.join(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
-        if (existsSync(uplifted) && !isExactShim(uplifted)) relink(path.join(dir, name), uplifted);
+        const link = statOrUndefined(uplifted);
+        if (link && !sameFile(link, statSync(bin)) && !isExactShim(uplifted)) relink(bin, uplifted);
       }
     }
   }
   return count;
+}
+
+function statOrUndefined(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 function relink(bin: string, uplifted: string): void {
