@@ -1,13 +1,14 @@
 /**
  * What the CLI starts before the rest of cratebox has loaded: for a build, the `cargo metadata`
  * the build asks first (it takes about as long as loading cratebox does, so they overlap), and
- * for a test, bench or run the one the crate graph is read from (their first binary's step needs
- * it). runtime/cargo-metadata.ts answers the same question once per process. Nothing is decided
+ * for a test, bench or run the rustc that tells the host triple. runtime/cargo-metadata.ts and
+ * runtime/toolchain.ts answer the same question once per process. Nothing is decided
  * here: a mistake in the arguments is still main.ts's to report, and an answer nobody asks for
  * only cost a child process.
  */
 import { parseCargoInvocation } from "../core/cargo-args.ts";
-import { graphMetadataArgs, readBuildDirs, runGraphMetadata } from "../runtime/cargo-metadata.ts";
+import { readBuildDirs } from "../runtime/cargo-metadata.ts";
+import { toolchainFacts } from "../runtime/toolchain.ts";
 import { splitAtCargo } from "./options.ts";
 
 export function startEarly(argv: readonly string[]): void {
@@ -18,6 +19,6 @@ export function startEarly(argv: readonly string[]): void {
   // The build asks again (runtime/run-cargo.ts, the same cargo, directory and environment) and reports a failure.
   const cargo = process.env.CARGO ?? "cargo";
   readBuildDirs(cargo, inv, process.cwd(), process.env).catch(() => {});
-  // A test, bench or run always sandboxes a binary, and its first step needs the crate graph.
-  if (inv.runsBinaries) runGraphMetadata(cargo, graphMetadataArgs(inv, cargoArgs), process.cwd(), process.env).catch(() => {});
+  // A test, bench or run names cargo's runner after the host triple.
+  if (inv.runsBinaries) toolchainFacts(inv.toolchain, process.cwd(), process.env).catch(() => {});
 }

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { type CrateGraph, type RawMetadata, toCrateGraph } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
 import type { CargoInvocation } from "../core/cargo-args.ts";
 import { realpathOrUndefined } from "./realpath.ts";
@@ -15,6 +16,11 @@ export interface BuildDirs {
   workspaceRoot: string;
   /** Real paths of target_directory and build_directory (the same unless build.build-dir is set). */
   buildRoots: string[];
+  /**
+   * The workspace members, from the same answer (no dependencies, no resolve: their features and
+   * dependents are unknown). A test, bench or run binary is a member's: its step needs no more.
+   */
+  members: CrateGraph;
 }
 
 /** Answers already asked, per environment object and question. */
@@ -80,11 +86,11 @@ async function askCargo(cargo: string, inv: CargoInvocation, cwd: string, env: N
       res.exitCode ?? 101,
     );
   }
-  const meta = JSON.parse(res.stdout) as { workspace_root: string; target_directory: string; build_directory?: string };
+  const meta = JSON.parse(res.stdout) as RawMetadata & { target_directory: string };
   const dirs = [meta.target_directory, meta.build_directory ?? meta.target_directory];
   const buildRoots = [...new Set(dirs)].map((d) => {
     mkdirSync(d, { recursive: true });
     return realpathOrUndefined(d) ?? d;
   });
-  return { workspaceRoot: meta.workspace_root, buildRoots: [...new Set(buildRoots)] };
+  return { workspaceRoot: meta.workspace_root, buildRoots: [...new Set(buildRoots)], members: toCrateGraph(meta, new Map(), realpathOrUndefined) };
 }

@@ -66,6 +66,12 @@ export class GrantBook {
    */
   private graphLoader: (() => Promise<CrateGraph>) | undefined;
   private graphLoading: Promise<void> | undefined;
+  /**
+   * Until then, the workspace members from the `cargo metadata --no-deps` the run asked anyway:
+   * a test binary's step finds its crate there, and a `cargo test` whose code is all fresh never
+   * reads the whole graph (its `cargo metadata` would wait for cargo's lock, or cargo for its).
+   */
+  private members: CrateGraph | undefined;
 
   private readonly env: NodeJS.ProcessEnv;
   private contentPins: ContentPins | undefined;
@@ -172,12 +178,21 @@ export class GrantBook {
     this.context.policies = policies;
   }
 
-  loadGraphLazily(loader: () => Promise<CrateGraph>): void {
+  loadGraphLazily(loader: () => Promise<CrateGraph>, members?: CrateGraph): void {
     this.graphLoader = loader;
+    this.members = members;
+  }
+
+  /** The workspace root as cargo said it, once a step's crate was found (undefined before). */
+  get knownWorkspaceRoot(): string | undefined {
+    return this.graph?.workspaceRoot ?? this.members?.workspaceRoot;
   }
 
   /** The crate a step belongs to, by its manifest directory; the graph is read first when it was deferred. */
   async crateAt(manifestDir: string): Promise<GraphCrate | undefined> {
+    const dir = realpathOrUndefined(manifestDir) ?? manifestDir;
+    const member = this.graph ? undefined : this.members?.byDir.get(dir);
+    if (member) return member;
     if (!this.graph && this.graphLoader) {
       this.graphLoading ??= this.graphLoader().then(
         (g) => {
@@ -187,7 +202,7 @@ export class GrantBook {
       );
       await this.graphLoading;
     }
-    return this.graph?.byDir.get(realpathOrUndefined(manifestDir) ?? manifestDir);
+    return this.graph?.byDir.get(dir);
   }
 
   /** The host facts granted paths are checked against. */

@@ -11,14 +11,14 @@ import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
-import type { KnownSysroot } from "../core/sysroot.ts";
 import { toRunnerPhase } from "../core/phase.ts";
 import type { StepOutcome } from "../core/step-outcome.ts";
 import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
-import { graphMetadataArgs, readBuildDirs, runGraphMetadata } from "./cargo-metadata.ts";
+import { type BuildDirs, readBuildDirs } from "./cargo-metadata.ts";
+import { toolchainFacts } from "./toolchain.ts";
 import { connectEngine } from "./engine.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
 import type { RunSteps } from "./run-steps.ts";
@@ -73,14 +73,14 @@ const SHIMS = {
  * The grants of this run. Without cratebox.toml (and without --strict) every step gets the
  * default, and the crate graph is not even read: nothing to match, nothing to pay for.
  */
-async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, workspaceRoot: string, buildRoots: string[]): Promise<GrantBook> {
+async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, { workspaceRoot, buildRoots, members }: BuildDirs): Promise<GrantBook> {
   const { profile, builtins } = await loadGrantSources(workspaceRoot);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
   const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
   const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
   const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots, opts.env);
-  if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env));
+  if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env), members);
   if (policyFiles.length > 0) {
     await book.readAudits();
     const { evaluatePolicies, loadPolicy } = await import("./policy.ts");
@@ -117,27 +117,6 @@ async function ensureCommitted(file: string): Promise<void> {
   }
 }
 
-/**
- * The host triple and the sysroot of the rustc cargo will use, in one call (`--print host-tuple`
- * needs rustc 1.84+; an older one is asked `-vV`, and each step asks for the sysroot itself).
- */
-async function toolchainFacts(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<{ host: string; sysroot?: KnownSysroot }> {
-  const rustc = env.RUSTC ?? "rustc";
-  const plus = toolchain && !env.RUSTC ? [`+${toolchain}`] : [];
-  const printed = await runProgram(rustc, [...plus, "--print", "sysroot", "--print", "host-tuple"], { cwd, env });
-  const [sysroot, tuple] = printed.exitCode === 0 ? printed.stdout.trim().split("\n") : [];
-  if (sysroot && tuple && /^\S+$/.test(tuple)) return { host: tuple, sysroot: { rustc, sysroot } };
-  const res = await runProgram(rustc, [...plus, "-vV"], { cwd, env });
-  const host = /^host: (\S+)$/m.exec(res.stdout)?.[1];
-  if (!host)
-    throw new CrateboxError(
-      "TOOLCHAIN",
-      `could not learn the host triple from \`${rustc} -vV\`: ${res.stderr.trim() || res.stdout.trim()}`,
-      "is the Rust toolchain installed (`rustup show`)?",
-    );
-  return { host };
-}
-
 /** cargo's exit code, as a shell reports it (128 + n for signal n); a cargo that could not start is an error. */
 function exitCodeOf(cargo: string, r: { exitCode: number | undefined; signal: NodeJS.Signals | undefined; spawnError: string | undefined }): number {
   if (r.spawnError)
@@ -169,14 +148,14 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   if (inv.runsBinaries && stdinCarriesData()) {
     opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
-  // Both ask a program (cargo metadata, rustc -vV) and neither needs the other: at once.
-  // A test, bench or run reads the crate graph for its first binary (cli/early.ts started that
-  // cargo metadata): it ends before cargo starts, which would otherwise wait for the package
-  // cache's lock and say so ("Blocking waiting for file lock").
+  // Both ask a program (cargo metadata, rustc) and neither needs the other: at once (cli/early.ts
+  // started both). The crate graph's `cargo metadata` is not among them: a test binary's step
+  // finds its crate among the workspace members, and a compilation, which needs the graph, comes
+  // after cargo has resolved (run together, one would wait for the other's lock on the package
+  // cache, and cargo would say so: "Blocking waiting for file lock").
   const [dirs, toolchain] = await Promise.all([
     readBuildDirs(cargo, inv, opts.cwd, opts.env),
     inv.runsBinaries ? toolchainFacts(inv.toolchain, opts.cwd, opts.env) : undefined,
-    inv.runsBinaries ? runGraphMetadata(cargo, graphMetadataArgs(inv, opts.cargoArgs), opts.cwd, opts.env) : undefined,
   ]);
   const host = toolchain?.host;
   const owner = ownerLabel();
@@ -194,7 +173,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     const { checkHostView } = await import("./host-view.ts");
     await checkHostView(eager, await ensureImage(eager, opts.image ?? DEFAULT_IMAGE, opts.log), opts.env, dirs.buildRoots[0]!);
   }
-  const grants = await loadGrants(cargo, inv, opts, dirs.workspaceRoot, dirs.buildRoots);
+  const grants = await loadGrants(cargo, inv, opts, dirs);
   for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
   for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) opts.log(`WARNING: ${w}`);
   const swapped = swapExisting(dirs.buildRoots);

@@ -50,7 +50,10 @@ export interface StepsContext {
 export interface RunSteps {
   steps: StepRunner;
   runtime: SandboxRouter;
-  /** Does now what the first step would: choose the backend (bwrap's probe) and read the crate graph. */
+  /**
+   * Does now what the first step would: choose the backend (bwrap's probe). Not the crate graph:
+   * its `cargo metadata` would compete with cargo's own for the package cache's lock.
+   */
   warm: () => Promise<void>;
 }
 
@@ -129,7 +132,6 @@ export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, e
     } catch {
       // the first step reports it
     }
-    await grants.crateAt(dirs.workspaceRoot);
   };
   return { steps, runtime, warm };
 }

@@ -44,9 +44,9 @@ export function factsGatherer(src: FactsSources): (request: StepRequest) => Prom
     const rustc = request.phase === "rustc" ? request.program : (request.env.RUSTC ?? src.rustc);
     const sysroot = src.sysroots.resolve(rustc, request.env);
     const host = toHostFacts(src.host, sysroot, request.phase, request.program);
-    if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.graph?.workspaceRoot);
+    if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.knownWorkspaceRoot);
     const runner = request.phase === "test" || request.phase === "bench" || request.phase === "run";
-    if (runner && src.nestedCargo) host.nestedCargo = src.nestedCargo(crate?.isWorkspaceMember ? src.grants.graph?.workspaceRoot : undefined);
+    if (runner && src.nestedCargo) host.nestedCargo = src.nestedCargo(crate?.isWorkspaceMember ? src.grants.knownWorkspaceRoot : undefined);
     return {
       crate,
       host,

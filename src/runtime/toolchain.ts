@@ -1,0 +1,45 @@
+/**
+ * The host triple and the sysroot of the rustc a `cargo test`, bench or run will use: the host
+ * names cargo's runner variable, the sysroot seeds the steps' sysroot cache. Asked once per
+ * process (cli/early.ts starts it while the rest of cratebox loads; run-cargo.ts awaits it).
+ */
+import { CrateboxError } from "../core/errors.ts";
+import type { KnownSysroot } from "../core/sysroot.ts";
+import { runProgram } from "./run-program.ts";
+
+export interface ToolchainFacts {
+  host: string;
+  sysroot?: KnownSysroot;
+}
+
+const asked = new WeakMap<NodeJS.ProcessEnv, Map<string, Promise<ToolchainFacts>>>();
+
+export function toolchainFacts(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<ToolchainFacts> {
+  const key = JSON.stringify([toolchain ?? null, cwd]);
+  const answers = asked.get(env) ?? new Map<string, Promise<ToolchainFacts>>();
+  asked.set(env, answers);
+  const answer = answers.get(key) ?? askRustc(toolchain, cwd, env);
+  answers.set(key, answer);
+  return answer;
+}
+
+/**
+ * The host triple and the sysroot of the rustc cargo will use, in one call (`--print host-tuple`
+ * needs rustc 1.84+; an older one is asked `-vV`, and each step asks for the sysroot itself).
+ */
+async function askRustc(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<ToolchainFacts> {
+  const rustc = env.RUSTC ?? "rustc";
+  const plus = toolchain && !env.RUSTC ? [`+${toolchain}`] : [];
+  const printed = await runProgram(rustc, [...plus, "--print", "sysroot", "--print", "host-tuple"], { cwd, env });
+  const [sysroot, tuple] = printed.exitCode === 0 ? printed.stdout.trim().split("\n") : [];
+  if (sysroot && tuple && /^\S+$/.test(tuple)) return { host: tuple, sysroot: { rustc, sysroot } };
+  const res = await runProgram(rustc, [...plus, "-vV"], { cwd, env });
+  const host = /^host: (\S+)$/m.exec(res.stdout)?.[1];
+  if (!host)
+    throw new CrateboxError(
+      "TOOLCHAIN",
+      `could not learn the host triple from \`${rustc} -vV\`: ${res.stderr.trim() || res.stdout.trim()}`,
+      "is the Rust toolchain installed (`rustup show`)?",
+    );
+  return { host };
+}
