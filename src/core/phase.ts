@@ -14,6 +14,10 @@ export type Phase = (typeof PHASES)[number];
 /** The phases cargo reaches through its runner hook (`target.<triple>.runner`). */
 export type RunnerPhase = "test" | "bench" | "run";
 
+export function isRunnerPhase(phase: Phase): phase is RunnerPhase {
+  return phase === "test" || phase === "bench" || phase === "run";
+}
+
 /** The compiler phases: every rustc and rustdoc call that compiles a crate. */
 export type CompilerPhase = "rustc" | "rustdoc";
 

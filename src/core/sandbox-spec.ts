@@ -15,7 +15,7 @@ import { SANDBOX_HOME, SANDBOX_TMP, toCompilerEnv, toSandboxEnv } from "./sandbo
 import { NO_NETWORK, NO_PROXY_DEFAULT, proxyEnv, type NetworkAccess } from "./egress.ts";
 import { type CARGO_HOME_CACHES, NESTED_CARGO_HOME } from "./nested-cargo.ts";
 
-import { isCompilerPhase, type Phase } from "./phase.ts";
+import { isCompilerPhase, isRunnerPhase, type Phase } from "./phase.ts";
 import { type CompilerInvocation, withoutRuntool } from "./rustc-args.ts";
 
 /** What a shim asks the orchestrator to run, as cargo handed it to the shim. */
@@ -236,7 +236,7 @@ export function toSandboxSpec(
     if (host.targetTmpDir) mounts.push({ source: host.targetTmpDir, target: host.targetTmpDir, readOnly: false });
     for (const exe of host.binExecutables ?? []) ro(exe);
   }
-  const runner = req.phase === "test" || req.phase === "bench" || req.phase === "run";
+  const runner = isRunnerPhase(req.phase);
   const nested = runner && grant.cargo ? host.nestedCargo : undefined;
   if (runner && grant.cargo && !nested) throw new SpecError("the grant says cargo = true but no cargo configuration was prepared for this step");
   if (nested) {

@@ -1,5 +1,5 @@
 /** The one summary line at the end of a run. Pure. */
-import { toGrantPhase, type Phase } from "./phase.ts";
+import { isRunnerPhase, toGrantPhase, type Phase } from "./phase.ts";
 import type { StepOutcome } from "./step-outcome.ts";
 
 const NOUNS: Record<Phase, [string, string]> = {
@@ -24,9 +24,7 @@ export function toSummaryLine(outcomes: readonly StepOutcome[]): string {
   for (const o of failed) causes.set(o.cause, (causes.get(o.cause) ?? 0) + 1);
   const why = [...causes].map(([c, k]) => `${k} ${c === "exit" ? "exit code" : c}`).join(", ");
   const names = failed.map((o) =>
-    o.phase === "test" || o.phase === "bench" || o.phase === "run"
-      ? `${o.crate} ${o.version} (${o.program})`
-      : `${o.crate} ${o.version}${o.phase === "build-script" ? "" : ` (${o.phase})`}`,
+    isRunnerPhase(o.phase) ? `${o.crate} ${o.version} (${o.program})` : `${o.crate} ${o.version}${o.phase === "build-script" ? "" : ` (${o.phase})`}`,
   );
   return `${what} sandboxed, ${failed.length} failed (${why}): ${names.join(", ")}`;
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { GraphCrate } from "../core/crate-graph.ts";
-import { isCompilerPhase } from "../core/phase.ts";
+import { isCompilerPhase, isRunnerPhase } from "../core/phase.ts";
 import { parseCompilerArgs } from "../core/rustc-args.ts";
 import type { CompilerFacts, NestedCargoFacts, StepRequest } from "../core/sandbox-spec.ts";
 import type { StepFacts, StepPlan } from "../core/step-plan.ts";
@@ -45,7 +45,7 @@ export function factsGatherer(src: FactsSources): (request: StepRequest) => Prom
     const sysroot = src.sysroots.resolve(rustc, request.env);
     const host = toHostFacts(src.host, sysroot, request.phase, request.program);
     if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.knownWorkspaceRoot);
-    const runner = request.phase === "test" || request.phase === "bench" || request.phase === "run";
+    const runner = isRunnerPhase(request.phase);
     if (runner && src.nestedCargo) host.nestedCargo = src.nestedCargo(crate?.isWorkspaceMember ? src.grants.knownWorkspaceRoot : undefined);
     return {
       crate,
