@@ -9,7 +9,7 @@ import { existsSync, lstatSync } from "node:fs";
 import { runProgram } from "./run-program.ts";
 import type { RunIdentity } from "../core/labels.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
-import { connectEngine, engineAddress, readEngineKind } from "./engine.ts";
+import { connectEngine, engineAddress, engineInfo, readEngineKind } from "./engine.ts";
 import { describeEngineKind, type EngineInfo } from "../core/engine-kind.ts";
 import { type RuntimeRegistration, runscCheck } from "../core/runsc.ts";
 import { readRunHostFacts } from "./host-facts.ts";
@@ -98,7 +98,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     log((err as { hint?: string }).hint ?? "");
     return checks;
   }
-  const info = (await docker.info()) as EngineInfo & { ID: string; Runtimes?: Record<string, RuntimeRegistration> };
+  const info = (await engineInfo(docker)) as unknown as EngineInfo & { ID: string; Runtimes?: Record<string, RuntimeRegistration> };
   const kind = await readEngineKind(docker);
   add({
     name: "engine",

@@ -11,6 +11,7 @@ import type Docker from "dockerode";
 import type { RunIdentity } from "../core/labels.ts";
 import type { Limits } from "../core/limits.ts";
 import { type ProbeHost, toProbeSpec } from "../core/probe-spec.ts";
+import { engineInfo } from "./engine.ts";
 import { runSandbox } from "./sandbox/run-sandbox.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 
@@ -47,7 +48,7 @@ export function writeEnforcementRecord(env: NodeJS.ProcessEnv, record: Enforceme
 
 /** Loud warnings for a run, from the engine's flags and the last doctor probe (cheap: one API call). */
 export async function enforcementWarnings(docker: Docker, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const info = (await docker.info()) as { ID?: string; MemoryLimit?: boolean; PidsLimit?: boolean; SwapLimit?: boolean };
+  const info = (await engineInfo(docker)) as { ID?: string; MemoryLimit?: boolean; PidsLimit?: boolean; SwapLimit?: boolean };
   const warnings: string[] = [];
   if (info.MemoryLimit === false) warnings.push("the Docker engine does not enforce memory limits: a memory bomb in a build script is not contained");
   if (info.PidsLimit === false) warnings.push("the Docker engine does not enforce process limits: a fork bomb in a build script is not contained");

@@ -61,9 +61,23 @@ function isSocket(p: string): boolean {
   }
 }
 
+/** The engine's `GET /info` answers, one request per connection however many ask (a run asks for its ID, limits and runtimes). */
+const infos = new WeakMap<Docker, Promise<Record<string, unknown>>>();
+
+/** The engine's info (`docker info`), asked once per connection. */
+export function engineInfo(docker: Docker): Promise<Record<string, unknown>> {
+  const known = infos.get(docker);
+  if (known !== undefined) return known;
+  const asked = docker.info() as Promise<Record<string, unknown>>;
+  infos.set(docker, asked);
+  // A failed request is not remembered: the next one asks again.
+  asked.catch(() => infos.delete(docker));
+  return asked;
+}
+
 /** Which engine answers, and whether it runs rootless (doctor, and the user namespace of sandboxes). */
 export async function readEngineKind(docker: Docker): Promise<EngineKind> {
-  const [version, info] = await Promise.all([docker.version(), docker.info()]);
+  const [version, info] = await Promise.all([docker.version(), engineInfo(docker)]);
   const kind = engineKind(version as EngineVersion, info as EngineInfo);
   if (kind.name === "Podman") kind.rootless = podmanRootless(await readLibpodInfo(docker)) ?? kind.rootless;
   return kind;

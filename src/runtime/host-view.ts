@@ -12,7 +12,7 @@ import type Docker from "dockerode";
 import { CrateboxError } from "../core/errors.ts";
 import { engineReach, type HostViewProbe, hostViewVerdict } from "../core/host-view.ts";
 import { toProbeSpec } from "../core/probe-spec.ts";
-import { engineAddress } from "./engine.ts";
+import { engineAddress, engineInfo } from "./engine.ts";
 import { readRunHostFacts } from "./host-facts.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { runSandbox } from "./sandbox/run-sandbox.ts";
@@ -28,7 +28,7 @@ function cacheFile(env: NodeJS.ProcessEnv, engineKey: string): string {
  * `near`: a directory the run mounts (the build directory); the nonce goes next to it.
  */
 export async function checkHostView(docker: Docker, image: string, env: NodeJS.ProcessEnv, near: string): Promise<void> {
-  const { ID } = (await docker.info()) as { ID?: string };
+  const { ID } = (await engineInfo(docker)) as { ID?: string };
   const where = engineAddress(env);
   const file = cacheFile(env, ID || where);
   try {

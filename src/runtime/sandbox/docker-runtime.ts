@@ -8,7 +8,7 @@ import type Docker from "dockerode";
 import { toCreateOptions } from "../../core/container-options.ts";
 import { type EngineQuirks, engineQuirks } from "../../core/engine-kind.ts";
 import { CrateboxError } from "../../core/errors.ts";
-import { readEngineKind } from "../engine.ts";
+import { engineInfo, readEngineKind } from "../engine.ts";
 import { type RuntimeRegistration, runscRefusal, runscRegisterHint } from "../../core/runsc.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { imageExists } from "../image.ts";
@@ -64,7 +64,7 @@ export class DockerRuntime implements SandboxRuntime {
    * give the step what it asks (core/runsc.ts): refused before anything is created otherwise.
    */
   private async ensureRuntime(name: string, network: SandboxSpec["network"]): Promise<void> {
-    this.runtimes ??= this.docker.info().then((i: { Runtimes?: Record<string, RuntimeRegistration> }) => i.Runtimes ?? {});
+    this.runtimes ??= engineInfo(this.docker).then((i) => (i as { Runtimes?: Record<string, RuntimeRegistration> }).Runtimes ?? {});
     const known = await this.runtimes;
     const reg = known[name];
     if (!reg) {
