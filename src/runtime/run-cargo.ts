@@ -228,9 +228,10 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     else delete env.CRATEBOX_USER_RUSTC_WRAPPER;
 
     const { child, done } = startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env });
-    // A test, bench or run always has binaries to sandbox: the step machinery, the backend's
-    // probe and the crate graph get ready while cargo checks what is fresh, instead of when its
-    // first binary arrives (a failure here is the first step's to report).
+    // A test, bench or run always has binaries to sandbox: the step machinery and the backend's
+    // probe get ready while cargo checks what is fresh, instead of when its first binary arrives
+    // (a failure here is the first step's to report). Not for a build: tried, a no-op and a
+    // one-file rebuild both got slower (the work competes with cargo's own start).
     if (inv.runsBinaries)
       void loadSteps()
         .then((m) => m.warm())
