@@ -9,7 +9,7 @@ import { homedir, networkInterfaces } from "node:os";
 import { execFileSync } from "node:child_process";
 import { CrateboxError } from "../core/errors.ts";
 import { isWithin } from "../core/paths.ts";
-import { type KnownSysroot, knownSysrootFor } from "../core/sysroot.ts";
+import { type KnownSysroot, knownSysrootFor, sysrootBeside } from "../core/sysroot.ts";
 import type { HostAddresses } from "../core/egress.ts";
 import type { Phase } from "../core/phase.ts";
 import { SYSTEM_PATHS, type HostFacts } from "../core/sandbox-spec.ts";
@@ -47,6 +47,14 @@ export class SysrootCache {
     if (hit) return hit;
     const learned = knownSysrootFor(this.learned, rustc, env);
     if (learned) return checkedSysroot(rustc, learned);
+    // A toolchain's rustc by its full path (what cargo runs in a compilation): no process to ask.
+    const realRustc = realpathOrUndefined(rustc);
+    const beside = realRustc ? sysrootBeside(realRustc, isDirectory) : undefined;
+    if (beside) {
+      const checked = checkedSysroot(rustc, beside);
+      this.known.set(rustc, checked);
+      return checked;
+    }
     let out: string;
     try {
       out = execFileSync(rustc, ["--print", "sysroot"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
