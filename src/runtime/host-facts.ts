@@ -48,7 +48,7 @@ export class SysrootCache {
     const learned = knownSysrootFor(this.learned, rustc, env);
     if (learned) return checkedSysroot(rustc, learned);
     // A toolchain's rustc by its full path (what cargo runs in a compilation): no process to ask.
-    const realRustc = realpathOrUndefined(rustc);
+    const realRustc = path.isAbsolute(rustc) ? realpathOrUndefined(rustc) : undefined;
     const beside = realRustc ? sysrootBeside(realRustc, isDirectory) : undefined;
     if (beside) {
       const checked = checkedSysroot(rustc, beside);
