@@ -8,7 +8,7 @@ import { EXIT } from "./errors.ts";
 import type { GrantSummary } from "./grant-summary.ts";
 import { defaultSourceOf } from "./profile/select.ts";
 import type { TraceDenials } from "./trace.ts";
-import { formatDuration, formatSize, type Limits } from "./limits.ts";
+import { DEFAULT_LIMITS, formatDuration, formatSize, LIMIT_TABLE, type Limits } from "./limits.ts";
 import { isCompilerPhase, phaseText, toGrantPhase, type Phase } from "./phase.ts";
 
 /** What the engine and the orchestrator observed when the container ended. */
@@ -149,8 +149,18 @@ export function toSignal(exit: ContainerExit, cause: Cause): number | undefined 
   return undefined;
 }
 
-/** How to raise a limit: the grant for this crate in cratebox.toml, or the flag for one run. */
-function grantHint(o: StepOutcome, key: string, flag: string, value: string): string {
+/**
+ * How to raise a limit the step hit. The value offered is cratebox's default where the limit was
+ * below it (twice a tiny limit helps nobody), else twice the limit. A limit from the command line
+ * is raised there, since it wins over cratebox.toml; else the grant for this crate, or the flag
+ * for one run.
+ */
+function raiseHint(o: StepOutcome, field: "memoryBytes" | "timeoutMs" | "pids"): string {
+  const { key, flag, format } = LIMIT_TABLE[field];
+  const current = o.limits[field];
+  const value = format(current < DEFAULT_LIMITS[field] ? DEFAULT_LIMITS[field] : current * 2).replace(" ", "");
+  const onCommandLine = o.grant.items.some((i) => i.key === key && i.from === "command line");
+  if (onCommandLine) return `set with --${flag} on the command line, which wins over cratebox.toml: \`cratebox --${flag} ${value} cargo ...\``;
   const toml = /^\d+$/.test(value) ? value : JSON.stringify(value);
   return `raise it in cratebox.toml: ${tableHead(o)} ${key} = ${toml}, or for one run: \`cratebox --${flag} ${value} cargo ...\``;
 }
@@ -208,13 +218,13 @@ export function describeFailure(o: StepOutcome): string | undefined {
   const l = o.limits;
   switch (o.cause) {
     case "memory":
-      return `${who} was killed: memory limit of ${formatSize(l.memoryBytes)} reached (${grantHint(o, "memory", "memory", formatSize(l.memoryBytes * 2).replace(" ", ""))})`;
+      return `${who} was killed: memory limit of ${formatSize(l.memoryBytes)} reached (${raiseHint(o, "memoryBytes")})`;
     case "timeout":
-      return `${who} was killed: time limit of ${formatDuration(l.timeoutMs)} reached (${grantHint(o, "timeout", "timeout", formatDuration(l.timeoutMs * 2))})`;
+      return `${who} was killed: time limit of ${formatDuration(l.timeoutMs)} reached (${raiseHint(o, "timeoutMs")})`;
     case "fallback-timeout":
       return `${who} was ended by the sandbox's backstop timer after ${formatDuration(l.timeoutMs)}`;
     case "pids":
-      return `${who} failed with exit code ${o.exitCode} after hitting the process limit of ${l.pids} (${grantHint(o, "pids", "pids", String(l.pids * 2))})`;
+      return `${who} failed with exit code ${o.exitCode} after hitting the process limit of ${l.pids} (${raiseHint(o, "pids")})`;
     case "interrupted":
       return `${who} was stopped: the run was interrupted`;
     case "directive": {
@@ -237,7 +247,8 @@ export function describeFailure(o: StepOutcome): string | undefined {
         const names = o.askedWithheld.map((n) => JSON.stringify(n)).join(", ");
         return `${who} failed with exit code ${o.exitCode} in the sandbox; it reads ${o.askedWithheld.join(", ")} (rerun-if-env-changed), which your environment has and the sandbox withheld; if it needs ${o.askedWithheld.length === 1 ? "it" : "them"}, grant in cratebox.toml: ${tableHead(o)} env = [${names}]`;
       }
-      return `${who} failed with exit code ${o.exitCode} in the sandbox (${networkText(o)}, no home, read-only sources, only cargo's variables); \`cratebox learn cargo ...\` traces what it tries and proposes the grant; \`cratebox profiles explain ${o.crate}\` shows what it has`;
+      // Under learn the step was traced already: what it tried comes with learn's proposal.
+      return `${who} failed with exit code ${o.exitCode} in the sandbox (${networkText(o)}, no home, read-only sources, only cargo's variables); ${o.denials ? "" : "`cratebox learn cargo ...` traces what it tries and proposes the grant; "}\`cratebox profiles explain ${o.crate}\` shows what it has`;
   }
 }
 

@@ -150,7 +150,7 @@ network = true
     const res = await boxed(ws, path.join(ws, "target"));
     expect(res.code).toBe(101);
     expect(res.stderr).toContain(
-      'build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached (raise it in cratebox.toml: [build.evil-build] version = "=0.1.0" memory = "512MiB"',
+      'build script of evil-build 0.1.0 was killed: memory limit of 256 MiB reached (raise it in cratebox.toml: [build.evil-build] version = "=0.1.0" memory = "4GiB"',
     );
   });
 

@@ -53,14 +53,29 @@ const outcome = (o: Partial<StepOutcome>): StepOutcome => ({
 
 describe("describeFailure", () => {
   it("names the crate, what ended it and the limit with how to raise it", () => {
+    // Below cratebox's default, the default is offered (twice a tiny limit helps nobody).
     expect(describeFailure(outcome({ cause: "memory" }))).toBe(
-      'build script of foo 1.2.3 was killed: memory limit of 512 MiB reached (raise it in cratebox.toml: [build.foo] version = "=1.2.3" memory = "1GiB", or for one run: `cratebox --memory 1GiB cargo ...`)',
+      'build script of foo 1.2.3 was killed: memory limit of 512 MiB reached (raise it in cratebox.toml: [build.foo] version = "=1.2.3" memory = "4GiB", or for one run: `cratebox --memory 4GiB cargo ...`)',
     );
     expect(describeFailure(outcome({ cause: "timeout" }))).toBe(
-      'build script of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [build.foo] version = "=1.2.3" timeout = "4s", or for one run: `cratebox --timeout 4s cargo ...`)',
+      'build script of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [build.foo] version = "=1.2.3" timeout = "15m", or for one run: `cratebox --timeout 15m cargo ...`)',
+    );
+    // At or above it, twice the limit.
+    const big = { ...DEFAULT_LIMITS, memoryBytes: 8 * 1024 ** 3, pids: 512 };
+    expect(describeFailure(outcome({ cause: "memory", limits: big }))).toContain('memory = "16GiB", or for one run: `cratebox --memory 16GiB cargo ...`');
+    expect(describeFailure(outcome({ cause: "pids", limits: big }))).toContain("pids = 1024, or for one run: `cratebox --pids 1024 cargo ...`");
+    // A limit given on the command line wins over cratebox.toml: it is raised there.
+    const fromFlag = { table: null, items: [{ key: "memory", value: "1 MiB", from: "command line" }] };
+    expect(describeFailure(outcome({ cause: "memory", grant: fromFlag, limits: { ...DEFAULT_LIMITS, memoryBytes: 1024 ** 2 } }))).toBe(
+      "build script of foo 1.2.3 was killed: memory limit of 1 MiB reached (set with --memory on the command line, which wins over cratebox.toml: `cratebox --memory 4GiB cargo ...`)",
     );
     expect(describeFailure(outcome({ cause: "pids" }))).toMatch(/^build script of foo 1\.2\.3 failed with exit code 1 after hitting the process limit of 64/);
-    expect(describeFailure(outcome({ cause: "exit", exitCode: 3 }))).toMatch(/^build script of foo 1\.2\.3 failed with exit code 3 in the sandbox/);
+    expect(describeFailure(outcome({ cause: "exit", exitCode: 3 }))).toMatch(
+      /^build script of foo 1\.2\.3 failed with exit code 3 in the sandbox.*`cratebox learn cargo \.\.\.` traces/,
+    );
+    // Under learn (the step was traced) it does not send the user to learn again.
+    const traced = { reads: [], writes: [], connects: [], sockets: [], sequence: [] };
+    expect(describeFailure(outcome({ cause: "exit", exitCode: 3, denials: traced }))).not.toContain("cratebox learn");
     expect(describeFailure(outcome({ cause: "signal", exitCode: 139, signal: 11 }))).toMatch(/killed by SIGSEGV/);
     expect(describeFailure(outcome({ ok: true }))).toBeUndefined();
   });
@@ -103,7 +118,7 @@ describe("binaries cargo runs", () => {
   it("a failing test is the harness's to report; a limit or signal is named", () => {
     expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "exit", exitCode: 101 }))).toBeUndefined();
     expect(describeFailure(outcome({ phase: "test", program: "it-0123", cause: "timeout" }))).toBe(
-      'test binary it-0123 of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [test.foo] version = "=1.2.3" source = "registry" timeout = "4s", or for one run: `cratebox --timeout 4s cargo ...`)',
+      'test binary it-0123 of foo 1.2.3 was killed: time limit of 2s reached (raise it in cratebox.toml: [test.foo] version = "=1.2.3" source = "registry" timeout = "15m", or for one run: `cratebox --timeout 15m cargo ...`)',
     );
   });
   it("the summary counts each kind", () => {
