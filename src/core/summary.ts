@@ -13,7 +13,7 @@ const NOUNS: Record<Phase, [string, string]> = {
 
 export function toSummaryLine(outcomes: readonly StepOutcome[]): string {
   const failed = outcomes.filter((o) => !o.ok);
-  if (outcomes.length === 0) return "no build script needed to run (nothing sandboxed)";
+  if (outcomes.length === 0) return "nothing sandboxed: cargo ran no compiler, build script or binary";
   const counts = (Object.keys(NOUNS) as Phase[])
     .map((phase) => [phase, outcomes.filter((o) => o.phase === phase).length] as const)
     .filter(([, n]) => n > 0)

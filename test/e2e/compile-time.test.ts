@@ -289,6 +289,6 @@ describe("the cargo commands that compile, under cratebox", () => {
     const again = await cratebox(["build", "-v"], ws, env);
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/Compiling|Running/);
-    expect(again.stderr).toContain("no build script needed to run (nothing sandboxed)");
+    expect(again.stderr).toContain("nothing sandboxed: cargo ran no compiler, build script or binary");
   });
 });

@@ -83,7 +83,7 @@ describe("describeFailure", () => {
 
 describe("toSummaryLine", () => {
   it("counts and names failures", () => {
-    expect(toSummaryLine([])).toBe("no build script needed to run (nothing sandboxed)");
+    expect(toSummaryLine([])).toBe("nothing sandboxed: cargo ran no compiler, build script or binary");
     expect(toSummaryLine([outcome({ ok: true }), outcome({ ok: true })])).toBe("2 build scripts sandboxed, all passed");
     expect(toSummaryLine([outcome({ ok: true }), outcome({ cause: "memory" })])).toBe("2 build scripts sandboxed, 1 failed (1 memory): foo 1.2.3");
   });
