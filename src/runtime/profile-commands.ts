@@ -15,6 +15,7 @@ import { describeRefusals } from "../core/policy/apply.ts";
 import { applyTableEdit, currentEntry, type GrantRequest, NEW_PROFILE_TEXT, toApprovedTable } from "../core/profile/approve.ts";
 import { removeTable } from "../core/profile/edit.ts";
 import { entriesOf } from "../core/profile/parse.ts";
+import { unmatchedReason } from "../core/profile/prune.ts";
 import { describeAmbiguity, describePinMismatch, resolveGrant } from "../core/profile/resolve.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { buildScriptDiff, GrantBook, policySources } from "./grants.ts";
@@ -200,24 +201,24 @@ export async function profilesPrune(ctx: CommandContext): Promise<number> {
     return 0;
   }
   let text = readFileSync(ws.file, "utf8");
-  const gone: string[] = [];
+  // A table goes only when none of its entries (`[[build.x]]` may have several) selects a crate.
+  const reasons = new Map<string, (string | undefined)[]>();
   for (const e of entriesOf(ws.book.profile.parsed.profile)) {
-    const live = ws.graph.crates.some(
-      (c) =>
-        c.name === e.name &&
-        e.entry.source === c.source &&
-        (e.scope === "build" ? c.hasBuildScript || (c.isProcMacro && e.entry["proc-macro"] !== undefined) : c.isWorkspaceMember),
-    );
-    if (live || gone.includes(`${e.scope}.${e.name}`)) continue;
-    gone.push(`${e.scope}.${e.name}`);
-    text = removeTable(text, `${e.scope}.${e.name}`);
+    const table = `${e.scope}.${e.name}`;
+    reasons.set(table, [...(reasons.get(table) ?? []), unmatchedReason(e.scope, e.name, e.entry, ws.graph.crates)]);
   }
-  if (gone.length === 0) {
+  const gone = new Map<string, string>();
+  for (const [table, whys] of reasons) {
+    if (whys.some((w) => w === undefined)) continue;
+    gone.set(table, whys[0]!);
+    text = removeTable(text, table);
+  }
+  if (gone.size === 0) {
     ctx.print("every table selects a crate of this build graph: nothing to prune");
     return 0;
   }
   writeFileSync(ws.file, text);
-  for (const g of gone) ctx.print(`pruned [${g}]: no such crate in the build graph`);
+  for (const [table, why] of gone) ctx.print(`pruned [${table}]: ${why}`);
   return 0;
 }
 
