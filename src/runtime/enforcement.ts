@@ -116,11 +116,11 @@ export async function probeEnforcement(ctx: ProbeContext): Promise<ProbeResult[]
       name: "pids",
       enforced: forkRefused || sandboxEnded || (Number.isFinite(count) && count <= pidsLimit),
       detail: forkRefused
-        ? `asked for 40 processes under a limit of ${pidsLimit}, the engine refused to fork past it`
+        ? `asked for 40 processes under a limit of ${pidsLimit}, a fork past it was refused`
         : sandboxEnded
           ? `asked for 40 processes under a limit of ${pidsLimit}, the sandbox was ended at the limit (exit ${pids.exitCode})`
           : Number.isFinite(count)
-            ? `asked for 40 processes under a limit of ${pidsLimit}, the container held ${count}`
+            ? `asked for 40 processes under a limit of ${pidsLimit}, the sandbox held ${count}`
             : `probe output: ${pids.output.trim()}`,
     },
     {

@@ -206,7 +206,7 @@ describe("a non-root user on rootless Podman", () => {
     // Rootless containers get cgroup limits only on cgroup v2 with delegation: on v1 they are
     // accepted and ignored, and the probes say so (doctor then exits 1).
     if (statSync("/sys/fs/cgroup/pids", { throwIfNoEntry: false })) {
-      expect(res.stdout).toMatch(/^FAIL podman pids limit: asked for 40 processes under a limit of 16, the container held \d+$/m);
+      expect(res.stdout).toMatch(/^FAIL podman pids limit: asked for 40 processes under a limit of 16, the sandbox held \d+$/m);
       expect(res.stdout).toMatch(/^FAIL podman memory limit: allocating 512 MiB under a 64 MiB limit ended with exit code 0, not killed$/m);
       expect(res.code).toBe(1);
     } else expect(res.stdout).toMatch(/^(ok {3}|FAIL )podman pids limit: /m);
