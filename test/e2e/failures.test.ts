@@ -273,9 +273,7 @@ describe("entry points", () => {
     expect(res.exitCode, res.stdout).toBe(0);
     expect(res.stdout).toMatch(/^ok {3}backend: bwrap: bubblewrap works here/m);
     for (const backend of ["bwrap", "docker"]) {
-      expect(res.stdout).toMatch(
-        new RegExp(`^ok {3}${backend} pids limit: asked for 40 processes under a limit of 16, a fork past it was refused$`, "m"),
-      );
+      expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} pids limit: asked for 40 processes under a limit of 16, a fork past it was refused$`, "m"));
       expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} memory limit: allocating 512 MiB under a 64 MiB limit was killed for memory$`, "m"));
       expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} network limit: network interfaces inside: lo$`, "m"));
     }
