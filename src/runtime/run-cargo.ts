@@ -26,7 +26,7 @@ import { Orchestrator } from "./orchestrator.ts";
 import type { BackendChoice } from "../core/backends.ts";
 import { runProgram, startInherited } from "./run-program.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
-import { ownerLabel } from "./sweep.ts";
+import { ownerLabel, runDirPrefix, sweepRunDirs } from "./sweep.ts";
 
 export interface CargoRunOptions {
   cargoArgs: string[];
@@ -185,7 +185,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   }
 
   const runId = randomUUID();
-  const tmp = await tmpDir({ prefix: "cratebox-", mode: 0o700, unsafeCleanup: true });
+  // Its name carries this process's start time (and tmp adds the pid): a run killed outright
+  // leaves it behind, and the next run removes it (sweep.ts).
+  const tmp = await tmpDir({ prefix: runDirPrefix(), mode: 0o700, unsafeCleanup: true });
   // The step machinery (backends, step runner, facts, proxy) loads when cargo's first step
   // arrives: a no-op build never pays for it (issue 13).
   let machinery: Promise<RunSteps> | undefined;
@@ -236,6 +238,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       void loadSteps()
         .then((m) => m.warm())
         .catch(() => {});
+    // What runs killed outright left in TMPDIR, while cargo starts (one directory listing).
+    setImmediate(sweepRunDirs);
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = true;
       orchestrator.interrupt();

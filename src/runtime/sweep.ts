@@ -1,10 +1,12 @@
 /**
  * Sandboxes left behind by a cratebox process that died (SIGKILL, crash, power loss) are
  * removed at the next start. Each sandbox's owner label names the process that created it
- * (host, pid and the pid's start time, so a reused pid is not mistaken for the owner).
+ * (host, pid and the pid's start time, so a reused pid is not mistaken for the owner). The same
+ * goes for a run's private directory in TMPDIR, whose name carries its owner's pid and start time.
  */
-import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import path from "node:path";
 import { LABEL_OWNER } from "../core/labels.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 
@@ -37,4 +39,42 @@ export async function sweepOrphans(runtime: SandboxRuntime): Promise<number> {
   const orphans = list.filter((c) => !isOwnerAlive(c.labels[LABEL_OWNER] ?? ""));
   await Promise.all(orphans.map((c) => runtime.remove(c.id)));
   return orphans.length;
+}
+
+/** The prefix of a run's private directory (tmp-promise appends `-<pid>-<random>`): its owner's start time. */
+export function runDirPrefix(pid = process.pid): string {
+  return `cratebox-run-${processStartTime(pid) ?? "0"}`;
+}
+
+/** The owner label of a run directory's name (`cratebox-run-<start>-<pid>-<random>`), or undefined for another name. */
+export function runDirOwner(name: string): string | undefined {
+  const m = /^cratebox-run-(\d+)-(\d+)-[^/]+$/.exec(name);
+  return m ? `${hostname()}:${m[2]}:${m[1]}` : undefined;
+}
+
+/**
+ * Removes the private directories of runs whose process is gone (killed outright: nothing ran
+ * its clean-up), among this user's in `dir`. Returns how many. Never throws.
+ */
+export function sweepRunDirs(dir = tmpdir()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const owner = runDirOwner(name);
+    if (!owner || isOwnerAlive(owner)) continue;
+    const full = path.join(dir, name);
+    try {
+      if (statSync(full).uid !== process.getuid?.()) continue;
+      rmSync(full, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
 }

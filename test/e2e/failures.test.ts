@@ -4,7 +4,7 @@
  */
 import { execa } from "execa";
 import { readdirSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
@@ -197,9 +197,16 @@ describe("interruption under bubblewrap", () => {
       detached: true,
     });
     await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+    const runDir = () => readdirSync(tmpdir()).filter((n) => n.startsWith("cratebox-run-") && n.includes(`-${child.pid}-`));
+    expect(runDir()).toHaveLength(1);
     process.kill(-child.pid!, "SIGKILL");
     await child;
     await until("the sandbox's processes to end", async () => (sandboxedProcesses(ws).length === 0 ? true : undefined), 10_000);
+    // Its private directory stays behind (nothing ran its clean-up); the next run removes it.
+    expect(runDir()).toHaveLength(1);
+    const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()), ["--backend", "bwrap"]);
+    expect(next.code, next.output).toBe(0);
+    expect(runDir()).toEqual([]);
   });
 });
 

@@ -34,6 +34,8 @@ export function testEnv(fake: FakeHome, extra: Record<string, string> = {}): Rec
     RUSTUP_HOME: REAL_RUSTUP_HOME,
     XDG_CACHE_HOME: path.join(fake.home, ".cache"),
     CARGO_TERM_COLOR: "never",
+    // The suite's private TMPDIR (scripts/test): what cratebox leaves there fails the suite.
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     ...extra,
   };
