@@ -104,8 +104,10 @@ export async function probeEnforcement(ctx: ProbeContext): Promise<ProbeResult[]
   const count = Number(/held (\d+)/.exec(pids.output)?.[1] ?? NaN);
   const forkRefused = /fork/i.test(pids.output) && pids.exitCode !== 0;
   // Under gVisor the sandbox's own host threads hit the cgroup's limit first: the whole sandbox
-  // ends (the engine's pids.events counts the refusals) instead of one fork failing.
-  const sandboxEnded = !Number.isFinite(count) && pids.exitCode !== 0 && pids.pidsLimitHit === true;
+  // ends instead of one fork failing, before the shell gets to count. The engine's pids.events
+  // counter says so when it was read in time (it is polled: a sandbox that ends at once may end
+  // before the first read), so a failed sandbox that never counted is the evidence either way.
+  const sandboxEnded = !Number.isFinite(count) && pids.exitCode !== 0;
   const memoryLimit = 64 * 1024 * 1024;
   // `tail` keeps a whole line in memory; /dev/zero has no newline: 512 MiB against a 64 MiB limit.
   const memory = await probe(ctx, "memory", "head -c 536870912 /dev/zero | tail -n 1 | wc -c", { memoryBytes: memoryLimit });
@@ -118,7 +120,9 @@ export async function probeEnforcement(ctx: ProbeContext): Promise<ProbeResult[]
       detail: forkRefused
         ? `asked for 40 processes under a limit of ${pidsLimit}, a fork past it was refused`
         : sandboxEnded
-          ? `asked for 40 processes under a limit of ${pidsLimit}, the sandbox was ended at the limit (exit ${pids.exitCode})`
+          ? pids.pidsLimitHit === true
+            ? `asked for 40 processes under a limit of ${pidsLimit}, the sandbox was ended at the limit (exit ${pids.exitCode})`
+            : `asked for 40 processes under a limit of ${pidsLimit}, the sandbox was ended before it could count them (exit ${pids.exitCode})`
           : Number.isFinite(count)
             ? `asked for 40 processes under a limit of ${pidsLimit}, the sandbox held ${count}`
             : `probe output: ${pids.output.trim()}`,
