@@ -36,6 +36,8 @@ export function testEnv(fake: FakeHome, extra: Record<string, string> = {}): Rec
     CARGO_TERM_COLOR: "never",
     // The suite's private TMPDIR (scripts/test): what cratebox leaves there fails the suite.
     ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    // Node's compile cache for cratebox under test: where scripts/test keeps it (its default is TMPDIR).
+    ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
     ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
     ...extra,
   };
