@@ -1,8 +1,8 @@
 /**
- * Where cargo will put build-script outputs for this invocation (`cargo metadata`), and the run
- * of `cargo metadata` the crate graph is made of (runtime/crate-graph.ts). The same question
- * asked twice in one process is answered once: the CLI asks it the moment it starts
- * (cli/early.ts), while the rest of cratebox loads, and the build asks it again.
+ * Where cargo will put build-script outputs for this invocation, and the workspace members
+ * (`cargo metadata --no-deps`). The same question asked twice in one process is answered once:
+ * the CLI asks it the moment it starts (cli/early.ts), while the rest of cratebox loads, and
+ * the build asks it again.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +10,8 @@ import { type CrateGraph, type RawMetadata, toCrateGraph } from "../core/crate-g
 import { CrateboxError } from "../core/errors.ts";
 import type { CargoInvocation } from "../core/cargo-args.ts";
 import { realpathOrUndefined } from "./realpath.ts";
-import { type ProgramResult, runProgram } from "./run-program.ts";
+import { askedOnce } from "./asked-once.ts";
+import { runProgram } from "./run-program.ts";
 
 export interface BuildDirs {
   workspaceRoot: string;
@@ -23,44 +24,10 @@ export interface BuildDirs {
   members: CrateGraph;
 }
 
-/** Answers already asked, per environment object and question. */
-const asked = new WeakMap<NodeJS.ProcessEnv, Map<string, Promise<BuildDirs>>>();
+const buildDirsAsked = askedOnce<BuildDirs>();
 
 export function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
-  const key = JSON.stringify([cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir]);
-  const answers = asked.get(env) ?? new Map<string, Promise<BuildDirs>>();
-  asked.set(env, answers);
-  const answer = answers.get(key) ?? askCargo(cargo, inv, cwd, env);
-  answers.set(key, answer);
-  return answer;
-}
-
-const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
-
-/** The arguments of the `cargo metadata` (with dependencies) the crate graph is read from. */
-export function graphMetadataArgs(inv: CargoInvocation, cargoArgs: readonly string[]): string[] {
-  return [
-    ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
-    ...inv.globals,
-    "metadata",
-    "--format-version",
-    "1",
-    ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
-    ...PASS_THROUGH.filter((f) => cargoArgs.includes(f)),
-  ];
-}
-
-/** Runs of the crate graph's `cargo metadata`, per environment object and arguments. */
-const graphRuns = new WeakMap<NodeJS.ProcessEnv, Map<string, Promise<ProgramResult<string>>>>();
-
-/** `cargo <args>` for the crate graph, run once per process however often it is asked. */
-export function runGraphMetadata(cargo: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<ProgramResult<string>> {
-  const key = JSON.stringify([cargo, cwd, args]);
-  const runs = graphRuns.get(env) ?? new Map<string, Promise<ProgramResult<string>>>();
-  graphRuns.set(env, runs);
-  const run = runs.get(key) ?? runProgram(cargo, [...args], { cwd, env, maxBuffer: 1024 ** 3 });
-  runs.set(key, run);
-  return run;
+  return buildDirsAsked(env, [cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir], () => askCargo(cargo, inv, cwd, env));
 }
 
 async function askCargo(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {

@@ -9,7 +9,22 @@ import type { CargoInvocation } from "../core/cargo-args.ts";
 import { lockKey, toCrateGraph, type CrateGraph, type RawMetadata } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
 import { realpathOrUndefined } from "./realpath.ts";
-import { graphMetadataArgs, runGraphMetadata } from "./cargo-metadata.ts";
+import { runProgram } from "./run-program.ts";
+
+const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
+
+/** The arguments of the `cargo metadata` (with dependencies) the crate graph is read from. */
+function graphMetadataArgs(inv: CargoInvocation, cargoArgs: readonly string[]): string[] {
+  return [
+    ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
+    ...inv.globals,
+    "metadata",
+    "--format-version",
+    "1",
+    ...(inv.manifestPath ? ["--manifest-path", inv.manifestPath] : []),
+    ...PASS_THROUGH.filter((f) => cargoArgs.includes(f)),
+  ];
+}
 
 /** Cargo.lock checksums by lockKey; only real ones (Debian's directory source writes a placeholder). */
 function lockChecksums(workspaceRoot: string): Map<string, string> {
@@ -28,7 +43,7 @@ export async function readCrateGraph(
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): Promise<CrateGraph> {
-  const res = await runGraphMetadata(cargo, graphMetadataArgs(inv, cargoArgs), cwd, env);
+  const res = await runProgram(cargo, graphMetadataArgs(inv, cargoArgs), { cwd, env, maxBuffer: 1024 ** 3 });
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",

@@ -5,6 +5,7 @@
  */
 import { CrateboxError } from "../core/errors.ts";
 import type { KnownSysroot } from "../core/sysroot.ts";
+import { askedOnce } from "./asked-once.ts";
 import { runProgram } from "./run-program.ts";
 
 export interface ToolchainFacts {
@@ -12,15 +13,10 @@ export interface ToolchainFacts {
   sysroot?: KnownSysroot;
 }
 
-const asked = new WeakMap<NodeJS.ProcessEnv, Map<string, Promise<ToolchainFacts>>>();
+const asked = askedOnce<ToolchainFacts>();
 
 export function toolchainFacts(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<ToolchainFacts> {
-  const key = JSON.stringify([toolchain ?? null, cwd]);
-  const answers = asked.get(env) ?? new Map<string, Promise<ToolchainFacts>>();
-  asked.set(env, answers);
-  const answer = answers.get(key) ?? askRustc(toolchain, cwd, env);
-  answers.set(key, answer);
-  return answer;
+  return asked(env, [toolchain ?? null, cwd], () => askRustc(toolchain, cwd, env));
 }
 
 /**
