@@ -92,8 +92,9 @@ export class GrantBook {
     this.env = env;
   }
 
-  private get workspaceRoot(): string {
-    return this.graph?.workspaceRoot ?? path.dirname(this.profile.parsed.file);
+  /** The workspace root as cargo said it (the graph, else the members), else cratebox.toml's directory. */
+  get workspaceRoot(): string {
+    return this.graph?.workspaceRoot ?? this.members?.workspaceRoot ?? path.dirname(this.profile.parsed.file);
   }
 
   /** The content pins of this workspace (issue 15): records, observations, the checks. Read by loadPins. */
@@ -181,11 +182,6 @@ export class GrantBook {
   loadGraphLazily(loader: () => Promise<CrateGraph>, members?: CrateGraph): void {
     this.graphLoader = loader;
     this.members = members;
-  }
-
-  /** The workspace root as cargo said it, once a step's crate was found (undefined before). */
-  get knownWorkspaceRoot(): string | undefined {
-    return this.graph?.workspaceRoot ?? this.members?.workspaceRoot;
   }
 
   /** The crate a step belongs to, by its manifest directory; the graph is read first when it was deferred. */

@@ -44,9 +44,9 @@ export function factsGatherer(src: FactsSources): (request: StepRequest) => Prom
     const rustc = request.phase === "rustc" ? request.program : (request.env.RUSTC ?? src.rustc);
     const sysroot = src.sysroots.resolve(rustc, request.env);
     const host = toHostFacts(src.host, sysroot, request.phase, request.program);
-    if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.knownWorkspaceRoot);
+    if (compiling) host.compiler = compilerFacts(request, crate, src, src.grants.workspaceRoot);
     const runner = isRunnerPhase(request.phase);
-    if (runner && src.nestedCargo) host.nestedCargo = src.nestedCargo(crate?.isWorkspaceMember ? src.grants.knownWorkspaceRoot : undefined);
+    if (runner && src.nestedCargo) host.nestedCargo = src.nestedCargo(crate?.isWorkspaceMember ? src.grants.workspaceRoot : undefined);
     return {
       crate,
       host,

@@ -53,7 +53,7 @@ describe("GrantBook.crateAt, no cratebox.toml", () => {
     const { grants, loads, root } = book();
     const app = await grants.crateAt(root);
     expect(app).toMatchObject({ name: "app", source: "path", isWorkspaceMember: true });
-    expect(grants.knownWorkspaceRoot).toBe(root);
+    expect(grants.workspaceRoot).toBe(root);
     expect(loads()).toBe(0);
   });
 
