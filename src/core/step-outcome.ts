@@ -6,6 +6,7 @@ import { OutputWatch } from "./output-watch.ts";
 import type { EgressEvent } from "./egress.ts";
 import { EXIT } from "./errors.ts";
 import type { GrantSummary } from "./grant-summary.ts";
+import { COMMAND_LINE_ORIGIN } from "./profile/resolve.ts";
 import { defaultSourceOf } from "./profile/select.ts";
 import type { TraceDenials } from "./trace.ts";
 import { DEFAULT_LIMITS, formatDuration, formatSize, LIMIT_TABLE, type Limits } from "./limits.ts";
@@ -159,7 +160,7 @@ function raiseHint(o: StepOutcome, field: "memoryBytes" | "timeoutMs" | "pids"):
   const { key, flag, format } = LIMIT_TABLE[field];
   const current = o.limits[field];
   const value = format(current < DEFAULT_LIMITS[field] ? DEFAULT_LIMITS[field] : current * 2).replace(" ", "");
-  const onCommandLine = o.grant.items.some((i) => i.key === key && i.from === "command line");
+  const onCommandLine = o.grant.items.some((i) => i.key === key && i.from === COMMAND_LINE_ORIGIN);
   if (onCommandLine) return `set with --${flag} on the command line, which wins over cratebox.toml: \`cratebox --${flag} ${value} cargo ...\``;
   const toml = /^\d+$/.test(value) ? value : JSON.stringify(value);
   return `raise it in cratebox.toml: ${tableHead(o)} ${key} = ${toml}, or for one run: \`cratebox --${flag} ${value} cargo ...\``;

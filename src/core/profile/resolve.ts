@@ -273,13 +273,16 @@ export function describeAmbiguity(m: { crate: CrateIdentity; entries: readonly E
   );
 }
 
+/** How describeOrigin names a value given on the command line (a failure's hint tells it apart). */
+export const COMMAND_LINE_ORIGIN = "command line";
+
 /** "cratebox.toml:12 [build.openssl-sys] env" for explain. */
 export function describeOrigin(o: Origin): string {
   switch (o.kind) {
     case "built-in-default":
       return "cratebox default";
     case "command-line":
-      return "command line";
+      return COMMAND_LINE_ORIGIN;
     case "defaults":
       return `[defaults]${where(o)}`;
     case "entry":
