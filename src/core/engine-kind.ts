@@ -95,3 +95,14 @@ export function engineQuirks(kind: EngineKind): EngineQuirks {
   if (kind.name !== "Podman") return { tmpfsNoCopyUp: false };
   return { tmpfsNoCopyUp: true, ...(kind.rootless ? { usernsMode: "keep-id" } : {}) };
 }
+
+/**
+ * A line Podman's service writes into a sandbox's stderr stream itself when its attach socket to
+ * conmon is reset as the container ends (a known race, podman#11446 and #7228; seen here 4 times
+ * in 660 short sandboxes run three at a time). The container's output before it is whole; the line
+ * is not the container's, and passed on it would land among cargo's diagnostics. It comes as one
+ * frame of its own, which this matches whole.
+ */
+export function isEngineAttachNoise(frame: string): boolean {
+  return /^Error: (error attaching to container [0-9a-f]+: )?read unixpacket @->\S+\/attach: read: connection reset by peer\n?$/.test(frame);
+}

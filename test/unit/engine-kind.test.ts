@@ -1,7 +1,15 @@
 /** Which engine answers (Docker or Podman, rootless or not) and where cratebox looks for it. */
 import { describe, expect, it } from "vitest";
 import { toCreateOptions } from "../../src/core/container-options.ts";
-import { clientOptions, describeEngineKind, engineKind, engineQuirks, findEngineAddress, podmanRootless } from "../../src/core/engine-kind.ts";
+import {
+  clientOptions,
+  describeEngineKind,
+  engineKind,
+  engineQuirks,
+  findEngineAddress,
+  isEngineAttachNoise,
+  podmanRootless,
+} from "../../src/core/engine-kind.ts";
 import { toProbeSpec } from "../../src/core/probe-spec.ts";
 
 // Shapes as the engines here answered them: Docker 20.10 (Debian), Podman 4.3.1's compat API.
@@ -83,5 +91,20 @@ describe("what an engine needs said differently", () => {
     expect(body.HostConfig?.UsernsMode).toBeUndefined();
     expect(body.HostConfig?.Tmpfs).toEqual({ "/t": "rw" });
     expect(toCreateOptions(spec).HostConfig?.UsernsMode).toBeUndefined();
+  });
+});
+
+describe("what the engine writes into a sandbox's stderr itself", () => {
+  it("is Podman's attach reset, as it came here, and nothing a container would write", () => {
+    // As rootless Podman 4.3.1 handed it over, in a stderr frame of its own, from a sandbox that printed its nonce and exited 0.
+    expect(isEngineAttachNoise("Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n")).toBe(true);
+    expect(
+      isEngineAttachNoise("Error: error attaching to container 2a3a2d7999cd: read unixpacket @->/proc/self/fd/16/attach: read: connection reset by peer\n"),
+    ).toBe(true);
+    expect(isEngineAttachNoise("error: could not compile `app`\nError: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\n")).toBe(
+      false,
+    );
+    expect(isEngineAttachNoise("Error: read unixpacket @->/proc/self/fd/14/attach: read: connection reset by peer\nmore\n")).toBe(false);
+    expect(isEngineAttachNoise("Error: no such file\n")).toBe(false);
   });
 });

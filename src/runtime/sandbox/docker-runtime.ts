@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import type Docker from "dockerode";
 import { toCreateOptions } from "../../core/container-options.ts";
-import { type EngineQuirks, engineQuirks } from "../../core/engine-kind.ts";
+import { type EngineQuirks, engineQuirks, isEngineAttachNoise } from "../../core/engine-kind.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import { engineInfo, readEngineKind } from "../engine.ts";
 import { type RuntimeRegistration, runscRefusal, runscRegisterHint } from "../../core/runsc.ts";
@@ -117,7 +117,10 @@ class DockerSandbox implements Sandbox {
       stream.on("close", resolve);
       stream.on("error", () => resolve());
     });
-    container.modem.demuxStream(stream, sink(io.stdout), sink(io.stderr));
+    const stderr = (frame: Buffer) => {
+      if (frame[0] !== 0x45 /* "E" */ || !isEngineAttachNoise(frame.toString())) io.stderr(frame);
+    };
+    container.modem.demuxStream(stream, sink(io.stdout), sink(stderr));
     // "next-exit": waits for the coming exit, not for the "created" state we are in now.
     const waited = container.wait({ condition: "next-exit" });
     await container.start();
