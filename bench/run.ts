@@ -268,6 +268,7 @@ interface ReportStep {
 }
 interface Report {
   peakRssBytes: number;
+  cpuMs: number;
   backend: string | null;
   steps: ReportStep[];
 }
@@ -421,6 +422,7 @@ async function main(): Promise<void> {
       const steps = median(rounds.map((r) => r.boxed[b]!.report.steps.length));
       const amortised = pairwise(rounds, (r) => (r.boxed[b]!.ms - r.plainMs) / r.boxed[b]!.report.steps.length);
       const rss = spread(rounds.map((r) => r.boxed[b]!.report.peakRssBytes / 2 ** 20));
+      const cpu = spread(rounds.map((r) => r.boxed[b]!.report.cpuMs / 1000));
       const bounded = b === "bwrap";
       row(
         `clean build, ${b} (${steps} sandboxed steps)`,
@@ -437,7 +439,8 @@ async function main(): Promise<void> {
       }
       stepLines.push(`  ${b}, all steps: the clean build's extra time spread over its steps ${formatSpread(amortised, fmtMs)} each`);
       stepLines.push(`  ${b}: peak RSS of cratebox's own process ${formatSpread(rss, (x) => `${Math.round(x)} MiB`)}`);
-      cleanFigures[b] = { ratio, steps, amortisedMsPerStep: amortised, peakRssMiB: rss, perKind };
+      stepLines.push(`  ${b}: CPU time of cratebox's own process ${formatSpread(cpu, fmtS)} (the build's other processes not counted)`);
+      cleanFigures[b] = { ratio, steps, amortisedMsPerStep: amortised, peakRssMiB: rss, ownCpuS: cpu, perKind };
     }
 
     const header = ["", "plain", "cratebox", "per pair: median [min–max]", "bound", ""];
@@ -479,6 +482,7 @@ async function main(): Promise<void> {
               {
                 ms: x.ms,
                 peakRssBytes: x.report.peakRssBytes,
+                cpuMs: x.report.cpuMs,
                 steps: x.report.steps.map(({ phase, crate, durationMs, runMs, overheadMs }) => ({ phase, crate, durationMs, runMs, overheadMs })),
               },
             ]),

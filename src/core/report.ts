@@ -90,6 +90,11 @@ export const reportSchema = z.strictObject({
     .int()
     .nonnegative()
     .describe("Peak resident memory of cratebox's own process during the run, in bytes (cargo, the compilers and the sandboxes not included)."),
+  cpuMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe("CPU time (user and system) of cratebox's own process during the run, in milliseconds (cargo, the compilers and the sandboxes not included)."),
   steps: z.array(stepSchema).describe("Every sandboxed execution, in the order they finished."),
 });
 
@@ -135,6 +140,7 @@ export interface ReportInput {
   engineWarnings: string[];
   backend: "bwrap" | "docker" | null;
   peakRssBytes: number;
+  cpuMs: number;
   outcomes: readonly StepOutcome[];
 }
 
@@ -150,6 +156,7 @@ export function toReport(r: ReportInput): Report {
     engineWarnings: r.engineWarnings,
     backend: r.backend,
     peakRssBytes: r.peakRssBytes,
+    cpuMs: Math.max(0, Math.round(r.cpuMs)),
     steps: r.outcomes.map(toReportStep),
   };
 }

@@ -267,6 +267,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     const summary = toSummaryLine(outcomes);
     if (!opts.quiet || outcomes.some((o) => !o.ok)) opts.log(summary);
     if (opts.reportFile) {
+      const usage = process.resourceUsage();
       const { toReport } = await import("../core/report.ts");
       const report = toReport({
         runId,
@@ -277,8 +278,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
         summary,
         engineWarnings: [...warnings, ...runtimeWarnings],
         backend: ran?.runtime.chosen()?.primary ?? null,
-        // resourceUsage's maxRSS is in KiB.
-        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        // resourceUsage: maxRSS in KiB, CPU times in microseconds; this process only.
+        peakRssBytes: usage.maxRSS * 1024,
+        cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
         outcomes,
       });
       writeFileSync(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`);

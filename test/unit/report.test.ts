@@ -44,9 +44,11 @@ describe("the run report", () => {
       engineWarnings: [],
       backend: "docker",
       peakRssBytes: 80 << 20,
+      cpuMs: 1234.4,
       outcomes: [outcome],
     });
     expect(reportSchema.parse(r)).toEqual(r);
+    expect(r.cpuMs).toBe(1234);
     expect(r.steps[0]).toMatchObject({ limitHit: "memory", overheadMs: 212, durationMs: 812, limits: { cpus: null } });
     expect(r.steps[0]!.withheld.env).toEqual(["GITHUB_TOKEN"]);
   });
@@ -62,6 +64,7 @@ describe("the run report", () => {
       engineWarnings: [],
       backend: "docker",
       peakRssBytes: 80 << 20,
+      cpuMs: 1234.4,
       outcomes: [],
     });
     expect(() => reportSchema.parse({ ...r, extra: 1 })).toThrow();
