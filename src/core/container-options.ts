@@ -4,7 +4,7 @@
  */
 import type { ContainerCreateOptions } from "dockerode";
 import type { EngineQuirks } from "./engine-kind.ts";
-import type { SandboxSpec } from "./sandbox-spec.ts";
+import { backstopCommand, type SandboxSpec } from "./sandbox-spec.ts";
 
 /**
  * What the engine's pids cgroup counts for a sandbox under gVisor: runsc (ptrace platform) runs
@@ -27,8 +27,9 @@ export function toCreateOptions(spec: SandboxSpec, name?: string, quirks: Engine
   return {
     ...(name ? { name } : {}),
     Image: spec.image,
-    // A proxied step runs under the egress relay, which starts the command once it listens.
-    Cmd: spec.relay ? [...spec.relay, ...spec.cmd] : spec.cmd,
+    // A proxied step runs under the egress relay, which starts the command once it listens; the
+    // command under the backstop timer, as a container outlives a cratebox that was killed.
+    Cmd: [...(spec.relay ?? []), ...backstopCommand(spec), ...spec.cmd],
     Entrypoint: [],
     WorkingDir: spec.workdir,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),

@@ -146,6 +146,13 @@ interface Tmpfs {
 export interface SandboxSpec {
   image: string;
   cmd: string[];
+  /**
+   * Seconds after which the program ends by itself even if cratebox is gone (the orchestrator
+   * enforces the time limit and names it well before). A container outlives the process that
+   * created it, so the engine runs `cmd` under backstopCommand(); a bwrap sandbox dies with
+   * cratebox (--die-with-parent) and needs no timer. Undefined: no backstop (doctor's probes).
+   */
+  backstopSeconds?: number;
   workdir: string;
   env: Record<string, string>;
   user: string;
@@ -177,6 +184,11 @@ export class SpecError extends CrateboxError {
 
 /** Seconds beyond the orchestrator's own timeout after which the container ends by itself. */
 const FALLBACK_TIMEOUT_GRACE_S = 30;
+
+/** The timer a container's command runs under: GNU timeout, SIGTERM at the backstop, SIGKILL 5 s later. */
+export function backstopCommand(spec: SandboxSpec): string[] {
+  return spec.backstopSeconds === undefined ? [] : ["/usr/bin/timeout", "--kill-after=5", String(spec.backstopSeconds)];
+}
 
 export function toSandboxSpec(
   req: StepRequest,
@@ -304,12 +316,10 @@ export function toSandboxSpec(
     for (const name of ["NO_PROXY", "no_proxy"]) env.env[name] ??= NO_PROXY_DEFAULT;
   }
 
-  const fallbackSeconds = Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S;
   return {
     image: host.image,
-    // /usr/bin/timeout is a backstop only: the orchestrator enforces the limit and names it;
-    // this makes the step end by itself even if cratebox itself is killed.
-    cmd: ["/usr/bin/timeout", "--kill-after=5", String(fallbackSeconds), req.program, ...(compiler?.invocation.doctest ? withoutRuntool(req.args) : req.args)],
+    cmd: [req.program, ...(compiler?.invocation.doctest ? withoutRuntool(req.args) : req.args)],
+    backstopSeconds: Math.ceil(limits.timeoutMs / 1000) + FALLBACK_TIMEOUT_GRACE_S,
     workdir: req.cwd,
     env: env.env,
     user: `${host.uid}:${host.gid}`,
@@ -417,8 +427,6 @@ const TRACED_CALLS = "openat,open,stat,lstat,newfstatat,statx,access,faccessat,f
  * strace (/usr/bin/strace, on the read-only /usr mount) writing to `traceDir`.
  */
 export function withTracing(spec: SandboxSpec, traceDir: string): SandboxSpec {
-  // toSandboxSpec's command is [/usr/bin/timeout, --kill-after=5, <seconds>, program, ...args].
-  const at = 3;
-  const cmd = [...spec.cmd.slice(0, at), "/usr/bin/strace", "-f", "-qq", "-o", `${TRACE_MOUNT}/trace`, "-e", `trace=${TRACED_CALLS}`, ...spec.cmd.slice(at)];
+  const cmd = ["/usr/bin/strace", "-f", "-qq", "-o", `${TRACE_MOUNT}/trace`, "-e", `trace=${TRACED_CALLS}`, ...spec.cmd];
   return { ...spec, cmd, mounts: [...spec.mounts, { source: traceDir, target: TRACE_MOUNT, readOnly: false }] };
 }

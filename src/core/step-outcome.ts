@@ -133,13 +133,18 @@ export class FileErrorWatch extends OutputWatch {
 /** GNU timeout's status when the backstop fired (124, or 137 after --kill-after). */
 const FALLBACK_TIMEOUT_CODE = 124;
 
-export function toCause(exit: ContainerExit): Cause {
+/**
+ * `backstop`: the spec's backstop and how long the program ran; a 124 is the backstop's only when
+ * the program ran that long (else it is the program's own exit code).
+ */
+export function toCause(exit: ContainerExit, backstop?: { seconds: number | undefined; runMs: number | undefined }): Cause {
   if (exit.stoppedBy === "timeout") return "timeout";
   if (exit.stoppedBy === "interrupt" || exit.stoppedBy === "client-gone") return "interrupted";
   if (exit.oomKilled) return "memory";
   if (exit.exitCode === 0) return "exit";
   if (exit.pidsLimitHit) return "pids";
-  if (exit.exitCode === FALLBACK_TIMEOUT_CODE) return "fallback-timeout";
+  const fired = backstop?.seconds !== undefined && backstop.runMs !== undefined && backstop.runMs >= backstop.seconds * 1000;
+  if (exit.exitCode === FALLBACK_TIMEOUT_CODE && fired) return "fallback-timeout";
   if (exit.exitCode > 128 && exit.exitCode < 160) return "signal";
   return "exit";
 }

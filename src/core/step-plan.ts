@@ -137,7 +137,7 @@ export interface StepObservation {
 
 export function toStepOutcome(plan: StepPlan, seen: StepObservation): StepOutcome {
   const { spec, decision, request } = plan;
-  const cause = seen.blocked.length > 0 && seen.exit.exitCode === 0 ? "directive" : toCause(seen.exit);
+  const cause = seen.blocked.length > 0 && seen.exit.exitCode === 0 ? "directive" : toCause(seen.exit, { seconds: spec.backstopSeconds, runMs: seen.runMs });
   return {
     phase: request.phase,
     crate: plan.crate.name,

@@ -6,7 +6,8 @@ import type { SandboxSpec } from "../../src/core/sandbox-spec.ts";
 
 const spec: SandboxSpec = {
   image: "cratebox/sandbox:t",
-  cmd: ["/usr/bin/timeout", "--kill-after=5", "930", "/t/debug/build/foo-a/build_script_build-a.cratebox-real"],
+  cmd: ["/t/debug/build/foo-a/build_script_build-a.cratebox-real"],
+  backstopSeconds: 930,
   workdir: "/reg/foo-1.0.0",
   env: { OUT_DIR: "/t/debug/build/foo-b/out", SECRET_GRANTED: "s3cr3t" },
   user: "1000:1001",
@@ -49,16 +50,16 @@ describe("toBwrapArgs", () => {
   });
 
   it("ends with a read-only root, the working directory and the command; no environment on the command line", () => {
-    expect(joined).toMatch(
-      /--chdir \/reg\/foo-1\.0\.0 --remount-ro \/ -- \/usr\/bin\/timeout --kill-after=5 930 \/t\/debug\/build\/foo-a\/build_script_build-a\.cratebox-real$/,
-    );
+    // No backstop timer: the sandbox dies with cratebox (--die-with-parent), unlike a container.
+    expect(joined).toMatch(/--chdir \/reg\/foo-1\.0\.0 --remount-ro \/ -- \/t\/debug\/build\/foo-a\/build_script_build-a\.cratebox-real$/);
+    expect(args).toContain("--die-with-parent");
     expect(joined).not.toContain("s3cr3t");
     expect(args).not.toContain("--setenv");
   });
 
   it("puts the egress relay in front of the command", () => {
     expect(toBwrapArgs({ ...spec, relay: ["/.cratebox/node", "/.cratebox/egress-relay.js"] }).join(" ")).toMatch(
-      /-- \/\.cratebox\/node \/\.cratebox\/egress-relay\.js \/usr\/bin\/timeout/,
+      /-- \/\.cratebox\/node \/\.cratebox\/egress-relay\.js \/t\/debug\/build\/foo-a\/build_script_build-a\.cratebox-real$/,
     );
   });
 });

@@ -276,7 +276,7 @@ describe("the container of a proxied step", () => {
       "3128",
       "--",
     ]);
-    expect(o.Cmd?.[6]).toBe("/usr/bin/timeout");
+    expect(o.Cmd?.slice(6, 9)).toEqual(["/usr/bin/timeout", "--kill-after=5", String(spec.backstopSeconds)]);
     expect(spec.env).toMatchObject({ HTTP_PROXY: "http://127.0.0.1:3128", https_proxy: "http://127.0.0.1:3128" });
     expect(spec.env.NO_PROXY).toBe("*"); // granted: going around the proxy reaches only the container itself
     expect(spec.env.no_proxy).toBe("localhost,127.0.0.1,::1");

@@ -78,10 +78,10 @@ describe("toSandboxSpec (deny by default)", () => {
     }
   });
 
-  it("runs the real binary under the backstop timer", () => {
+  it("runs the real binary, with a backstop timer 30 s past the time limit", () => {
     const s = spec();
-    expect(s.cmd.slice(0, 3)).toEqual(["/usr/bin/timeout", "--kill-after=5", String(DEFAULT_LIMITS.timeoutMs / 1000 + 30)]);
-    expect(s.cmd[3]).toBe(request().program);
+    expect(s.cmd[0]).toBe(request().program);
+    expect(s.backstopSeconds).toBe(DEFAULT_LIMITS.timeoutMs / 1000 + 30);
   });
 
   it("mounts another crate's OUT_DIR named in DEP_* read-only", () => {
@@ -136,6 +136,9 @@ describe("toSandboxSpec (deny by default)", () => {
 
 describe("toCreateOptions", () => {
   const o = toCreateOptions(spec());
+  it("runs the command under the backstop timer: a container outlives a cratebox that was killed", () => {
+    expect(o.Cmd).toEqual(["/usr/bin/timeout", "--kill-after=5", String(DEFAULT_LIMITS.timeoutMs / 1000 + 30), ...spec().cmd]);
+  });
   it("is deny-by-default at the engine level", () => {
     const h = o.HostConfig!;
     expect(h.NetworkMode).toBe("none");
@@ -182,7 +185,7 @@ describe("toSandboxSpec for binaries cargo runs (tests, benches, cargo run)", ()
     expect(byTarget[`${target}/tmp`]).toBe(false);
     expect(byTarget[`${target}/debug/app`]).toBe(true);
     expect(s.tmpfs.map((t) => t.target)).toContain(target); // the rest of target/ stays hidden
-    expect(s.cmd.slice(3)).toEqual([testBin, "--nocapture"]);
+    expect(s.cmd).toEqual([testBin, "--nocapture"]);
   });
 
   it("passes the harness's variables and withholds the rest", () => {

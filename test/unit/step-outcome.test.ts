@@ -14,8 +14,15 @@ describe("toCause", () => {
     [{ ...base, exitCode: 137, stoppedBy: "interrupt" as const }, "interrupted"],
     [{ ...base, exitCode: 101, pidsLimitHit: true }, "pids"],
     [{ ...base, exitCode: 139 }, "signal"],
-    [{ ...base, exitCode: 124 }, "fallback-timeout"],
+    [{ ...base, exitCode: 124 }, "exit"],
   ])("%j -> %s", (exit, cause) => expect(toCause(exit)).toBe(cause));
+
+  it("reads 124 as the backstop timer's only when the program ran until it", () => {
+    expect(toCause({ ...base, exitCode: 124 }, { seconds: 930, runMs: 930_004 })).toBe("fallback-timeout");
+    // A program's own exit code 124, or a sandbox without the timer (bwrap dies with cratebox).
+    expect(toCause({ ...base, exitCode: 124 }, { seconds: 930, runMs: 2_000 })).toBe("exit");
+    expect(toCause({ ...base, exitCode: 124 }, { seconds: undefined, runMs: 930_004 })).toBe("exit");
+  });
 
   it("reports signals as cargo would see them", () => {
     expect(toSignal({ ...base, exitCode: 139 }, "signal")).toBe(11);
