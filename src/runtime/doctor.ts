@@ -65,7 +65,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
   const identity: RunIdentity = { runId: `doctor-${randomUUID()}`, owner: ownerLabel() };
   const own = imageTag(DEFAULT_IMAGE).tag;
   const host = readRunHostFacts(own, []);
-  const backend = chooseBackend(choice);
+  const backend = chooseBackend(choice, identity.owner);
   add({ name: "backend", ok: true, detail: `${backend.primary}: ${backend.reason}` });
   if (backend.bwrap) {
     add({

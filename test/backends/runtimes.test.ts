@@ -4,14 +4,15 @@
  * label, removal. Also doctor's probes, which must carry the run's labels so that the sweep
  * finds them, and the capability drop without which bwrap's read-only binds are not.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
 import { LABEL_RUN } from "../../src/core/labels.ts";
+import { DEFAULT_LIMITS } from "../../src/core/limits.ts";
 import { toProbeSpec } from "../../src/core/probe-spec.ts";
 import { probeEnforcement } from "../../src/runtime/enforcement.ts";
 import { readRunHostFacts } from "../../src/runtime/host-facts.ts";
@@ -29,7 +30,7 @@ const image = imageTag().tag;
 const identity = { runId: `backend-test-${randomUUID()}`, owner: ownerLabel() };
 const host = readRunHostFacts(image, []);
 const bwrapProbe = probeBwrap();
-const cgroups = detectCgroups();
+const cgroups = detectCgroups(identity.owner);
 if (!bwrapProbe.ok) throw new Error(`the backends project needs bwrap: ${bwrapProbe.reason}`);
 if (!("support" in cgroups)) throw new Error(`the backends project needs cgroups for bwrap's limits: ${cgroups.reason}`);
 const bwrapBinary = bwrapProbe.bwrap;
@@ -138,6 +139,42 @@ describe.each(runtimes)("%s", (name, runtime) => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("bwrap's cgroups", () => {
+  it("is removed with the sandbox, after the processes it left behind have gone", async () => {
+    const bwrap = runtimes.find(([name]) => name === "bwrap")![1];
+    // The program ends at once and leaves two sleepers, killed with its PID namespace a moment later.
+    const run = await runSandbox(
+      bwrap,
+      toProbeSpec(host, identity, "cgroup", "sleep 30 & sleep 30 & exit 0", {}),
+      { stdout: () => {}, stderr: () => {} },
+      new AbortController().signal,
+      {},
+    );
+    const dirs = ["memory", "pids", "cpu", "."].map((c) => path.join("/sys/fs/cgroup", c, "cratebox", identity.owner, run.id));
+    expect(dirs.filter((d) => existsSync(d)).length).toBeGreaterThan(0);
+    await bwrap.remove(run.id);
+    expect(dirs.filter((d) => existsSync(d))).toEqual([]);
+  });
+
+  it("is removed once a process still in it has left, without blocking meanwhile", async () => {
+    if (!("support" in cgroups)) throw new Error("no cgroups");
+    const id = `test-${randomUUID().slice(0, 8)}`;
+    const cg = cgroups.support.create(identity.owner, id, { ...DEFAULT_LIMITS });
+    const dirs = cg.procs.map((p) => path.dirname(p));
+    // A process that stays in it for 300 ms after the sandbox would have ended.
+    const late = spawn("/bin/sh", ["-c", `for f in ${cg.procs.join(" ")}; do echo $$ > $f; done; exec sleep 0.3`]);
+    await new Promise((r) => setTimeout(r, 100));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    await cg.remove();
+    clearInterval(timer);
+    expect(dirs.filter((d) => existsSync(d))).toEqual([]);
+    expect(late.exitCode ?? (await new Promise((r) => late.once("exit", r)))).toBe(0);
+    // The event loop ran while removal waited (it used to block it).
+    expect(ticks).toBeGreaterThan(5);
   });
 });
 

@@ -73,7 +73,8 @@ export interface BackendInfo {
 }
 
 /** The backend for a run: what was asked for (`--backend`, CRATEBOX_BACKEND), and what this host can do. */
-export function chooseBackend(choice: BackendChoice): BackendInfo & { bwrap: string | undefined } {
+/** `owner`: this process's owner label (the cgroup probe is made below it). */
+export function chooseBackend(choice: BackendChoice, owner: string): BackendInfo & { bwrap: string | undefined } {
   if (choice === "docker")
     return { primary: "docker", reason: "asked for (--backend docker)", bwrap: undefined, cgroups: undefined, cgroupsMissing: undefined };
   const probe = probeBwrap();
@@ -82,7 +83,7 @@ export function chooseBackend(choice: BackendChoice): BackendInfo & { bwrap: str
       throw new CrateboxError("BACKEND_UNAVAILABLE", `--backend bwrap: ${probe.reason}`, "install bubblewrap, or use the Docker engine: --backend docker");
     return { primary: "docker", reason: `${probe.reason}; using the Docker engine`, bwrap: undefined, cgroups: undefined, cgroupsMissing: undefined };
   }
-  const cg = detectCgroups();
+  const cg = detectCgroups(owner);
   const cgroups = "support" in cg ? cg.support : undefined;
   const cgroupsMissing = "reason" in cg ? cg.reason : undefined;
   return {
@@ -122,7 +123,7 @@ export class SandboxRouter implements SandboxRuntime {
   /** Which backend runs what, decided on first use. */
   backend(): BackendInfo {
     if (!this.info) {
-      this.info = chooseBackend(this.opts.choice);
+      this.info = chooseBackend(this.opts.choice, this.opts.owner);
       if (this.info.bwrap)
         this.bwrap = new BwrapRuntime({ bwrap: this.info.bwrap, cgroups: this.info.cgroups, ownImage: this.opts.ownImage, owner: this.opts.owner });
       this.opts.onChosen?.(this.info);

@@ -93,7 +93,7 @@ export class BwrapRuntime implements SandboxRuntime {
     this.live.delete(id);
     entry.child?.kill("SIGKILL");
     entry.cgroup?.kill();
-    entry.cgroup?.remove();
+    await entry.cgroup?.remove();
   }
 
   async list(label: string, value?: string): Promise<ListedSandbox[]> {

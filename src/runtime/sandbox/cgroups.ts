@@ -8,6 +8,7 @@
  * Layout: `<controller root>/cratebox/<owner>/<sandbox id>`, where owner is the pid and start
  * time of the cratebox process (sweep removes the directories of owners that are gone).
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Limits } from "../../core/limits.ts";
@@ -21,7 +22,8 @@ export interface SandboxCgroup {
   pidsLimitHit(): boolean | undefined;
   /** SIGKILL for every process in it. */
   kill(): void;
-  remove(): void;
+  /** Removes it once its processes have left (they may still be leaving when the sandbox ended). */
+  remove(): Promise<void>;
 }
 
 export interface CgroupSupport {
@@ -57,18 +59,27 @@ function killAll(procsFile: string): void {
   }
 }
 
-function removeDir(dir: string): void {
-  for (let i = 0; i < 20; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return;
-      if (code !== "EBUSY") return;
-      // Processes still leaving: a moment, then again.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
+/** Whether `dir` is gone (removed now, or already); false while processes are still in it. */
+function rmdirIfEmpty(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "EBUSY";
+  }
+}
+
+/**
+ * Removes cgroup directories, retrying while processes are still leaving them (a sandbox's
+ * processes are reaped a moment after bwrap ends), without holding up the event loop: other
+ * steps' requests and output are handled meanwhile. Gives up after about a second; the sweep
+ * of a later run removes what is left.
+ */
+async function removeDirs(dirs: readonly string[]): Promise<void> {
+  let left = dirs.filter((d) => !rmdirIfEmpty(d));
+  for (let i = 0; i < 40 && left.length > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5 + i));
+    left = left.filter((d) => !rmdirIfEmpty(d));
   }
 }
 
@@ -85,9 +96,10 @@ function sweepParent(parent: string, isGone: (owner: string) => boolean): void {
     const dir = path.join(parent, owner);
     for (const id of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
       killAll(path.join(dir, id.name, "cgroup.procs"));
-      removeDir(path.join(dir, id.name));
+      // Processes just killed may still be leaving: then a later run's sweep removes it.
+      rmdirIfEmpty(path.join(dir, id.name));
     }
-    removeDir(dir);
+    rmdirIfEmpty(dir);
   }
 }
 
@@ -123,9 +135,7 @@ class CgroupV1 implements CgroupSupport {
       kill: () => {
         for (const d of dirs) killAll(path.join(d, "cgroup.procs"));
       },
-      remove: () => {
-        for (const d of dirs) removeDir(d);
-      },
+      remove: () => removeDirs(dirs),
     };
   }
 
@@ -161,7 +171,7 @@ class CgroupV2 implements CgroupSupport {
           killAll(path.join(dir, "cgroup.procs"));
         }
       },
-      remove: () => removeDir(dir),
+      remove: () => removeDirs([dir]),
     };
   }
 
@@ -172,22 +182,27 @@ class CgroupV2 implements CgroupSupport {
 
 /**
  * The cgroup support of this host for this process, or why there is none. A cgroup is made and
- * removed to prove it, once per run.
+ * removed to prove it, once per run, below `owner` (this process's owner label, as for its
+ * sandboxes: a later run's sweep removes the owner's directory once this process is gone).
  */
-export function detectCgroups(): { support: CgroupSupport } | { reason: string } {
+export function detectCgroups(owner: string): { support: CgroupSupport } | { reason: string } {
   const v2 = existsSync(path.join(ROOT, "cgroup.controllers"));
   const support: CgroupSupport = v2 ? new CgroupV2() : new CgroupV1();
   if (!v2 && !(existsSync(path.join(ROOT, "memory")) && existsSync(path.join(ROOT, "pids")))) {
     return { reason: "this host's cgroup v1 has no memory or pids hierarchy" };
   }
-  const probeOwner = `probe-${process.pid}`;
   try {
-    const cg = support.create(probeOwner, "probe", { memoryBytes: 64 * 1024 ** 2, pids: 16, timeoutMs: 1000, cpus: undefined, tmpBytes: 1024 ** 2 });
-    cg.remove();
-    support.sweep((o) => o === probeOwner);
+    const cg = support.create(owner, `probe-${randomUUID().slice(0, 8)}`, {
+      memoryBytes: 64 * 1024 ** 2,
+      pids: 16,
+      timeoutMs: 1000,
+      cpus: undefined,
+      tmpBytes: 1024 ** 2,
+    });
+    // Never populated: removed at once.
+    void cg.remove();
     return { support };
   } catch (err) {
-    support.sweep((o) => o === probeOwner);
     return { reason: `cratebox cannot make a cgroup here (cgroup v${v2 ? 2 : 1}: ${(err as Error).message})` };
   }
 }
