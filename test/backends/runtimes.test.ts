@@ -19,7 +19,7 @@ import { readRunHostFacts } from "../../src/runtime/host-facts.ts";
 import { imageTag } from "../../src/runtime/image.ts";
 import { probeBwrap } from "../../src/runtime/sandbox/backend.ts";
 import { BwrapRuntime } from "../../src/runtime/sandbox/bwrap-runtime.ts";
-import { detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
+import { type CgroupSupport, detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
 import { DockerRuntime } from "../../src/runtime/sandbox/docker-runtime.ts";
 import { runSandbox } from "../../src/runtime/sandbox/run-sandbox.ts";
 import { type SandboxRuntime, withRuntime } from "../../src/runtime/sandbox/runtime.ts";
@@ -175,6 +175,25 @@ describe("bwrap's cgroups", () => {
     expect(late.exitCode ?? (await new Promise((r) => late.once("exit", r)))).toBe(0);
     // The event loop ran while removal waited (it used to block it).
     expect(ticks).toBeGreaterThan(5);
+  });
+});
+
+describe("bwrap's cgroup join", () => {
+  it("refuses to run the program when the sandbox cannot be put in its cgroup", async () => {
+    const nowhere: CgroupSupport = {
+      version: 2,
+      create: () => ({ procs: ["/nonexistent/cgroup.procs"], oomKilled: () => false, pidsLimitHit: () => false, kill: () => {}, remove: async () => {} }),
+      sweep: () => {},
+    };
+    const bwrap = new BwrapRuntime({ bwrap: bwrapBinary, cgroups: nowhere, ownImage: image, owner: identity.owner });
+    const marker = path.join(mkdtempSync(path.join(tmpdir(), "cratebox-join-")), "ran");
+    const spec = toProbeSpec(host, identity, "join", `touch ${marker}`, {});
+    const writable = { ...spec, mounts: [...spec.mounts, { source: path.dirname(marker), target: path.dirname(marker), readOnly: false }] };
+    await expect(runSandbox(bwrap, writable, { stdout: () => {}, stderr: () => {} }, new AbortController().signal, {})).rejects.toThrow(
+      /could not put the bwrap sandbox in its cgroup: .*nonexistent/,
+    );
+    expect(existsSync(marker)).toBe(false);
+    rmSync(path.dirname(marker), { recursive: true });
   });
 });
 

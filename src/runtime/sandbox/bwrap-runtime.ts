@@ -6,14 +6,23 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import type { Readable, Writable } from "node:stream";
 import { bwrapRefusal, toBwrapArgs } from "../../core/bwrap-args.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import type { CgroupSupport, SandboxCgroup } from "./cgroups.ts";
 import type { ListedSandbox, RunIo, Sandbox, SandboxExitStatus, SandboxRuntime } from "./runtime.ts";
 
-/** Joins the cgroups named before `--`, then becomes the command after it. */
-const JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+/**
+ * bwrap's descriptors for joining a cgroup before anything runs: it blocks its sandbox (the one
+ * process in the new namespaces, before it starts the program) until a byte arrives on BLOCK_FD,
+ * and tells the sandbox's pid on INFO_FD. cratebox moves bwrap and that process into the cgroup,
+ * then lets it go: the program and everything it starts are born inside. (A shell that joined
+ * and then exec'd bwrap cost one more exec per step.)
+ */
+const BLOCK_FD = 3;
+const INFO_FD = 4;
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
@@ -49,8 +58,7 @@ export class BwrapRuntime implements SandboxRuntime {
     const cgroup = this.opts.cgroups?.create(this.opts.owner, id, spec.limits);
     const entry: { labels: Record<string, string>; cgroup: SandboxCgroup | undefined; child?: ChildProcess } = { labels: spec.labels, cgroup };
     this.live.set(id, entry);
-    const args = toBwrapArgs(spec);
-    const command = cgroup ? ["/bin/sh", "-c", JOIN_CGROUPS, "sh", ...cgroup.procs, "--", this.opts.bwrap, ...args] : [this.opts.bwrap, ...args];
+    const args = [...(cgroup ? ["--block-fd", String(BLOCK_FD), "--info-fd", String(INFO_FD)] : []), ...toBwrapArgs(spec)];
     let killed = false;
     return {
       id,
@@ -60,16 +68,25 @@ export class BwrapRuntime implements SandboxRuntime {
         new Promise<SandboxExitStatus>((resolve, reject) => {
           const t0 = performance.now();
           // Exactly the spec's environment: bwrap hands it down (it is not on the command line).
-          const child = spawn(command[0]!, command.slice(1), { env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
+          const child = spawn(this.opts.bwrap, args, {
+            env: spec.env,
+            stdio: cgroup ? ["ignore", "pipe", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
+          });
           entry.child = child;
-          child.stdout.on("data", (c: Buffer) => io.stdout(c));
-          child.stderr.on("data", (c: Buffer) => io.stderr(c));
+          let joinError: Error | undefined;
+          if (cgroup)
+            joinWhenBlocked(child, cgroup.procs, (err) => {
+              joinError = err;
+            });
+          child.stdout!.on("data", (c: Buffer) => io.stdout(c));
+          child.stderr!.on("data", (c: Buffer) => io.stderr(c));
           child.once("spawn", () => {
             if (killed) child.kill("SIGKILL");
             started();
           });
           child.once("error", (err) => reject(new CrateboxError("BACKEND_UNAVAILABLE", `could not start bwrap (${this.opts.bwrap}): ${err.message}`)));
           child.once("close", (code, signal) => {
+            if (joinError) return reject(new CrateboxError("BACKEND_UNAVAILABLE", `could not put the bwrap sandbox in its cgroup: ${joinError.message}`));
             const exitCode = code ?? 128 + (SIGNALS[signal ?? ""] ?? 9);
             resolve({
               exitCode,
@@ -100,5 +117,55 @@ export class BwrapRuntime implements SandboxRuntime {
     return [...this.live.entries()]
       .filter(([, e]) => label in e.labels && (value === undefined || e.labels[label] === value))
       .map(([id, e]) => ({ id, labels: e.labels }));
+  }
+}
+
+/**
+ * Once bwrap has told its sandbox's pid (INFO_FD), moves bwrap and the sandbox into the cgroup
+ * (every `cgroup.procs` file) and unblocks it (BLOCK_FD). A bwrap that fails before it tells
+ * anything ends by itself, its error on stderr.
+ */
+function joinWhenBlocked(child: ChildProcess, procs: readonly string[], failed: (err: Error) => void): void {
+  const info = child.stdio[INFO_FD] as Readable;
+  const block = child.stdio[BLOCK_FD] as Writable;
+  block.on("error", () => {}); // bwrap gone before it read: its exit says why.
+  let text = "";
+  info.setEncoding("utf8");
+  info.on("data", (c: string) => (text += c));
+  info.on("error", () => {});
+  info.once("end", () => {
+    // Nothing told: bwrap failed or was killed before it told (its exit says why). Let go of the
+    // descriptor only once bwrap is gone, so that a sandbox it made has had its --die-with-parent
+    // signal before it could read the end of file.
+    if (!text.trim()) {
+      if (child.exitCode !== null || child.signalCode !== null) block.destroy();
+      else child.once("exit", () => block.destroy());
+      return;
+    }
+    let sandboxPid: number | undefined;
+    try {
+      sandboxPid = (JSON.parse(text) as { "child-pid"?: number })["child-pid"];
+      if (!Number.isInteger(sandboxPid) || child.pid === undefined) throw new Error(`bwrap told no sandbox pid (${text.trim().slice(0, 80)})`);
+      for (const file of procs) {
+        writeFileSync(file, String(child.pid));
+        writeFileSync(file, String(sandboxPid));
+      }
+      block.end("x");
+    } catch (err) {
+      // Never let go: the sandbox and bwrap are killed first, as an end of file on BLOCK_FD
+      // would let the sandbox go on.
+      if (Number.isInteger(sandboxPid)) killQuietly(sandboxPid!);
+      child.kill("SIGKILL");
+      block.destroy();
+      failed(err as Error);
+    }
+  });
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* gone already */
   }
 }
