@@ -72,8 +72,10 @@ export interface BackendInfo {
   cgroupsMissing: string | undefined;
 }
 
-/** The backend for a run: what was asked for (`--backend`, CRATEBOX_BACKEND), and what this host can do. */
-/** `owner`: this process's owner label (the cgroup probe is made below it). */
+/**
+ * The backend for a run: what was asked for (`--backend`, CRATEBOX_BACKEND), and what this host
+ * can do. `owner`: this process's owner label (the cgroup probe is made below it).
+ */
 export function chooseBackend(choice: BackendChoice, owner: string): BackendInfo & { bwrap: string | undefined } {
   if (choice === "docker")
     return { primary: "docker", reason: "asked for (--backend docker)", bwrap: undefined, cgroups: undefined, cgroupsMissing: undefined };
