@@ -11,7 +11,7 @@ import { CrateboxError } from "../core/errors.ts";
 import type { CargoInvocation } from "../core/cargo-args.ts";
 import { realpathOrUndefined } from "./realpath.ts";
 import { askedOnce } from "./asked-once.ts";
-import { runProgram } from "./run-program.ts";
+import { type ProgramResult, runProgram } from "./run-program.ts";
 
 export interface BuildDirs {
   workspaceRoot: string;
@@ -26,11 +26,27 @@ export interface BuildDirs {
 
 const buildDirsAsked = askedOnce<BuildDirs>();
 
-export function readBuildDirs(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
-  return buildDirsAsked(env, [cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir], () => askCargo(cargo, inv, cwd, env));
+/**
+ * `asked`: the same question's answer, asked already by someone else (bin/cratebox, before Node
+ * started; cli/early.ts); undefined from it means "ask again".
+ */
+export function readBuildDirs(
+  cargo: string,
+  inv: CargoInvocation,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  asked?: Promise<ProgramResult<string> | undefined>,
+): Promise<BuildDirs> {
+  return buildDirsAsked(env, [cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir], () => askCargo(cargo, inv, cwd, env, asked));
 }
 
-async function askCargo(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<BuildDirs> {
+async function askCargo(
+  cargo: string,
+  inv: CargoInvocation,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  asked?: Promise<ProgramResult<string> | undefined>,
+): Promise<BuildDirs> {
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
     ...inv.globals,
@@ -44,7 +60,7 @@ async function askCargo(cargo: string, inv: CargoInvocation, cwd: string, env: N
   // --target-dir goes in as CARGO_TARGET_DIR, so cargo itself says where both the target and the
   // build directory (build.build-dir may put it elsewhere) are.
   const metaEnv = inv.targetDir ? { ...env, CARGO_TARGET_DIR: path.resolve(cwd, inv.targetDir) } : env;
-  const res = await runProgram(cargo, args, { cwd, env: metaEnv });
+  const res = (await asked) ?? (await runProgram(cargo, args, { cwd, env: metaEnv }));
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",

@@ -3,11 +3,12 @@
  * RUSTC_WRAPPER, and a target/ shared with plain cargo in both directions.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { execa } from "execa";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
-import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
+import { makeRegistry, makeWorkspace, ROOT, tempDir } from "../helpers/workspace.ts";
 
 // Reports where it ran (HOME inside the sandbox is /home/cratebox) and what FOO it saw.
 const BUILD_RS = `
@@ -125,6 +126,72 @@ describe("a target/ built by plain cargo first", () => {
   });
 });
 
+describe("the `cargo metadata` bin/cratebox asks before Node starts", () => {
+  // A stand-in cargo that notes each call: its subcommand, whether cratebox's hand-over
+  // variables reached it, and which process started it (bin/cratebox's shell, or Node).
+  const STAND_IN = (log: string) =>
+    `#!/bin/sh\ncase $(readlink /proc/$PPID/exe) in */node) p=node ;; *) p=shell ;; esac\necho "$1 early=$(env | grep -c '^CRATEBOX_EARLY') parent=$p" >> ${log}\nexec cargo "$@"\n`;
+  const setUp = (files: Record<string, string> = { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, "input.txt": "one\n" }) => {
+    const registry = makeRegistry();
+    const fake = makeFakeHome();
+    const dir = tempDir();
+    const tmp = path.join(dir, "tmp");
+    mkdirSync(tmp);
+    const log = path.join(dir, "cargo.log");
+    const standIn = path.join(dir, "cargo");
+    writeFileSync(standIn, STAND_IN(log), { mode: 0o755 });
+    const ws = makeWorkspace({ registry: registry.dir, files });
+    const env = testEnv(fake, { CARGO: standIn, TMPDIR: tmp });
+    const calls = () => readFileSync(log, "utf8").trim().split("\n");
+    return { ws, env, tmp, calls, fake };
+  };
+
+  it("is this build's question: a relative --target-dir built by plain cargo is checked, and metadata is asked once", async () => {
+    const { ws, env, tmp, calls, fake } = setUp();
+    expect((await plainCargo(["build", "--target-dir", "out"], ws, testEnv(fake))).code).toBe(0);
+    const res = await cratebox(["build", "--target-dir", "out"], ws, env);
+    expect(res.code, res.output).toBe(0);
+    // the answer told where plain cargo had put its build script: behind the sandbox now
+    expect(res.stderr).toContain("put 1 build script(s) compiled outside cratebox behind the sandbox");
+    const metadata = calls().filter((c) => c.startsWith("metadata"));
+    expect(metadata).toHaveLength(1);
+    expect(metadata[0]).toContain("parent=shell");
+    // nothing cratebox started saw the hand-over, and its FIFO is gone
+    expect(calls().every((c) => c.includes("early=0"))).toBe(true);
+    expect(readdirSync(tmp).filter((f) => f.startsWith("cratebox-early"))).toEqual([]);
+  });
+
+  it("that fails is asked again by Node, which reports cargo's own words", async () => {
+    const { ws, env, calls } = setUp({ "Cargo.toml": "[package]\nname = \n" });
+    const res = await cratebox(["build"], ws, env);
+    expect(res.code).toBe(101);
+    expect(res.stderr).toContain("`cargo metadata` failed, so cratebox cannot tell where this build writes");
+    expect(res.stderr).toMatch(/failed to parse manifest|invalid string|expected/);
+    expect(
+      calls()
+        .filter((c) => c.startsWith("metadata"))
+        .map((c) => c.replace(/^.* parent=/, "")),
+    ).toEqual(["shell", "node"]);
+  });
+
+  it("is not taken from a variable set by anyone else, which removes no file", async () => {
+    const { ws, env, calls } = setUp();
+    const planted = path.join(tempDir(), "cratebox-early-1");
+    writeFileSync(planted, "keep me\n");
+    const res = await execa(process.execPath, [path.join(ROOT, "dist/cli/cratebox.js"), "cargo", "build"], {
+      cwd: ws,
+      env: { ...env, CRATEBOX_EARLY: planted, CRATEBOX_EARLY_CARGO: env.CARGO! },
+      extendEnv: false,
+      reject: false,
+      all: true,
+      stdin: "ignore",
+    });
+    expect(res.exitCode, res.all).toBe(0);
+    expect(readFileSync(planted, "utf8")).toBe("keep me\n");
+    expect(calls().filter((c) => c.startsWith("metadata"))).toEqual(["metadata early=0 parent=node"]);
+  });
+});
+
 describe("a user's own RUSTC_WRAPPER", () => {
   const LOGGER = (log: string) => `#!/bin/sh\necho "$@" >> ${log}\nexec "$@"\n`;
 
@@ -163,7 +230,7 @@ describe("timestamps", () => {
     const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": BUILD_RS, "src/main.rs": MAIN_RS, "input.txt": "one\n" } });
     expect((await plainCargo(["build"], ws, testEnv(fake))).code).toBe(0);
     const old = new Date("2020-01-01T00:00:00Z");
-    const { readdirSync, statSync } = await import("node:fs");
+    const { statSync } = await import("node:fs");
     const buildDir = path.join(ws, "target/debug/build");
     const scriptDir = readdirSync(buildDir)
       .map((d) => path.join(buildDir, d))
