@@ -1,5 +1,5 @@
 /** Content-addressed image tags: a changed Dockerfile or rootfs file gives a new tag. Pure. */
-import { createHash } from "node:crypto";
+import { lazyCrypto } from "./lazy-crypto.ts";
 
 export interface ContextEntry {
   /** Path relative to the image directory, POSIX separators. */
@@ -13,7 +13,7 @@ export interface ContextEntry {
 const IMAGE_REPOSITORY = "cratebox";
 
 export function toImageTag(name: string, entries: readonly ContextEntry[]): string {
-  const h = createHash("sha256");
+  const h = lazyCrypto().createHash("sha256");
   for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     // Only the executable bit counts: git keeps no other mode, and directory modes follow the
     // umask of whoever checked the repository out.

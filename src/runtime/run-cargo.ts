@@ -3,12 +3,11 @@
  * sweep, swap of existing build scripts, the orchestrator's socket), runs cargo with the
  * wrapper in place, and returns cargo's own exit code (130 when interrupted).
  */
-import { randomUUID } from "node:crypto";
-import { existsSync, fstatSync, readFileSync, writeFileSync } from "node:fs";
-import { constants } from "node:os";
+import { existsSync, fstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
 import path from "node:path";
-import { dir as tmpDir } from "tmp-promise";
 import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
+import { lazyCrypto } from "../core/lazy-crypto.ts";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { toRunnerPhase } from "../core/phase.ts";
@@ -159,7 +158,6 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
   ]);
   const host = toolchain?.host;
   const owner = ownerLabel();
-  const image = imageTag(opts.image ?? DEFAULT_IMAGE).tag;
   /** Warnings about limits the backends do not enforce, for the summary and the report. */
   const warnings: string[] = [];
   const warn = (w: string) => {
@@ -184,23 +182,36 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     );
   }
 
-  const runId = randomUUID();
-  // Its name carries this process's start time (and tmp adds the pid): a run killed outright
-  // leaves it behind, and the next run removes it (sweep.ts).
-  const tmp = await tmpDir({ prefix: runDirPrefix(), mode: 0o700, unsafeCleanup: true });
+  // The run's id labels its sandboxes and names it in the report: made when first needed.
+  let runId: string | undefined;
+  const theRunId = () => (runId ??= lazyCrypto().randomUUID());
+  // Its name carries this process's start time and pid: a run killed outright leaves it behind,
+  // and the next run removes it (sweep.ts). mkdtemp makes it private (0700).
+  const tmpPath = mkdtempSync(path.join(tmpdir(), `${runDirPrefix()}-${process.pid}-`));
   // The step machinery (backends, step runner, facts, proxy) loads when cargo's first step
   // arrives: a no-op build never pays for it (issue 13).
   let machinery: Promise<RunSteps> | undefined;
   const loadSteps = () =>
     (machinery ??= import("./run-steps.ts").then(({ startSteps }) =>
-      startSteps({ opts, image, owner, runId, tmpPath: tmp.path, dirs, grants, eager, warn, sysroot: toolchain?.sysroot }),
+      startSteps({
+        opts,
+        image: imageTag(opts.image ?? DEFAULT_IMAGE).tag,
+        owner,
+        runId: theRunId(),
+        tmpPath,
+        dirs,
+        grants,
+        eager,
+        warn,
+        sysroot: toolchain?.sysroot,
+      }),
     ));
   const orchestrator = new Orchestrator(async () => (await loadSteps()).steps, toRunnerPhase(inv.subcommand), opts.log);
   let interrupted = false;
   try {
-    const socket = path.join(tmp.path, "run.sock");
+    const socket = path.join(tmpPath, "run.sock");
     await orchestrator.listen(socket);
-    const shim = path.join(tmp.path, "build-script-shim");
+    const shim = path.join(tmpPath, "build-script-shim");
     writeShimTemplate(shim);
     const userWrapper = findUserRustcWrapper(opts.cwd, opts.env);
     const env: NodeJS.ProcessEnv = {
@@ -212,7 +223,6 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       CRATEBOX_CLIENT: SHIMS.client,
       ...(existsSync(SHIMS.clientBin) ? { CRATEBOX_CLIENT_BIN: SHIMS.clientBin } : {}),
       CRATEBOX_SHIM: shim,
-      CRATEBOX_RUN_ID: runId,
     };
     delete env.CARGO_BUILD_RUSTC_WRAPPER;
     delete env.CARGO_BUILD_RUSTDOC;
@@ -270,7 +280,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       const usage = process.resourceUsage();
       const { toReport } = await import("../core/report.ts");
       const report = toReport({
-        runId,
+        runId: theRunId(),
         command: ["cargo", ...opts.cargoArgs],
         exitCode: code,
         startedAt,
@@ -288,6 +298,10 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
     return code;
   } finally {
     await orchestrator.close().catch(() => {});
-    await tmp.cleanup().catch(() => {});
+    try {
+      rmSync(tmpPath, { recursive: true, force: true });
+    } catch {
+      /* what is left, the next run's sweep removes */
+    }
   }
 }

@@ -41,7 +41,7 @@ export async function sweepOrphans(runtime: SandboxRuntime): Promise<number> {
   return orphans.length;
 }
 
-/** The prefix of a run's private directory (tmp-promise appends `-<pid>-<random>`): its owner's start time. */
+/** The prefix of a run's private directory (run-cargo.ts appends `-<pid>-<random>`): its owner's start time. */
 export function runDirPrefix(pid = process.pid): string {
   return `cratebox-run-${processStartTime(pid) ?? "0"}`;
 }

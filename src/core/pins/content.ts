@@ -11,7 +11,7 @@
  * Unlike a hash of `build.rs` alone, what `include!`, `mod` and `#[path]` pull in is covered:
  * rustc names every file it read.
  */
-import { createHash } from "node:crypto";
+import { lazyCrypto } from "../lazy-crypto.ts";
 
 export const CONTENT_KINDS = ["build-script", "proc-macro"] as const;
 /** What a content pin covers: a build script, or a procedural macro (both run on the building machine). */
@@ -47,7 +47,7 @@ export interface ContentRecord {
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  return lazyCrypto().createHash("sha256").update(data).digest("hex");
 }
 
 /** The record in canonical order: files by path, dependencies by name, version and source; each once. */

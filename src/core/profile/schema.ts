@@ -38,10 +38,9 @@ import {
   parseSha256,
   type ValueResult,
 } from "./values.ts";
-import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
+import { parseCargoVersionReq, semver, VERSION_REQ_ACCEPTED } from "./version-req.ts";
 import { AGE_ACCEPTED, parseAge } from "../review/age.ts";
 import { CONTENT_KIND_TEXT, CONTENT_KINDS, type ContentKind } from "../pins/content.ts";
-import semver from "semver";
 import { defaultSourceOf } from "./select.ts";
 
 export { BUILTIN_PROFILE_NAMES, type BuiltinProfileName };
@@ -321,7 +320,7 @@ function scopeTable(entry: typeof buildGrant) {
 /** "1.2.3", "0.1.11+1.0.8" (cargo versions keep their build metadata); not a requirement. */
 function parseExactVersion(raw: string): ValueResult<string> {
   const text = raw.trim();
-  const v = semver.parse(text);
+  const v = semver().parse(text);
   return v !== null && `${v.version}${v.build.length ? `+${v.build.join(".")}` : ""}` === text
     ? { ok: true, value: text }
     : { ok: false, message: `${JSON.stringify(raw)} is not an exact version`, accepted: REVIEW_ACCEPTED.version! };

@@ -9,8 +9,19 @@
  * major.minor.patch that has a pre-release itself. npm syntax that cargo does not know
  * ("1 - 2", "||", "v1", "1.2.3+build") is refused rather than silently accepted.
  */
-import semver from "semver";
 import type { ValueResult } from "./values.ts";
+
+/**
+ * The `semver` package, loaded when first used: evaluating it costs about 8 ms, and this module
+ * is loaded on every `cratebox cargo` start, a no-op's included, that matches no version
+ * (issue 13). The bundle (scripts/build.ts) carries it all the same: esbuild bundles a
+ * `require` of a package.
+ */
+export function semver(): typeof import("semver") {
+  loaded ??= require("semver") as typeof import("semver");
+  return loaded;
+}
+let loaded: typeof import("semver") | undefined;
 
 export const VERSION_REQ_ACCEPTED = 'a cargo version requirement such as "0.9", "^1.2.3", "~1.4", "=0.9.103", ">=1.2, <2" or "1.*"';
 
@@ -51,7 +62,7 @@ export function parseCargoVersionReq(raw: string): ValueResult<string> {
     parts.push(`${npmOp}${version}`);
   }
   const range = parts.join(" ");
-  return semver.validRange(range) === null ? fail("it is not a range") : { ok: true, value: range };
+  return semver().validRange(range) === null ? fail("it is not a range") : { ok: true, value: range };
 }
 
 /**
@@ -60,6 +71,6 @@ export function parseCargoVersionReq(raw: string): ValueResult<string> {
  */
 export function matchesCargoVersionReq(req: string, version: string): boolean {
   const range = parseCargoVersionReq(req);
-  const v = semver.parse(version);
-  return range.ok && v !== null && semver.satisfies(v, range.value);
+  const v = semver().parse(version);
+  return range.ok && v !== null && semver().satisfies(v, range.value);
 }
