@@ -3,8 +3,8 @@
  * the build asks first (it takes about as long as loading cratebox does, so they overlap), and
  * for a test, bench or run the rustc that tells the host triple. runtime/cargo-metadata.ts and
  * runtime/toolchain.ts answer the same question once per process. bin/cratebox may have asked
- * the `cargo metadata` already, before Node started (runtime/shell-asked.ts): its answer is
- * taken when it was this build's question. Nothing is decided here: a mistake in the arguments
+ * both already, before Node started (runtime/shell-asked.ts): an answer is taken when it was
+ * this run's question. Nothing is decided here: a mistake in the arguments
  * is still main.ts's to report, and an answer nobody asks for only cost a child process.
  */
 import { parseCargoInvocation } from "../core/cargo-args.ts";
@@ -31,7 +31,17 @@ export function startEarly(argv: readonly string[]): void {
     inv.toolchain === undefined &&
     inv.globals.length === 0;
   if (!same) asked?.drop();
-  readBuildDirs(cargo, inv, process.cwd(), process.env, same ? asked.answer() : undefined).catch(() => {});
+  const answers = same ? asked.answers() : undefined;
+  readBuildDirs(
+    cargo,
+    inv,
+    process.cwd(),
+    process.env,
+    answers?.then((a) => a.metadata),
+  ).catch(() => {});
   // A test, bench or run names cargo's runner after the host triple.
-  if (inv.runsBinaries) toolchainFacts(inv.toolchain, process.cwd(), process.env).catch(() => {});
+  if (inv.runsBinaries) {
+    const rustc = same && asked.rustc === (process.env.RUSTC ?? "rustc") ? answers?.then((a) => a.rustc) : undefined;
+    toolchainFacts(inv.toolchain, process.cwd(), process.env, rustc).catch(() => {});
+  }
 }

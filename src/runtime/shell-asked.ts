@@ -1,8 +1,10 @@
 /**
- * The `cargo metadata` bin/cratebox asked before Node started (see there): which question it
- * was, from CRATEBOX_EARLY*, and its answer, from descriptor 3 (the FIFO the script opened; its
- * output, then a line with its exit status). The variables are removed from this process's
- * environment whatever happens, so nothing cratebox starts sees them.
+ * What bin/cratebox asked before Node started (see there): which questions, from
+ * CRATEBOX_EARLY*, and their answers, from descriptor 3 (the FIFO the script opened). Each answer
+ * is a program's output, a newline and a line `#cratebox-early <exit status>`: first the build's
+ * `cargo metadata`, then, for a test, bench or run, the rustc that names the host. The variables
+ * are removed from this process's environment whatever happens, so nothing cratebox starts sees
+ * them.
  */
 import { closeSync, fstatSync, lstatSync, unlinkSync } from "node:fs";
 import { Socket } from "node:net";
@@ -10,23 +12,33 @@ import path from "node:path";
 import type { ProgramResult } from "./run-program.ts";
 
 const FD = 3;
+const END = /\n#cratebox-early (\d+)\n/;
+
+interface ShellAnswers {
+  metadata: ProgramResult<string> | undefined;
+  rustc: ProgramResult<string> | undefined;
+}
 
 export interface ShellAsked {
+  /** The `cargo metadata` it asked: which cargo, and the --manifest-path and --target-dir given. */
   cargo: string;
   manifestPath: string | undefined;
   targetDir: string | undefined;
-  /** Reads the answer; undefined when it failed or did not come whole (then the build asks again). */
-  answer(): Promise<ProgramResult<string> | undefined>;
-  /** Lets go of it unread (the script's `cargo metadata` ends on a broken pipe). */
+  /** The rustc it asked `--print sysroot --print host-tuple`, if it did. */
+  rustc: string | undefined;
+  /**
+   * Reads the answers, once; an answer is undefined when it failed or did not come whole (then
+   * the run asks again, and reports the program's own words if it fails again).
+   */
+  answers(): Promise<ShellAnswers>;
+  /** Lets go of them unread (the script's programs end on a broken pipe). */
   drop(): void;
 }
 
 export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
   const { CRATEBOX_EARLY: fifo, CRATEBOX_EARLY_CARGO: cargo, CRATEBOX_EARLY_MANIFEST: manifestPath, CRATEBOX_EARLY_TARGET: targetDir } = env;
-  delete env.CRATEBOX_EARLY;
-  delete env.CRATEBOX_EARLY_CARGO;
-  delete env.CRATEBOX_EARLY_MANIFEST;
-  delete env.CRATEBOX_EARLY_TARGET;
+  const rustc = env.CRATEBOX_EARLY_RUSTC;
+  for (const name of ["CRATEBOX_EARLY", "CRATEBOX_EARLY_CARGO", "CRATEBOX_EARLY_MANIFEST", "CRATEBOX_EARLY_TARGET", "CRATEBOX_EARLY_RUSTC"]) delete env[name];
   // Only the FIFO the script made for this very process, open on descriptor 3: a variable
   // set by anyone else removes no file and reads no descriptor.
   if (!fifo || !cargo || path.basename(fifo) !== `cratebox-early-${process.pid}`) return undefined;
@@ -36,11 +48,13 @@ export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
   } catch {
     return undefined;
   }
+  let read: Promise<ShellAnswers> | undefined;
   return {
     cargo,
     manifestPath,
     targetDir,
-    answer: () => readAnswer(),
+    rustc,
+    answers: () => (read ??= readAnswers()),
     drop: () => {
       try {
         closeSync(FD);
@@ -51,18 +65,28 @@ export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
   };
 }
 
-function readAnswer(): Promise<ProgramResult<string> | undefined> {
+function readAnswers(): Promise<ShellAnswers> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const pipe = new Socket({ fd: FD, readable: true, writable: false });
     pipe.on("data", (c: Buffer) => chunks.push(c));
-    pipe.once("error", () => resolve(undefined));
+    pipe.once("error", () => resolve({ metadata: undefined, rustc: undefined }));
     pipe.once("end", () => {
       pipe.destroy();
-      const text = Buffer.concat(chunks).toString("utf8").trimEnd();
-      const cut = text.lastIndexOf("\n");
-      const status = text.slice(cut + 1);
-      resolve(cut > 0 && status === "0" ? { exitCode: 0, signal: undefined, stdout: text.slice(0, cut), stderr: "", spawnError: undefined } : undefined);
+      const [metadata, rustc] = splitAnswers(Buffer.concat(chunks).toString("utf8"));
+      resolve({ metadata, rustc });
     });
   });
+}
+
+/** The answers in the order they were asked; one that failed, or was cut short, is undefined. */
+function splitAnswers(text: string): (ProgramResult<string> | undefined)[] {
+  const out: (ProgramResult<string> | undefined)[] = [];
+  let rest = text;
+  for (let m = END.exec(rest); m; m = END.exec(rest)) {
+    const stdout = rest.slice(0, m.index);
+    out.push(m[1] === "0" ? { exitCode: 0, signal: undefined, stdout, stderr: "", spawnError: undefined } : undefined);
+    rest = rest.slice(m.index + m[0].length);
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
 import { CrateboxError } from "../core/errors.ts";
 import type { KnownSysroot } from "../core/sysroot.ts";
 import { askedOnce } from "./asked-once.ts";
-import { runProgram } from "./run-program.ts";
+import { type ProgramResult, runProgram } from "./run-program.ts";
 
 export interface ToolchainFacts {
   host: string;
@@ -15,18 +15,32 @@ export interface ToolchainFacts {
 
 const asked = askedOnce<ToolchainFacts>();
 
-export function toolchainFacts(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<ToolchainFacts> {
-  return asked(env, [toolchain ?? null, cwd], () => askRustc(toolchain, cwd, env));
+/**
+ * `printed`: the answer to the first question below, asked already by someone else (bin/cratebox,
+ * before Node started; cli/early.ts); undefined from it means "ask again".
+ */
+export function toolchainFacts(
+  toolchain: string | undefined,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  printed?: Promise<ProgramResult<string> | undefined>,
+): Promise<ToolchainFacts> {
+  return asked(env, [toolchain ?? null, cwd], () => askRustc(toolchain, cwd, env, printed));
 }
 
 /**
  * The host triple and the sysroot of the rustc cargo will use, in one call (`--print host-tuple`
  * needs rustc 1.84+; an older one is asked `-vV`, and each step asks for the sysroot itself).
  */
-async function askRustc(toolchain: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<ToolchainFacts> {
+async function askRustc(
+  toolchain: string | undefined,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  askedBefore?: Promise<ProgramResult<string> | undefined>,
+): Promise<ToolchainFacts> {
   const rustc = env.RUSTC ?? "rustc";
   const plus = toolchain && !env.RUSTC ? [`+${toolchain}`] : [];
-  const printed = await runProgram(rustc, [...plus, "--print", "sysroot", "--print", "host-tuple"], { cwd, env });
+  const printed = (await askedBefore) ?? (await runProgram(rustc, [...plus, "--print", "sysroot", "--print", "host-tuple"], { cwd, env }));
   const [sysroot, tuple] = printed.exitCode === 0 ? printed.stdout.trim().split("\n") : [];
   if (sysroot && tuple && /^\S+$/.test(tuple)) return { host: tuple, sysroot: { rustc, sysroot } };
   const res = await runProgram(rustc, [...plus, "-vV"], { cwd, env });

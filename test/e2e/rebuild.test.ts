@@ -143,7 +143,7 @@ describe("the `cargo metadata` bin/cratebox asks before Node starts", () => {
     const ws = makeWorkspace({ registry: registry.dir, files });
     const env = testEnv(fake, { CARGO: standIn, TMPDIR: tmp });
     const calls = () => readFileSync(log, "utf8").trim().split("\n");
-    return { ws, env, tmp, calls, fake };
+    return { ws, env, tmp, calls, fake, dir };
   };
 
   it("is this build's question: a relative --target-dir built by plain cargo is checked, and metadata is asked once", async () => {
@@ -159,6 +159,19 @@ describe("the `cargo metadata` bin/cratebox asks before Node starts", () => {
     // nothing cratebox started saw the hand-over, and its FIFO is gone
     expect(calls().every((c) => c.includes("early=0"))).toBe(true);
     expect(readdirSync(tmp).filter((f) => f.startsWith("cratebox-early"))).toEqual([]);
+  });
+
+  it("for a test, also asks the rustc that names the host, once, in the shell", async () => {
+    const { ws, env, calls, dir } = setUp({ "src/main.rs": "fn main() {}\n#[test]\nfn passes() {}\n" });
+    expect((await cratebox(["test"], ws, env)).code).toBe(0);
+    // A stand-in rustc that notes its calls the same way; the test binary is fresh now, so only
+    // cratebox's question and cargo's probes reach it.
+    const rustc = path.join(dir, "rustc");
+    writeFileSync(rustc, STAND_IN(path.join(dir, "cargo.log")).replace("exec cargo", "exec rustc"), { mode: 0o755 });
+    const res = await cratebox(["test"], ws, { ...env, RUSTC: rustc });
+    expect(res.code, res.output).toBe(0);
+    expect(res.stdout).toContain("test passes ... ok");
+    expect(calls().filter((c) => c.startsWith("--print"))).toEqual(["--print early=0 parent=shell"]);
   });
 
   it("that fails is asked again by Node, which reports cargo's own words", async () => {
