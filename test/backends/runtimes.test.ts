@@ -180,13 +180,15 @@ describe("bwrap's cgroups", () => {
 
 describe("bwrap's cgroup join", () => {
   it("refuses to run the program when the sandbox cannot be put in its cgroup", async () => {
+    const marker = path.join(mkdtempSync(path.join(tmpdir(), "cratebox-join-")), "ran");
+    // A cgroup.procs in a directory that does not exist (a fixed path such as /nonexistent could).
+    const missing = path.join(path.dirname(marker), "nonexistent", "cgroup.procs");
     const nowhere: CgroupSupport = {
       version: 2,
-      create: () => ({ procs: ["/nonexistent/cgroup.procs"], oomKilled: () => false, pidsLimitHit: () => false, kill: () => {}, remove: async () => {} }),
+      create: () => ({ procs: [missing], oomKilled: () => false, pidsLimitHit: () => false, kill: () => {}, remove: async () => {} }),
       sweep: () => {},
     };
     const bwrap = new BwrapRuntime({ bwrap: bwrapBinary, cgroups: nowhere, ownImage: image, owner: identity.owner });
-    const marker = path.join(mkdtempSync(path.join(tmpdir(), "cratebox-join-")), "ran");
     const spec = toProbeSpec(host, identity, "join", `touch ${marker}`, {});
     const writable = { ...spec, mounts: [...spec.mounts, { source: path.dirname(marker), target: path.dirname(marker), readOnly: false }] };
     await expect(runSandbox(bwrap, writable, { stdout: () => {}, stderr: () => {} }, new AbortController().signal, {})).rejects.toThrow(
