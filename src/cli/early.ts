@@ -4,8 +4,8 @@
  * for a test, bench or run the rustc that tells the host triple. runtime/cargo-metadata.ts and
  * runtime/toolchain.ts answer the same question once per process. bin/cratebox may have asked
  * both already, before Node started (runtime/shell-asked.ts): an answer is taken when it was
- * this run's question. Nothing is decided here: a mistake in the arguments
- * is still main.ts's to report, and an answer nobody asks for only cost a child process.
+ * this run's question. Nothing is decided here: a mistake in the arguments is still main.ts's
+ * to report, and an answer nobody asks for only cost a child process.
  */
 import { parseCargoInvocation } from "../core/cargo-args.ts";
 import { readBuildDirs } from "../runtime/cargo-metadata.ts";

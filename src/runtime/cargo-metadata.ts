@@ -37,16 +37,12 @@ export function readBuildDirs(
   env: NodeJS.ProcessEnv,
   asked?: Promise<ProgramResult<string> | undefined>,
 ): Promise<BuildDirs> {
-  return buildDirsAsked(env, [cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir], () => askCargo(cargo, inv, cwd, env, asked));
+  return buildDirsAsked(env, [cargo, cwd, inv.toolchain, inv.globals, inv.manifestPath, inv.targetDir], async () =>
+    toBuildDirs((await asked) ?? (await askCargo(cargo, inv, cwd, env))),
+  );
 }
 
-async function askCargo(
-  cargo: string,
-  inv: CargoInvocation,
-  cwd: string,
-  env: NodeJS.ProcessEnv,
-  asked?: Promise<ProgramResult<string> | undefined>,
-): Promise<BuildDirs> {
+function askCargo(cargo: string, inv: CargoInvocation, cwd: string, env: NodeJS.ProcessEnv): Promise<ProgramResult<string>> {
   const args = [
     ...(inv.toolchain ? [`+${inv.toolchain}`] : []),
     ...inv.globals,
@@ -60,7 +56,10 @@ async function askCargo(
   // --target-dir goes in as CARGO_TARGET_DIR, so cargo itself says where both the target and the
   // build directory (build.build-dir may put it elsewhere) are.
   const metaEnv = inv.targetDir ? { ...env, CARGO_TARGET_DIR: path.resolve(cwd, inv.targetDir) } : env;
-  const res = (await asked) ?? (await runProgram(cargo, args, { cwd, env: metaEnv }));
+  return runProgram(cargo, args, { cwd, env: metaEnv });
+}
+
+function toBuildDirs(res: ProgramResult<string>): BuildDirs {
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",

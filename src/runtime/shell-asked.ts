@@ -36,9 +36,16 @@ export interface ShellAsked {
 }
 
 export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
-  const { CRATEBOX_EARLY: fifo, CRATEBOX_EARLY_CARGO: cargo, CRATEBOX_EARLY_MANIFEST: manifestPath, CRATEBOX_EARLY_TARGET: targetDir } = env;
-  const rustc = env.CRATEBOX_EARLY_RUSTC;
-  for (const name of ["CRATEBOX_EARLY", "CRATEBOX_EARLY_CARGO", "CRATEBOX_EARLY_MANIFEST", "CRATEBOX_EARLY_TARGET", "CRATEBOX_EARLY_RUSTC"]) delete env[name];
+  const take = (name: string): string | undefined => {
+    const value = env[name];
+    delete env[name];
+    return value;
+  };
+  const fifo = take("CRATEBOX_EARLY");
+  const cargo = take("CRATEBOX_EARLY_CARGO");
+  const manifestPath = take("CRATEBOX_EARLY_MANIFEST");
+  const targetDir = take("CRATEBOX_EARLY_TARGET");
+  const rustc = take("CRATEBOX_EARLY_RUSTC");
   // Only the FIFO the script made for this very process, open on descriptor 3: a variable
   // set by anyone else removes no file and reads no descriptor.
   if (!fifo || !cargo || path.basename(fifo) !== `cratebox-early-${process.pid}`) return undefined;
