@@ -14,7 +14,7 @@ import type { ValueResult } from "./values.ts";
 /**
  * The `semver` package, loaded when first used: evaluating it costs about 8 ms, and this module
  * is loaded on every `cratebox cargo` start, a no-op's included, that matches no version
- * (issue 13). The bundle (scripts/build.ts) carries it all the same: esbuild bundles a
+ * (issue 13). The bundle (scripts/build.ts) carries it all the same: rolldown bundles a
  * `require` of a package.
  */
 export function semver(): typeof import("semver") {
