@@ -177,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`cratebox: ${line}\n`);
   try {
     const { runCargo } = await import("../runtime/run-cargo.ts");
-    return await runCargo({
+    const { exitCode, background } = await runCargo({
       cargoArgs,
       cwd: process.cwd(),
       env: process.env,
@@ -191,11 +191,16 @@ async function main(argv: string[]): Promise<number> {
       log,
       ...(progress ? { onStepStart: () => progress.started(), onStepEnd: (o) => progress.finished(o) } : {}),
     });
+    endAtOnce = !background;
+    return exitCode;
   } finally {
     process.stderr.off("resize", onResize);
     progress?.stop();
   }
 }
+
+/** Set when a cargo run left nothing running in the background: the process ends without Node's teardown. */
+let endAtOnce = false;
 
 export async function runMain(argv: string[]): Promise<void> {
   let code: number;
@@ -205,4 +210,7 @@ export async function runMain(argv: string[]): Promise<void> {
     code = renderError(err, (s) => process.stderr.write(s));
   }
   process.exitCode = code ?? EXIT.USAGE;
+  // stderr and stdout are written synchronously (files, pipes and terminals on Linux), and the
+  // compile cache is written on exit too.
+  if (endAtOnce) process.exit();
 }

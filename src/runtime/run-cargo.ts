@@ -134,13 +134,23 @@ function stdinCarriesData(): boolean {
   }
 }
 
-export async function runCargo(opts: CargoRunOptions): Promise<number> {
+/**
+ * cargo's exit code, and whether cratebox may still have work going on in the background (the
+ * step machinery loaded: it removes sandboxes after their steps). Without it, the process can
+ * end at once: Node's own teardown is a few milliseconds of every no-op (issue 13).
+ */
+export interface CargoRunResult {
+  exitCode: number;
+  background: boolean;
+}
+
+export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   const startedAt = new Date();
   const cargo = opts.cargo ?? opts.env.CARGO ?? "cargo";
   const inv = parseCargoInvocation(opts.cargoArgs);
   if (!inv.builds) {
     // Nothing of a crate's code runs (version, metadata, tree, new, ...): plain cargo.
-    return exitCodeOf(cargo, await startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env }).done);
+    return { exitCode: exitCodeOf(cargo, await startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env: opts.env }).done), background: false };
   }
   // The sandboxed binaries get no standard input: say so when something is piped in, instead of
   // letting `echo x | cratebox cargo run` pass as if it was read.
@@ -295,7 +305,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<number> {
       });
       writeFileSync(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`);
     }
-    return code;
+    return { exitCode: code, background: ran !== undefined };
   } finally {
     await orchestrator.close().catch(() => {});
     try {
