@@ -1,18 +1,20 @@
 /**
  * What bin/cratebox asked before Node started (see there): which questions, from
- * CRATEBOX_EARLY*, and their answers, from descriptor 3 (the FIFO the script opened). Each answer
- * is a program's output, a newline and a line `#cratebox-early <exit status>`: first the build's
- * `cargo metadata`, then, for a test, bench or run, the rustc that names the host. The variables
- * are removed from this process's environment whatever happens, so nothing cratebox starts sees
- * them.
+ * CRATEBOX_EARLY*, and their answers, from the private file its background job wrote. Each
+ * answer is a program's output, a newline and a line `#cratebox-early <exit status>`: first the
+ * build's `cargo metadata`, then, for a test, bench or run, the rustc that names the host. The
+ * file is read once the job has ended (it is this process's child: the script was this process
+ * before it became Node). The variables are removed from this process's environment whatever
+ * happens, so nothing cratebox starts sees them.
  */
-import { closeSync, fstatSync, lstatSync, unlinkSync } from "node:fs";
-import { Socket } from "node:net";
+import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ProgramResult } from "./run-program.ts";
 
-const FD = 3;
 const END = /\n#cratebox-early (\d+)\n/;
+/** How often the job is looked at while it runs (it has mostly ended by the time it is asked). */
+const POLL_MS = 2;
 
 interface ShellAnswers {
   metadata: ProgramResult<string> | undefined;
@@ -31,9 +33,11 @@ export interface ShellAsked {
    * the run asks again, and reports the program's own words if it fails again).
    */
   answers(): Promise<ShellAnswers>;
-  /** Lets go of them unread (the script's programs end on a broken pipe). */
+  /** Lets go of them unread (a file the job still writes is the next run's sweep's, sweep.ts). */
   drop(): void;
 }
+
+const NONE: ShellAnswers = { metadata: undefined, rustc: undefined };
 
 export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
   const take = (name: string): string | undefined => {
@@ -41,49 +45,70 @@ export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
     delete env[name];
     return value;
   };
-  const fifo = take("CRATEBOX_EARLY");
+  const file = take("CRATEBOX_EARLY");
+  const job = Number(take("CRATEBOX_EARLY_JOB"));
   const cargo = take("CRATEBOX_EARLY_CARGO");
   const manifestPath = take("CRATEBOX_EARLY_MANIFEST");
   const targetDir = take("CRATEBOX_EARLY_TARGET");
   const rustc = take("CRATEBOX_EARLY_RUSTC");
-  // Only the FIFO the script made for this very process, open on descriptor 3: a variable
-  // set by anyone else removes no file and reads no descriptor.
-  if (!fifo || !cargo || path.basename(fifo) !== `cratebox-early-${process.pid}`) return undefined;
-  try {
-    if (!lstatSync(fifo).isFIFO() || !fstatSync(FD).isFIFO()) return undefined;
-    unlinkSync(fifo);
-  } catch {
-    return undefined;
-  }
+  // Only the file named for this very process, written by a child of it: a variable set by
+  // anyone else reads and removes no file.
+  if (!file || !cargo || path.basename(file) !== `cratebox-early-${process.pid}` || !Number.isInteger(job)) return undefined;
+  if (jobState(job) === "not ours") return undefined;
   let read: Promise<ShellAnswers> | undefined;
   return {
     cargo,
     manifestPath,
     targetDir,
     rustc,
-    answers: () => (read ??= readAnswers()),
+    answers: () => (read ??= readAnswers(file, job)),
     drop: () => {
-      try {
-        closeSync(FD);
-      } catch {
-        /* closed already */
-      }
+      read ??= Promise.resolve(NONE);
+      takeFile(file);
     },
   };
 }
 
-function readAnswers(): Promise<ShellAnswers> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const pipe = new Socket({ fd: FD, readable: true, writable: false });
-    pipe.on("data", (c: Buffer) => chunks.push(c));
-    pipe.once("error", () => resolve({ metadata: undefined, rustc: undefined }));
-    pipe.once("end", () => {
-      pipe.destroy();
-      const [metadata, rustc] = splitAnswers(Buffer.concat(chunks).toString("utf8"));
-      resolve({ metadata, rustc });
-    });
-  });
+/** The job's state by /proc: a child of this process that runs, one that ended (a zombie: nothing here reaps it), or not ours (or gone). */
+function jobState(pid: number): "running" | "ended" | "not ours" {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return "not ours";
+  }
+  // After the command name, in parentheses: the state, then the parent's pid.
+  const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (Number(ppid) !== process.pid) return "not ours";
+  return state === "Z" || state === "X" ? "ended" : "running";
+}
+
+async function readAnswers(file: string, job: number): Promise<ShellAnswers> {
+  while (jobState(job) === "running") await sleep(POLL_MS);
+  const text = takeFile(file);
+  if (text === undefined) return NONE;
+  const [metadata, rustc] = splitAnswers(text);
+  return { metadata, rustc };
+}
+
+/** The file's text, once it is known to be this user's private regular file, which is then removed; else undefined. */
+function takeFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) return undefined;
+    unlinkSync(file);
+    return readFileSync(fd, "utf8");
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The answers in the order they were asked; one that failed, or was cut short, is undefined. */

@@ -53,17 +53,18 @@ export function runDirOwner(name: string): string | undefined {
 }
 
 /**
- * The FIFO bin/cratebox hands its `cargo metadata` over with (`cratebox-early-<pid>`), left when
- * the process died before Node took it: its pid is gone. A live pid (reused or not) keeps it.
+ * The file bin/cratebox's job writes its `cargo metadata` into (`cratebox-early-<pid>`), left when
+ * the process died before Node took it, or let go of it while the job still wrote: its pid is
+ * gone. A live pid (reused or not) keeps it.
  */
-function isOrphanEarlyFifo(name: string): boolean {
+function isOrphanEarlyAnswer(name: string): boolean {
   const m = /^cratebox-early-(\d+)$/.exec(name);
   return m !== null && processStartTime(Number(m[1])) === undefined;
 }
 
 /**
  * Removes the private directories of runs whose process is gone (killed outright: nothing ran
- * its clean-up), and their FIFOs, among this user's in `dir`. Returns how many. Never throws.
+ * its clean-up), and their early answers, among this user's in `dir`. Returns how many. Never throws.
  */
 export function sweepRunDirs(dir = tmpdir()): number {
   let removed = 0;
@@ -75,7 +76,7 @@ export function sweepRunDirs(dir = tmpdir()): number {
   }
   for (const name of names) {
     const owner = runDirOwner(name);
-    if (owner ? isOwnerAlive(owner) : !isOrphanEarlyFifo(name)) continue;
+    if (owner ? isOwnerAlive(owner) : !isOrphanEarlyAnswer(name)) continue;
     const full = path.join(dir, name);
     try {
       if (statSync(full).uid !== process.getuid?.()) continue;

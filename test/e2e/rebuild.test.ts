@@ -156,7 +156,7 @@ describe("the `cargo metadata` bin/cratebox asks before Node starts", () => {
     const metadata = calls().filter((c) => c.startsWith("metadata"));
     expect(metadata).toHaveLength(1);
     expect(metadata[0]).toContain("parent=shell");
-    // nothing cratebox started saw the hand-over, and its FIFO is gone
+    // nothing cratebox started saw the hand-over, and its file is gone
     expect(calls().every((c) => c.includes("early=0"))).toBe(true);
     expect(readdirSync(tmp).filter((f) => f.startsWith("cratebox-early"))).toEqual([]);
   });
@@ -187,20 +187,28 @@ describe("the `cargo metadata` bin/cratebox asks before Node starts", () => {
     ).toEqual(["shell", "node"]);
   });
 
-  it("is not taken from a variable set by anyone else, which removes no file", async () => {
+  it.each([
+    ["named for another process", "1", "$PPID"],
+    ["named for this process, but no child of it wrote it", "$$", "1"],
+  ])("is not taken from a variable set by anyone else (a file %s), which removes no file", async (_, pid, job) => {
     const { ws, env, calls } = setUp();
-    const planted = path.join(tempDir(), "cratebox-early-1");
-    writeFileSync(planted, "keep me\n");
-    const res = await execa(process.execPath, [path.join(ROOT, "dist/cli/cratebox.js"), "cargo", "build"], {
+    const dir = tempDir();
+    // A valid answer, planted: taken, it would pass for cargo's (its metadata names no package).
+    const answer = '{"packages":[],"workspace_members":[],"target_directory":"/nonexistent"}\n#cratebox-early 0\n';
+    // The shell execs Node, so $$ is Node's pid: the variables can name the file for it.
+    const script = `f=${dir}/cratebox-early-${pid}; printf '%s' '${answer}' > "$f"; chmod 600 "$f"; echo "$f" > ${dir}/planted
+CRATEBOX_EARLY=$f CRATEBOX_EARLY_JOB=${job} CRATEBOX_EARLY_CARGO="$CARGO" exec "$0" "$@"`;
+    const res = await execa("sh", ["-c", script, process.execPath, path.join(ROOT, "dist/cli/cratebox.js"), "cargo", "build"], {
       cwd: ws,
-      env: { ...env, CRATEBOX_EARLY: planted, CRATEBOX_EARLY_CARGO: env.CARGO! },
+      env,
       extendEnv: false,
       reject: false,
       all: true,
       stdin: "ignore",
     });
     expect(res.exitCode, res.all).toBe(0);
-    expect(readFileSync(planted, "utf8")).toBe("keep me\n");
+    const planted = readFileSync(path.join(dir, "planted"), "utf8").trim();
+    expect(readFileSync(planted, "utf8")).toBe(answer);
     expect(calls().filter((c) => c.startsWith("metadata"))).toEqual(["metadata early=0 parent=node"]);
   });
 });

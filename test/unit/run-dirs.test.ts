@@ -1,10 +1,10 @@
 /**
  * A run's private directory in TMPDIR names its owner (start time and pid): the next run removes
- * those whose process is gone (and bin/cratebox's FIFOs of such processes), and leaves a live
+ * those whose process is gone (and bin/cratebox's early answers of such processes), and leaves a live
  * run's, another name's and another user's alone.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -35,12 +35,12 @@ describe("run directories", () => {
     expect(existsSync(other)).toBe(true);
   });
 
-  it("and bin/cratebox's FIFO of a process that died before Node took it is removed; a live one stays", () => {
+  it("and bin/cratebox's early answer of a process that died before Node took it is removed; a live one stays", () => {
     const dir = tempDir("cratebox-sweep-");
     const dead = spawnSync("sh", ["-c", "echo $$"], { encoding: "utf8" }).stdout.trim();
     const gone = path.join(dir, `cratebox-early-${dead}`);
     const live = path.join(dir, `cratebox-early-${process.pid}`);
-    for (const f of [gone, live]) execFileSync("mkfifo", ["-m", "600", f]);
+    for (const f of [gone, live]) writeFileSync(f, "{}\n#cratebox-early 0\n", { mode: 0o600 });
     expect(sweepRunDirs(dir)).toBe(1);
     expect(existsSync(gone)).toBe(false);
     expect(existsSync(live)).toBe(true);
