@@ -8,7 +8,8 @@
  * each a chunk of its own), and everything a `cratebox cargo ...` start loads is one chunk,
  * `chunks/start-<hash>.js`: Node pays for each module file it loads (resolving, reading, the
  * compile cache's look-up, linking), about 0.5 ms on this project's machine, and esbuild, used
- * before, had no say over its chunks: a no-op loaded 42 of them (issue 13: 20 ms of its start).
+ * before, had no say over its chunks: a no-op loaded 42 of them (issue 13: about 15 ms of its
+ * start).
  */
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
