@@ -11,6 +11,7 @@ import { CrateboxError, EXIT } from "../core/errors.ts";
 import { LIMIT_FIELDS, LIMIT_TABLE, type Limits } from "../core/limits.ts";
 import { PACKAGE_ROOT } from "../runtime/image.ts";
 import type { CommandContext } from "../runtime/profile-commands.ts";
+import type { CargoRunResult } from "../runtime/run-cargo.ts";
 import { helpText, type OwnOptions, parseOwnArgs, splitAtCargo } from "./options.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderError } from "./render-error.ts";
@@ -37,7 +38,8 @@ function readOwnVersion(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** A command's exit code; a cargo run also says whether work goes on in the background (run-cargo.ts). */
+async function main(argv: string[]): Promise<number | CargoRunResult> {
   const { own, cargoArgs } = splitAtCargo(argv);
   const { options: args, positionals } = parseOwnArgs(own);
   const [command] = positionals;
@@ -177,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`cratebox: ${line}\n`);
   try {
     const { runCargo } = await import("../runtime/run-cargo.ts");
-    const { exitCode, background } = await runCargo({
+    return await runCargo({
       cargoArgs,
       cwd: process.cwd(),
       env: process.env,
@@ -191,26 +193,23 @@ async function main(argv: string[]): Promise<number> {
       log,
       ...(progress ? { onStepStart: () => progress.started(), onStepEnd: (o) => progress.finished(o) } : {}),
     });
-    endAtOnce = !background;
-    return exitCode;
   } finally {
     process.stderr.off("resize", onResize);
     progress?.stop();
   }
 }
 
-/** Set when a cargo run left nothing running in the background: the process ends without Node's teardown. */
-let endAtOnce = false;
-
 export async function runMain(argv: string[]): Promise<void> {
-  let code: number;
+  let result: number | CargoRunResult;
   try {
-    code = await main(argv);
+    result = await main(argv);
   } catch (err) {
-    code = renderError(err, (s) => process.stderr.write(s));
+    result = renderError(err, (s) => process.stderr.write(s));
   }
-  process.exitCode = code ?? EXIT.USAGE;
-  // stderr and stdout are written synchronously (files, pipes and terminals on Linux), and the
-  // compile cache is written on exit too.
-  if (endAtOnce) process.exit();
+  const { exitCode, background } = typeof result === "number" ? { exitCode: result, background: true } : result;
+  process.exitCode = exitCode ?? EXIT.USAGE;
+  // A cargo run that left nothing in the background ends without Node's teardown: stderr and
+  // stdout are written synchronously (files, pipes and terminals on Linux), and the compile
+  // cache is written on exit too.
+  if (!background) process.exit();
 }

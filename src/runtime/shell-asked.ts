@@ -10,6 +10,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { procStat } from "./proc-stat.ts";
 import type { ProgramResult } from "./run-program.ts";
 
 const END = /\n#cratebox-early (\d+)\n/;
@@ -71,14 +72,7 @@ export function takeShellAsked(env: NodeJS.ProcessEnv): ShellAsked | undefined {
 
 /** The job's state by /proc: a child of this process that runs, one that ended (a zombie: nothing here reaps it), or not ours (or gone). */
 function jobState(pid: number): "running" | "ended" | "not ours" {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return "not ours";
-  }
-  // After the command name, in parentheses: the state, then the parent's pid.
-  const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [state, ppid] = procStat(pid) ?? [];
   if (Number(ppid) !== process.pid) return "not ours";
   return state === "Z" || state === "X" ? "ended" : "running";
 }

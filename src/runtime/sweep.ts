@@ -4,20 +4,20 @@
  * (host, pid and the pid's start time, so a reused pid is not mistaken for the owner). The same
  * goes for a run's private directory in TMPDIR, whose name carries its owner's pid and start time.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { LABEL_OWNER } from "../core/labels.ts";
+import { procStat } from "./proc-stat.ts";
 import type { SandboxRuntime } from "./sandbox/runtime.ts";
 
+/** This process's own start time never changes: read once (ownerLabel and runDirPrefix both ask it on every start). */
+let ownStartTime: string | undefined;
+
 function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 22 (starttime), counted after the parenthesised command name.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
+  if (pid !== process.pid) return procStat(pid)?.[19];
+  ownStartTime ??= procStat(pid)?.[19];
+  return ownStartTime;
 }
 
 export function ownerLabel(pid = process.pid): string {
