@@ -1,8 +1,10 @@
 /**
- * Builds the shims' native client (native/client, Rust, no dependencies, offline) into
- * dist/native/cratebox-client. Every build script, test binary and compiler call starts one, so
- * it saves a Node start per step. When cargo cannot build it, cratebox uses the Node client
- * (dist/shims/client.js) and says nothing: the native one is only faster.
+ * Builds the native helpers (native/client, Rust, no dependencies, offline) into dist/native/:
+ * cratebox-client, the shims' client (every build script, test binary and compiler call starts
+ * one, so it saves a Node start per step), and cratebox-spawner, which starts the bwrap backend's
+ * sandboxes (a posix_spawn instead of Node's fork per step). When cargo cannot build them,
+ * cratebox uses the Node client (dist/shims/client.js) and Node's own spawn, and says nothing:
+ * the native ones are only faster.
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -10,7 +12,8 @@ import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
 const crate = path.join(root, "native/client");
-const out = path.join(root, "dist/native/cratebox-client");
+const BINARIES = ["cratebox-client", "cratebox-spawner"];
+const outs = BINARIES.map((b) => path.join(root, "dist/native", b));
 const newest = (dir: string): number =>
   Math.max(
     ...readdirSync(dir, { withFileTypes: true }).map((e) =>
@@ -18,7 +21,7 @@ const newest = (dir: string): number =>
     ),
   );
 
-if (existsSync(out) && statSync(out).mtimeMs >= newest(crate)) process.exit(0);
+if (outs.every((out) => existsSync(out) && statSync(out).mtimeMs >= newest(crate))) process.exit(0);
 const res = spawnSync(
   "cargo",
   ["build", "--release", "--offline", "--quiet", "--manifest-path", path.join(crate, "Cargo.toml"), "--target-dir", path.join(crate, "target")],
@@ -28,8 +31,8 @@ const res = spawnSync(
   },
 );
 if (res.status !== 0) {
-  console.error("build-client: cargo could not build the native client; cratebox will use the Node client");
+  console.error("build-client: cargo could not build the native helpers; cratebox will use the Node client and Node's spawn");
   process.exit(0);
 }
-mkdirSync(path.dirname(out), { recursive: true });
-copyFileSync(path.join(crate, "target/release/cratebox-client"), out);
+mkdirSync(path.join(root, "dist/native"), { recursive: true });
+for (const [i, b] of BINARIES.entries()) copyFileSync(path.join(crate, "target/release", b), outs[i]!);

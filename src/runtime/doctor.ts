@@ -17,6 +17,7 @@ import { DEFAULT_IMAGE, ensureImage, imageTag } from "./image.ts";
 import type { BackendChoice } from "../core/backends.ts";
 import { chooseBackend } from "./sandbox/backend.ts";
 import { BwrapRuntime } from "./sandbox/bwrap-runtime.ts";
+import { bwrapLauncher } from "./sandbox/launch.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { withRuntime } from "./sandbox/runtime.ts";
 import { ownerLabel } from "./sweep.ts";
@@ -76,7 +77,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
         : `only the time limit holds: ${backend.cgroupsMissing}`,
       fix: LIMITS_FIX,
     });
-    const bwrap = new BwrapRuntime({ bwrap: backend.bwrap, cgroups: backend.cgroups, ownImage: own, owner: identity.owner });
+    const bwrap = new BwrapRuntime({ bwrap: backend.bwrap, cgroups: backend.cgroups, ownImage: own, owner: identity.owner, launcher: bwrapLauncher() });
     for (const p of await probeEnforcement({ runtime: bwrap, host, identity }))
       add({ name: `bwrap ${p.name} limit`, ok: p.enforced, detail: p.detail, fix: LIMITS_FIX });
   }

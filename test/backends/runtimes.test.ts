@@ -20,6 +20,7 @@ import { imageTag } from "../../src/runtime/image.ts";
 import { probeBwrap } from "../../src/runtime/sandbox/backend.ts";
 import { BwrapRuntime } from "../../src/runtime/sandbox/bwrap-runtime.ts";
 import { type CgroupSupport, detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
+import { nodeLauncher, SPAWNER_BIN, SpawnerLauncher } from "../../src/runtime/sandbox/launch.ts";
 import { DockerRuntime } from "../../src/runtime/sandbox/docker-runtime.ts";
 import { runSandbox } from "../../src/runtime/sandbox/run-sandbox.ts";
 import { type SandboxRuntime, withRuntime } from "../../src/runtime/sandbox/runtime.ts";
@@ -40,10 +41,15 @@ const engineRuntimes = Object.keys(((await docker.info()) as { Runtimes?: Record
 if (!engineRuntimes.includes("runsc"))
   throw new Error(`the backends project needs runsc registered with the engine (scripts/setup does it); it has ${engineRuntimes.join(", ")}`);
 
+if (!existsSync(SPAWNER_BIN)) throw new Error(`the backends project needs the native spawner: ${SPAWNER_BIN} (npm run build makes it)`);
+const bwrapOptions = { bwrap: bwrapBinary, cgroups: cgroups.support, ownImage: image, owner: identity.owner };
+
 const runtimes: [string, SandboxRuntime][] = [
   ["docker", new DockerRuntime(docker, image)],
   ["docker-runsc", withRuntime(new DockerRuntime(docker, image), "runsc")],
-  ["bwrap", new BwrapRuntime({ bwrap: bwrapBinary, cgroups: cgroups.support, ownImage: image, owner: identity.owner })],
+  ["bwrap", new BwrapRuntime(bwrapOptions)],
+  // The same on the native spawner (what a run uses where set-up built it) instead of Node's spawn.
+  ["bwrap-spawner", new BwrapRuntime({ ...bwrapOptions, launcher: new SpawnerLauncher(SPAWNER_BIN) })],
 ];
 
 afterAll(async () => {
@@ -117,9 +123,9 @@ describe.each(runtimes)("%s", (name, runtime) => {
     });
     // A runtime the engine does not have is refused before anything is created; bwrap runs no
     // OCI runtime at all (a runsc step is the engine's, SandboxRouter hands it over).
-    const missing = name === "bwrap" ? "runsc" : "no-such-runtime";
+    const missing = name.startsWith("bwrap") ? "runsc" : "no-such-runtime";
     await expect(runtime.create({ ...spec, runtime: missing as "runsc" })).rejects.toMatchObject({
-      code: name === "bwrap" ? "BACKEND_UNAVAILABLE" : "RUNTIME_MISSING",
+      code: name.startsWith("bwrap") ? "BACKEND_UNAVAILABLE" : "RUNTIME_MISSING",
     });
   });
 
@@ -178,7 +184,10 @@ describe("bwrap's cgroups", () => {
   });
 });
 
-describe("bwrap's cgroup join", () => {
+describe.each([
+  ["Node's spawn", nodeLauncher],
+  ["the native spawner", new SpawnerLauncher(SPAWNER_BIN)],
+] as const)("bwrap's cgroup join, started by %s", (_name, launcher) => {
   it("refuses to run the program when the sandbox cannot be put in its cgroup", async () => {
     const marker = path.join(mkdtempSync(path.join(tmpdir(), "cratebox-join-")), "ran");
     // A cgroup.procs in a directory that does not exist (a fixed path such as /nonexistent could).
@@ -188,7 +197,7 @@ describe("bwrap's cgroup join", () => {
       create: () => ({ procs: [missing], oomKilled: () => false, pidsLimitHit: () => false, kill: () => {}, remove: async () => {} }),
       sweep: () => {},
     };
-    const bwrap = new BwrapRuntime({ bwrap: bwrapBinary, cgroups: nowhere, ownImage: image, owner: identity.owner });
+    const bwrap = new BwrapRuntime({ ...bwrapOptions, cgroups: nowhere, launcher });
     const spec = toProbeSpec(host, identity, "join", `touch ${marker}`, {});
     const writable = { ...spec, mounts: [...spec.mounts, { source: path.dirname(marker), target: path.dirname(marker), readOnly: false }] };
     await expect(runSandbox(bwrap, writable, { stdout: () => {}, stderr: () => {} }, new AbortController().signal, {})).rejects.toThrow(

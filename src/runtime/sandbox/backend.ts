@@ -12,6 +12,7 @@ import { bwrapRefusal } from "../../core/bwrap-args.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { BwrapRuntime } from "./bwrap-runtime.ts";
+import { bwrapLauncher } from "./launch.ts";
 import { type CgroupSupport, detectCgroups } from "./cgroups.ts";
 import type { ListedSandbox, Sandbox, SandboxRuntime } from "./runtime.ts";
 
@@ -127,7 +128,13 @@ export class SandboxRouter implements SandboxRuntime {
     if (!this.info) {
       this.info = chooseBackend(this.opts.choice, this.opts.owner);
       if (this.info.bwrap)
-        this.bwrap = new BwrapRuntime({ bwrap: this.info.bwrap, cgroups: this.info.cgroups, ownImage: this.opts.ownImage, owner: this.opts.owner });
+        this.bwrap = new BwrapRuntime({
+          bwrap: this.info.bwrap,
+          cgroups: this.info.cgroups,
+          ownImage: this.opts.ownImage,
+          owner: this.opts.owner,
+          launcher: bwrapLauncher(),
+        });
       this.opts.onChosen?.(this.info);
     }
     return this.info;
