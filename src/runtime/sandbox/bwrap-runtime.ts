@@ -29,6 +29,8 @@ interface LiveSandbox {
   labels: Record<string, string>;
   cgroup: SandboxCgroup | undefined;
   child?: Launched;
+  /** bwrap was reaped: nothing of the sandbox runs on. */
+  ended?: boolean;
 }
 
 export class BwrapRuntime implements SandboxRuntime {
@@ -76,6 +78,7 @@ export class BwrapRuntime implements SandboxRuntime {
               joinError = err;
             },
             closed: (exitCode) => {
+              entry.ended = true;
               if (joinError) return reject(new CrateboxError("BACKEND_UNAVAILABLE", `could not put the bwrap sandbox in its cgroup: ${joinError.message}`));
               resolve({
                 exitCode,
@@ -99,8 +102,13 @@ export class BwrapRuntime implements SandboxRuntime {
     const entry = this.live.get(id);
     if (!entry) return;
     this.live.delete(id);
-    entry.child?.kill();
-    entry.cgroup?.kill();
+    // A sandbox that ended took everything it started with it (its PID namespace ended with
+    // bwrap's init): what is still leaving the cgroup is dying already, and killing it again
+    // cost a read of every cgroup.procs file per round until it had left (issue 13).
+    if (!entry.ended) {
+      entry.child?.kill();
+      entry.cgroup?.kill();
+    }
     await entry.cgroup?.remove();
   }
 
