@@ -6,6 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
+import path from "node:path";
+import { NATIVE_CLIENT, NATIVE_SPAWNER } from "./native.ts";
 import { runProgram } from "./run-program.ts";
 import type { RunIdentity } from "../core/labels.ts";
 import { probeEnforcement, writeEnforcementRecord } from "./enforcement.ts";
@@ -52,6 +54,15 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     ok: merged,
     detail: merged ? "merged /usr (/bin and /lib point into /usr)" : "/bin or /lib is not a link into /usr",
     fix: "cratebox mounts the host's /usr; it supports merged-/usr systems (Debian 12+, Ubuntu 22.04+, Fedora)",
+  });
+  const helpers = [NATIVE_CLIENT, NATIVE_SPAWNER].filter((f) => !existsSync(f));
+  add({
+    name: "native helpers",
+    ok: true,
+    detail:
+      helpers.length === 0
+        ? `the shims' client and bwrap's spawner, in ${path.dirname(NATIVE_CLIENT)}`
+        : `not built (${helpers.map((f) => path.basename(f)).join(", ")}): the Node client and Node's spawn stand in, slower by a Node start per step; \`npm run build\` builds them where cargo can`,
   });
   add({ name: "timeout(1)", ok: existsSync("/usr/bin/timeout"), detail: "/usr/bin/timeout (the sandbox's backstop timer)", fix: "install coreutils" });
 

@@ -20,6 +20,7 @@ import { type BuildDirs, readBuildDirs } from "./cargo-metadata.ts";
 import { toolchainFacts } from "./toolchain.ts";
 import { connectEngine } from "./engine.ts";
 import { DEFAULT_IMAGE, ensureImage, imageTag, PACKAGE_ROOT } from "./image.ts";
+import { NATIVE_CLIENT } from "./native.ts";
 import type { RunSteps } from "./run-steps.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { BackendChoice } from "../core/backends.ts";
@@ -64,8 +65,8 @@ const SHIMS = {
   rustdoc: path.join(PACKAGE_ROOT, "src/shims/rustdoc-wrapper.sh"),
   runner: path.join(PACKAGE_ROOT, "src/shims/runner.sh"),
   client: path.join(PACKAGE_ROOT, "dist/shims/client.js"),
-  /** The native client (scripts/build-client.ts), when it was built: no Node start per step. */
-  clientBin: path.join(PACKAGE_ROOT, "dist/native/cratebox-client"),
+  /** The native client, when set-up built it: no Node start per step. */
+  clientBin: NATIVE_CLIENT,
 };
 
 /**

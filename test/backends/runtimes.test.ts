@@ -20,7 +20,8 @@ import { imageTag } from "../../src/runtime/image.ts";
 import { probeBwrap } from "../../src/runtime/sandbox/backend.ts";
 import { BwrapRuntime } from "../../src/runtime/sandbox/bwrap-runtime.ts";
 import { type CgroupSupport, detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
-import { nodeLauncher, SPAWNER_BIN, SpawnerLauncher } from "../../src/runtime/sandbox/launch.ts";
+import { NATIVE_SPAWNER } from "../../src/runtime/native.ts";
+import { nodeLauncher, SpawnerLauncher } from "../../src/runtime/sandbox/launch.ts";
 import { DockerRuntime } from "../../src/runtime/sandbox/docker-runtime.ts";
 import { runSandbox } from "../../src/runtime/sandbox/run-sandbox.ts";
 import { type SandboxRuntime, withRuntime } from "../../src/runtime/sandbox/runtime.ts";
@@ -41,7 +42,7 @@ const engineRuntimes = Object.keys(((await docker.info()) as { Runtimes?: Record
 if (!engineRuntimes.includes("runsc"))
   throw new Error(`the backends project needs runsc registered with the engine (scripts/setup does it); it has ${engineRuntimes.join(", ")}`);
 
-if (!existsSync(SPAWNER_BIN)) throw new Error(`the backends project needs the native spawner: ${SPAWNER_BIN} (npm run build makes it)`);
+if (!existsSync(NATIVE_SPAWNER)) throw new Error(`the backends project needs the native spawner: ${NATIVE_SPAWNER} (npm run build makes it)`);
 const bwrapOptions = { bwrap: bwrapBinary, cgroups: cgroups.support, ownImage: image, owner: identity.owner };
 
 const runtimes: [string, SandboxRuntime][] = [
@@ -49,7 +50,7 @@ const runtimes: [string, SandboxRuntime][] = [
   ["docker-runsc", withRuntime(new DockerRuntime(docker, image), "runsc")],
   ["bwrap", new BwrapRuntime(bwrapOptions)],
   // The same on the native spawner (what a run uses where set-up built it) instead of Node's spawn.
-  ["bwrap-spawner", new BwrapRuntime({ ...bwrapOptions, launcher: new SpawnerLauncher(SPAWNER_BIN) })],
+  ["bwrap-spawner", new BwrapRuntime({ ...bwrapOptions, launcher: new SpawnerLauncher(NATIVE_SPAWNER) })],
 ];
 
 afterAll(async () => {
@@ -186,7 +187,7 @@ describe("bwrap's cgroups", () => {
 
 describe.each([
   ["Node's spawn", nodeLauncher],
-  ["the native spawner", new SpawnerLauncher(SPAWNER_BIN)],
+  ["the native spawner", new SpawnerLauncher(NATIVE_SPAWNER)],
 ] as const)("bwrap's cgroup join, started by %s", (_name, launcher) => {
   it("refuses to run the program when the sandbox cannot be put in its cgroup", async () => {
     const marker = path.join(mkdtempSync(path.join(tmpdir(), "cratebox-join-")), "ran");

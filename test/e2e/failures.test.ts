@@ -321,6 +321,7 @@ describe("entry points", () => {
     const res = await execa(CRATEBOX, ["doctor"], { env: testEnv(makeFakeHome()), extendEnv: false, reject: false });
     expect(res.exitCode, res.stdout).toBe(0);
     expect(res.stdout).toMatch(/^ok {3}backend: bwrap: bubblewrap works here/m);
+    expect(res.stdout).toMatch(/^ok {3}native helpers: the shims' client and bwrap's spawner, in \S+\/dist\/native$/m);
     for (const backend of ["bwrap", "docker"]) {
       expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} pids limit: asked for 40 processes under a limit of 16, a fork past it was refused$`, "m"));
       expect(res.stdout).toMatch(new RegExp(`^ok {3}${backend} memory limit: allocating 512 MiB under a 64 MiB limit was killed for memory$`, "m"));

@@ -12,9 +12,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { PACKAGE_ROOT } from "../image.ts";
+import { NATIVE_SPAWNER } from "../native.ts";
 
 export interface LaunchEvents {
   stdout(chunk: Buffer): void;
@@ -235,10 +234,7 @@ export class SpawnerLauncher implements Launcher {
   }
 }
 
-/** The native spawner, where set-up built it (scripts/build-client.ts). */
-export const SPAWNER_BIN = path.join(PACKAGE_ROOT, "dist/native/cratebox-spawner");
-
 /** What a run's bwrap sandboxes (and doctor's) start with: the native spawner where it was built. */
 export function bwrapLauncher(): Launcher {
-  return existsSync(SPAWNER_BIN) ? new SpawnerLauncher(SPAWNER_BIN) : nodeLauncher;
+  return existsSync(NATIVE_SPAWNER) ? new SpawnerLauncher(NATIVE_SPAWNER) : nodeLauncher;
 }
