@@ -80,6 +80,32 @@ describe.each(runtimes)("%s", (name, runtime) => {
     expect(r.runMs).toBeGreaterThanOrEqual(0);
   });
 
+  it("relays large outputs byte for byte, several sandboxes side by side", async () => {
+    // Three at once, each 2 MiB of its own byte on stdout and 1 MiB on stderr: the spawner's
+    // frames and Node's pipes must not mix, drop or reorder any of it.
+    const runs = await Promise.all(
+      [1, 2, 3].map(async (n) => {
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        const script = `head -c 2097152 /dev/zero | tr '\\0' '${n}'; head -c 1048576 /dev/zero | tr '\\0' 'e' >&2; exit ${n}`;
+        const run = await runSandbox(
+          runtime,
+          toProbeSpec(host, identity, "test", script, {}),
+          { stdout: (c) => out.push(Buffer.from(c)), stderr: (c) => err.push(Buffer.from(c)) },
+          new AbortController().signal,
+          {},
+        );
+        await runtime.remove(run.id);
+        return { n, exitCode: run.exit.exitCode, out: Buffer.concat(out), err: Buffer.concat(err) };
+      }),
+    );
+    for (const r of runs) {
+      expect(r.exitCode).toBe(r.n);
+      expect(r.out.equals(Buffer.alloc(2 * 1024 ** 2, String(r.n)))).toBe(true);
+      expect(r.err.equals(Buffer.alloc(1024 ** 2, "e"))).toBe(true);
+    }
+  });
+
   it("reports a signal as 128 + its number", async () => {
     expect((await sh("kill -SEGV $$")).exit.exitCode).toBe(139);
   });
