@@ -144,8 +144,8 @@ function frame(type: number, id: number, payload: Buffer): Buffer {
 /**
  * The native spawner: started with the first sandbox, one for the run. It keeps this process
  * alive only while a sandbox runs; when this process ends, the spawner reads the end of its
- * stdin and kills what is left. If it dies, the sandboxes it ran end as killed (SIGKILL) and
- * the next launch starts another.
+ * stdin and kills what is left. If the spawner dies, its bwraps die with it (--die-with-parent),
+ * each sandbox it ran fails with an error that says so, and the next launch starts another.
  */
 export class SpawnerLauncher implements Launcher {
   private readonly bin: string;
