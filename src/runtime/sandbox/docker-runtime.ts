@@ -16,6 +16,8 @@ import type { ListedSandbox, RunIo, Sandbox, SandboxExitStatus, SandboxRuntime }
 
 /** How long to wait for the rest of a container's output after it exited. */
 const DRAIN_MS = 2000;
+/** How many times (100 ms apart) a SIGKILLed step's container is inspected again for a late OOM. */
+const OOM_LATE_CHECKS = 5;
 
 export class DockerRuntime implements SandboxRuntime {
   readonly kind = "docker";
@@ -133,7 +135,16 @@ class DockerSandbox implements Sandbox {
       pids.stop();
     }
     await settleWithin(drained, DRAIN_MS);
-    const info = await container.inspect();
+    let info = await container.inspect();
+    // The engine handles a container's OOM event apart from its exit, and an OOM event that comes
+    // after the exit still sets OOMKilled (moby's daemon.ProcessEvent; seen once under gVisor: a
+    // memory kill reported as a plain SIGKILL). A step ended by SIGKILL asks again, briefly.
+    for (let i = 0; i < OOM_LATE_CHECKS && result.StatusCode === 137 && !info.State.OOMKilled; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const again = await container.inspect().catch(() => undefined); // removed meanwhile: as it was
+      if (!again) break;
+      info = again;
+    }
     const startedAt = Date.parse(info.State.StartedAt);
     const finishedAt = Date.parse(info.State.FinishedAt);
     return {
