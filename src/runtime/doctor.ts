@@ -77,7 +77,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
   const identity: RunIdentity = { runId: `doctor-${randomUUID()}`, owner: ownerLabel() };
   const own = imageTag(DEFAULT_IMAGE).tag;
   const host = readRunHostFacts(own, []);
-  const backend = chooseBackend(choice, identity.owner);
+  const launcher = bwrapLauncher();
+  const backend = await chooseBackend(choice, identity.owner, launcher);
   add({ name: "backend", ok: true, detail: `${backend.primary}: ${backend.reason}` });
   if (backend.bwrap) {
     add({
@@ -88,7 +89,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
         : `only the time limit holds: ${backend.cgroupsMissing}`,
       fix: LIMITS_FIX,
     });
-    const bwrap = new BwrapRuntime({ bwrap: backend.bwrap, cgroups: backend.cgroups, ownImage: own, owner: identity.owner, launcher: bwrapLauncher() });
+    const bwrap = new BwrapRuntime({ bwrap: backend.bwrap, cgroups: backend.cgroups, ownImage: own, owner: identity.owner, launcher });
     for (const p of await probeEnforcement({ runtime: bwrap, host, identity }))
       add({ name: `bwrap ${p.name} limit`, ok: p.enforced, detail: p.detail, fix: LIMITS_FIX });
   }

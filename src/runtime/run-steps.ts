@@ -127,11 +127,7 @@ export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, e
     },
   });
   const warm = async () => {
-    try {
-      runtime.backend();
-    } catch {
-      // the first step reports it
-    }
+    await runtime.backend().catch(() => {}); // the first step reports it
   };
   return { steps, runtime, warm };
 }

@@ -21,7 +21,7 @@ import { probeBwrap } from "../../src/runtime/sandbox/backend.ts";
 import { BwrapRuntime } from "../../src/runtime/sandbox/bwrap-runtime.ts";
 import { type CgroupSupport, detectCgroups } from "../../src/runtime/sandbox/cgroups.ts";
 import { NATIVE_SPAWNER } from "../../src/runtime/native.ts";
-import { nodeLauncher, SpawnerLauncher } from "../../src/runtime/sandbox/launch.ts";
+import { type Launcher, nodeLauncher, SpawnerLauncher } from "../../src/runtime/sandbox/launch.ts";
 import { DockerRuntime } from "../../src/runtime/sandbox/docker-runtime.ts";
 import { runSandbox } from "../../src/runtime/sandbox/run-sandbox.ts";
 import { type SandboxRuntime, withRuntime } from "../../src/runtime/sandbox/runtime.ts";
@@ -31,7 +31,7 @@ const docker = new Docker();
 const image = imageTag().tag;
 const identity = { runId: `backend-test-${randomUUID()}`, owner: ownerLabel() };
 const host = readRunHostFacts(image, []);
-const bwrapProbe = probeBwrap();
+const bwrapProbe = await probeBwrap(nodeLauncher);
 const cgroups = detectCgroups(identity.owner);
 if (!bwrapProbe.ok) throw new Error(`the backends project needs bwrap: ${bwrapProbe.reason}`);
 if (!("support" in cgroups)) throw new Error(`the backends project needs cgroups for bwrap's limits: ${cgroups.reason}`);
@@ -232,6 +232,25 @@ describe.each([
     );
     expect(existsSync(marker)).toBe(false);
     rmSync(path.dirname(marker), { recursive: true });
+  });
+});
+
+describe("bwrap's probe", () => {
+  it("passes through Node's spawn and through the native spawner, and says why when bwrap fails", async () => {
+    expect(await probeBwrap(nodeLauncher)).toEqual({ ok: true, bwrap: bwrapBinary });
+    expect(await probeBwrap(new SpawnerLauncher(NATIVE_SPAWNER))).toEqual({ ok: true, bwrap: bwrapBinary });
+    // What bwrap says where user namespaces are off (a default container), from a launcher double.
+    const refusing: Launcher = {
+      launch: (_file, _args, _env, _join, on) => {
+        setImmediate(() => {
+          on.spawned();
+          on.stderr(Buffer.from("bwrap: No permissions to creating new namespace\n"));
+          on.closed(1);
+        });
+        return { kill: () => {} };
+      },
+    };
+    expect(await probeBwrap(refusing)).toEqual({ ok: false, reason: "bwrap cannot make its namespaces here: bwrap: No permissions to creating new namespace" });
   });
 });
 

@@ -5,14 +5,13 @@
  * either way. The engine is connected only when a step first needs it, so a run whose steps
  * all run under bwrap, or a no-op build, never touches it.
  */
-import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import type { BackendChoice } from "../../core/backends.ts";
 import { bwrapRefusal } from "../../core/bwrap-args.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { BwrapRuntime } from "./bwrap-runtime.ts";
-import { bwrapLauncher } from "./launch.ts";
+import { bwrapLauncher, type Launcher } from "./launch.ts";
 import { type CgroupSupport, detectCgroups } from "./cgroups.ts";
 import type { ListedSandbox, Sandbox, SandboxRuntime } from "./runtime.ts";
 
@@ -20,8 +19,40 @@ export type BwrapProbe = { ok: true; bwrap: string } | { ok: false; reason: stri
 
 const BWRAP_CANDIDATES = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"];
 
-/** Is bwrap installed, and can it make the namespaces cratebox needs here? (one tiny sandbox, ~10 ms) */
-export function probeBwrap(): BwrapProbe {
+/** bwrap's arguments for the probe: the namespaces and mounts every step's sandbox makes. */
+const PROBE_ARGS = [
+  "--unshare-all",
+  "--unshare-user",
+  "--disable-userns",
+  "--cap-drop",
+  "ALL",
+  "--die-with-parent",
+  "--ro-bind",
+  "/usr",
+  "/usr",
+  "--symlink",
+  "usr/bin",
+  "/bin",
+  "--symlink",
+  "usr/lib",
+  "/lib",
+  "--symlink",
+  "usr/lib64",
+  "/lib64",
+  "--proc",
+  "/proc",
+  "--",
+  "/bin/true",
+];
+const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Is bwrap installed, and can it make the namespaces cratebox needs here? One tiny sandbox
+ * (about 10 ms), started by the launcher the run's sandboxes use: with the native spawner, the
+ * probe costs no fork of Node and does not hold up its event loop (it used to be a spawnSync,
+ * 17 to 20 ms of a one-file rebuild's main thread, issue 13).
+ */
+export async function probeBwrap(launcher: Launcher): Promise<BwrapProbe> {
   const bwrap = BWRAP_CANDIDATES.find((p) => {
     try {
       accessSync(p, constants.X_OK);
@@ -31,36 +62,32 @@ export function probeBwrap(): BwrapProbe {
     }
   });
   if (!bwrap) return { ok: false, reason: "bubblewrap is not installed (Debian: apt-get install bubblewrap)" };
-  const res = spawnSync(
-    bwrap,
-    [
-      "--unshare-all",
-      "--unshare-user",
-      "--disable-userns",
-      "--cap-drop",
-      "ALL",
-      "--die-with-parent",
-      "--ro-bind",
-      "/usr",
-      "/usr",
-      "--symlink",
-      "usr/bin",
-      "/bin",
-      "--symlink",
-      "usr/lib",
-      "/lib",
-      "--symlink",
-      "usr/lib64",
-      "/lib64",
-      "--proc",
-      "/proc",
-      "--",
-      "/bin/true",
-    ],
-    { encoding: "utf8", timeout: 10_000 },
-  );
-  if (res.status === 0) return { ok: true, bwrap };
-  return { ok: false, reason: `bwrap cannot make its namespaces here: ${(res.stderr || res.error?.message || `exit ${res.status}`).trim()}` };
+  const ran = await new Promise<{ exitCode: number; stderr: string } | { error: string }>((resolve) => {
+    let stderr = "";
+    const timer = setTimeout(() => {
+      stderr += `no answer in ${PROBE_TIMEOUT_MS / 1000} s`;
+      probe.kill();
+    }, PROBE_TIMEOUT_MS);
+    const probe = launcher.launch(bwrap, PROBE_ARGS, {}, undefined, {
+      stdout: () => {},
+      stderr: (c) => {
+        stderr += c.toString("utf8");
+      },
+      spawned: () => {},
+      joinFailed: () => {},
+      error: (err) => {
+        clearTimeout(timer);
+        resolve({ error: err.message });
+      },
+      closed: (exitCode) => {
+        clearTimeout(timer);
+        resolve({ exitCode, stderr });
+      },
+    });
+  });
+  if ("exitCode" in ran && ran.exitCode === 0) return { ok: true, bwrap };
+  const why = "error" in ran ? ran.error : ran.stderr.trim() || `exit ${ran.exitCode}`;
+  return { ok: false, reason: `bwrap cannot make its namespaces here: ${why}` };
 }
 
 export interface BackendInfo {
@@ -77,10 +104,10 @@ export interface BackendInfo {
  * The backend for a run: what was asked for (`--backend`, CRATEBOX_BACKEND), and what this host
  * can do. `owner`: this process's owner label (the cgroup probe is made below it).
  */
-export function chooseBackend(choice: BackendChoice, owner: string): BackendInfo & { bwrap: string | undefined } {
+export async function chooseBackend(choice: BackendChoice, owner: string, launcher: Launcher): Promise<BackendInfo & { bwrap: string | undefined }> {
   if (choice === "docker")
     return { primary: "docker", reason: "asked for (--backend docker)", bwrap: undefined, cgroups: undefined, cgroupsMissing: undefined };
-  const probe = probeBwrap();
+  const probe = await probeBwrap(launcher);
   if (!probe.ok) {
     if (choice === "bwrap")
       throw new CrateboxError("BACKEND_UNAVAILABLE", `--backend bwrap: ${probe.reason}`, "install bubblewrap, or use the Docker engine: --backend docker");
@@ -116,6 +143,9 @@ export class SandboxRouter implements SandboxRuntime {
   readonly kind = "router";
   private readonly opts: RouterOptions;
   private info: (BackendInfo & { bwrap: string | undefined }) | undefined;
+  private choosing: Promise<BackendInfo> | undefined;
+  /** Starts the probe and every bwrap sandbox of the run (launch.ts). */
+  private readonly launcher = bwrapLauncher();
   private bwrap: BwrapRuntime | undefined;
   private docker: Promise<SandboxRuntime> | undefined;
 
@@ -124,20 +154,21 @@ export class SandboxRouter implements SandboxRuntime {
   }
 
   /** Which backend runs what, decided on first use. */
-  backend(): BackendInfo {
-    if (!this.info) {
-      this.info = chooseBackend(this.opts.choice, this.opts.owner);
-      if (this.info.bwrap)
+  backend(): Promise<BackendInfo> {
+    this.choosing ??= chooseBackend(this.opts.choice, this.opts.owner, this.launcher).then((info) => {
+      this.info = info;
+      if (info.bwrap)
         this.bwrap = new BwrapRuntime({
-          bwrap: this.info.bwrap,
-          cgroups: this.info.cgroups,
+          bwrap: info.bwrap,
+          cgroups: info.cgroups,
           ownImage: this.opts.ownImage,
           owner: this.opts.owner,
-          launcher: bwrapLauncher(),
+          launcher: this.launcher,
         });
-      this.opts.onChosen?.(this.info);
-    }
-    return this.info;
+      this.opts.onChosen?.(info);
+      return info;
+    });
+    return this.choosing;
   }
 
   /** The backend, if a step has chosen it already. */
@@ -156,7 +187,7 @@ export class SandboxRouter implements SandboxRuntime {
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
-    const info = this.backend();
+    const info = await this.backend();
     if (info.primary === "bwrap" && this.bwrap && !bwrapRefusal(spec, this.opts.ownImage)) return this.bwrap.create(spec);
     return (await this.engine()).create(spec);
   }
