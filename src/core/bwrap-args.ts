@@ -45,16 +45,18 @@ function tmpfsParts(options: string): { size: string | undefined; mode: string |
   return { size: m ? String(Number(m[1]) * unit) : undefined, mode: get("mode") };
 }
 
+/**
+ * Every namespace unshared (a user namespace whose program cannot make another), no capability
+ * inside, and the sandbox dies with bwrap: what every sandbox is, and what the backend's probe
+ * (runtime/sandbox/backend.ts) checks that this host can make.
+ */
+export const BWRAP_ISOLATION: readonly string[] = ["--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent"];
+
 /** The bwrap arguments for `spec`, ending with `--` and the command (the relay first, when the spec has one). */
 export function toBwrapArgs(spec: SandboxSpec): string[] {
   const [uid, gid] = spec.user.split(":");
   const args = [
-    "--unshare-all",
-    "--unshare-user",
-    "--disable-userns",
-    "--cap-drop",
-    "ALL",
-    "--die-with-parent",
+    ...BWRAP_ISOLATION,
     "--new-session",
     "--uid",
     uid ?? "65534",

@@ -7,7 +7,7 @@
  */
 import { accessSync, constants } from "node:fs";
 import type { BackendChoice } from "../../core/backends.ts";
-import { bwrapRefusal } from "../../core/bwrap-args.ts";
+import { BWRAP_ISOLATION, bwrapRefusal } from "../../core/bwrap-args.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import { BwrapRuntime } from "./bwrap-runtime.ts";
@@ -19,14 +19,9 @@ export type BwrapProbe = { ok: true; bwrap: string } | { ok: false; reason: stri
 
 const BWRAP_CANDIDATES = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"];
 
-/** bwrap's arguments for the probe: the namespaces and mounts every step's sandbox makes. */
+/** The probe: a sandbox isolated as every step's is, with the host's /usr, running /bin/true. */
 const PROBE_ARGS = [
-  "--unshare-all",
-  "--unshare-user",
-  "--disable-userns",
-  "--cap-drop",
-  "ALL",
-  "--die-with-parent",
+  ...BWRAP_ISOLATION,
   "--ro-bind",
   "/usr",
   "/usr",
