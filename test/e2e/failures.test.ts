@@ -3,13 +3,14 @@
  * naming the crate and the cause, Ctrl-C, a killed run swept at the next start, clear errors.
  */
 import { execa } from "execa";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
 import { writeEnforcementRecord } from "../../src/runtime/enforcement.ts";
 import { imageTag } from "../../src/runtime/image.ts";
+import { procStat } from "../../src/runtime/proc-stat.ts";
 import { processesWith } from "../helpers/processes.ts";
 import { CRATEBOX, cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
 import { makeRegistry, makeWorkspace, ROOT } from "../helpers/workspace.ts";
@@ -103,17 +104,23 @@ function sandboxedProcesses(ws: string): number[] {
 }
 
 /** The native spawner a cratebox process started (src/runtime/sandbox/launch.ts), by its parent's pid. */
-function spawnerOf(parent: number): number | undefined {
-  for (const pid of processesWith("cratebox-spawner")) {
-    try {
-      if (Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === parent) return pid;
-    } catch {
-      /* gone */
-    }
-  }
-  return undefined;
+const spawnerOf = (parent: number) => processesWith("cratebox-spawner").find((pid) => procStat(pid)?.[1] === String(parent));
+/** Gone, or a zombie. */
+const ended = (pid: number) => (procStat(pid)?.[0] ?? "Z") === "Z";
+
+/** A `cratebox --backend bwrap cargo build` in its own process group, once its build script (a sleeper) runs. */
+async function sleeperUnderBwrap() {
+  const ws = workspaceWithBuildRs(SLEEPER);
+  const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
+    cwd: ws,
+    env: testEnv(makeFakeHome()),
+    extendEnv: false,
+    reject: false,
+    detached: true,
+  });
+  await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+  return { ws, child };
 }
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
 
 const DOCKER = { CRATEBOX_BACKEND: "docker" };
 
@@ -172,7 +179,7 @@ describe("interruption on the Docker engine", () => {
       Image: tag,
       Cmd: ["/x"],
       Labels: {
-        "cratebox.owner": `${hostname()}:1:${(await import("node:fs")).readFileSync("/proc/1/stat", "utf8").split(") ")[1]!.split(" ")[19]}`,
+        "cratebox.owner": `${hostname()}:1:${procStat(1)![19]}`,
         "cratebox.run": "alive-test",
       },
     });
@@ -188,38 +195,22 @@ describe("interruption on the Docker engine", () => {
 
 describe("interruption under bubblewrap", () => {
   it("Ctrl-C stops the sandbox's processes and exits 130", async () => {
-    const ws = workspaceWithBuildRs(SLEEPER);
-    const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
-      cwd: ws,
-      env: testEnv(makeFakeHome()),
-      extendEnv: false,
-      reject: false,
-      detached: true,
-    });
-    await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+    const { ws, child } = await sleeperUnderBwrap();
     const spawner = spawnerOf(child.pid!);
     expect(spawner).toBeDefined();
     process.kill(-child.pid!, "SIGINT");
     expect((await child).exitCode).toBe(130);
     await until("the sandbox's processes to end", async () => (sandboxedProcesses(ws).length === 0 ? true : undefined), 10_000);
-    await until("the spawner to end", async () => (alive(spawner!) ? undefined : true), 10_000);
+    await until("the spawner to end", async () => (ended(spawner!) ? true : undefined), 10_000);
   });
 
   it("a cratebox process killed alone takes its spawner and sandboxes with it", async () => {
-    const ws = workspaceWithBuildRs(SLEEPER);
-    const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
-      cwd: ws,
-      env: testEnv(makeFakeHome()),
-      extendEnv: false,
-      reject: false,
-      detached: true,
-    });
-    await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+    const { ws, child } = await sleeperUnderBwrap();
     const spawner = spawnerOf(child.pid!);
     expect(spawner).toBeDefined();
     // Node alone (bin/cratebox exec'd it): cargo, the shim's client, the spawner and bwrap live on.
     process.kill(child.pid!, "SIGKILL");
-    await until("the spawner to end", async () => (alive(spawner!) ? undefined : true), 10_000);
+    await until("the spawner to end", async () => (ended(spawner!) ? true : undefined), 10_000);
     await until("the sandbox's processes to end", async () => (sandboxedProcesses(ws).length === 0 ? true : undefined), 10_000);
     try {
       process.kill(-child.pid!, "SIGKILL"); // cargo, still waiting for its client
@@ -230,15 +221,7 @@ describe("interruption under bubblewrap", () => {
   });
 
   it("a run killed outright takes its sandboxes with it", async () => {
-    const ws = workspaceWithBuildRs(SLEEPER);
-    const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
-      cwd: ws,
-      env: testEnv(makeFakeHome()),
-      extendEnv: false,
-      reject: false,
-      detached: true,
-    });
-    await until("the build script's process", async () => (sandboxedProcesses(ws).length > 0 ? true : undefined));
+    const { ws, child } = await sleeperUnderBwrap();
     const runDir = () => readdirSync(tmpdir()).filter((n) => n.startsWith("cratebox-run-") && n.includes(`-${child.pid}-`));
     expect(runDir()).toHaveLength(1);
     process.kill(-child.pid!, "SIGKILL");
