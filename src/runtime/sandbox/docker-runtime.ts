@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
 import { toCreateOptions } from "../../core/container-options.ts";
 import { type EngineQuirks, engineQuirks, isEngineAttachNoise } from "../../core/engine-kind.ts";
@@ -140,7 +141,7 @@ class DockerSandbox implements Sandbox {
     // after the exit still sets OOMKilled (moby's daemon.ProcessEvent; seen once under gVisor: a
     // memory kill reported as a plain SIGKILL). A step ended by SIGKILL asks again, briefly.
     for (let i = 0; i < OOM_LATE_CHECKS && result.StatusCode === 137 && !info.State.OOMKilled; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       const again = await container.inspect().catch(() => undefined); // removed meanwhile: as it was
       if (!again) break;
       info = again;

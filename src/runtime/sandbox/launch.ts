@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
+import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { NATIVE_SPAWNER } from "../native.ts";
 
@@ -37,8 +38,6 @@ export interface Launcher {
   launch(file: string, args: readonly string[], env: Record<string, string>, joinProcs: readonly string[] | undefined, on: LaunchEvents): Launched;
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
-
 /**
  * bwrap's descriptors for the join under Node's spawn: it blocks its sandbox (the one process in
  * the new namespaces, before it starts the program) until a byte arrives on BLOCK_FD, and tells
@@ -60,7 +59,7 @@ export const nodeLauncher: Launcher = {
     child.stderr!.on("data", (c: Buffer) => on.stderr(c));
     child.once("spawn", () => on.spawned());
     child.once("error", (err) => on.error(err));
-    child.once("close", (code, signal) => on.closed(code ?? 128 + (SIGNALS[signal ?? ""] ?? 9)));
+    child.once("close", (code, signal) => on.closed(code ?? 128 + (signal ? constants.signals[signal] : 9)));
     return { kill: () => child.kill("SIGKILL") };
   },
 };
@@ -119,18 +118,21 @@ function killQuietly(pid: number): void {
 const TO = { spawn: 1, kill: 2 } as const;
 const FROM = { stdout: 1, stderr: 2, started: 3, ended: 4, failed: 5, joinFailed: 6 } as const;
 
-function strings(list: readonly string[]): Buffer[] {
-  const count = Buffer.alloc(4);
-  count.writeUInt32BE(list.length);
-  return [
-    count,
-    ...list.flatMap((s) => {
-      const bytes = Buffer.from(s, "utf8");
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(bytes.length);
-      return [len, bytes];
-    }),
-  ];
+/** A spawn request's payload: each list as a count, then each string as its length and its bytes (u32 BE). */
+function encodeLists(lists: readonly (readonly string[])[]): Buffer {
+  let size = 0;
+  for (const list of lists) for (const s of list) size += 4 + Buffer.byteLength(s);
+  const out = Buffer.allocUnsafe(size + 4 * lists.length);
+  let at = 0;
+  for (const list of lists) {
+    at = out.writeUInt32BE(list.length, at);
+    for (const s of list) {
+      const len = out.write(s, at + 4);
+      out.writeUInt32BE(len, at);
+      at += 4 + len;
+    }
+  }
+  return out;
 }
 
 function frame(type: number, id: number, payload: Buffer): Buffer {
@@ -164,7 +166,7 @@ export class SpawnerLauncher implements Launcher {
     const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     this.live.set(id, on);
     this.keepAlive();
-    child.stdin!.write(frame(TO.spawn, id, Buffer.concat([...strings([file, ...args]), ...strings(envList), ...strings(joinProcs ?? [])])));
+    child.stdin!.write(frame(TO.spawn, id, encodeLists([[file, ...args], envList, joinProcs ?? []])));
     return {
       kill: () => {
         if (this.live.has(id) && this.child === child) child.stdin!.write(frame(TO.kill, id, Buffer.alloc(0)));
