@@ -12,7 +12,8 @@
  * start).
  */
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isBuiltin } from "node:module";
 import path from "node:path";
 import { type ChunkingContext, type InputOptions, type OutputOptions, type Plugin, rolldown } from "rolldown";
@@ -88,6 +89,17 @@ rmSync(path.join(root, "dist"), { recursive: true, force: true });
 const cli = await rolldown({ ...shared, input: { "cli/cratebox": src("cli/cratebox.ts"), "cli/cargo-cratebox": src("cli/cargo-cratebox.ts") } });
 await cli.write({ ...output, chunkFileNames: "chunks/[name]-[hash].js", codeSplitting: { groups: [{ name: startChunk, debugName: "start" }] } });
 await cli.close();
+// The build's id: a digest of the CLI's bundle. Caches of what this code computed (the validated
+// profiles, runtime/profile-cache.ts) are keyed on it, so a rebuilt cratebox never takes them.
+const digest = createHash("sha256");
+for (const dir of ["cli", "chunks"]) {
+  for (const f of readdirSync(path.join(root, "dist", dir))
+    .filter((n) => n.endsWith(".js"))
+    .sort()) {
+    digest.update(`${dir}/${f}\0`).update(readFileSync(path.join(root, "dist", dir, f)));
+  }
+}
+writeFileSync(path.join(root, "dist", "build-id"), `${digest.digest("hex")}\n`);
 // Programs of their own, one file each: the egress relay is copied alone into a sandbox, and
 // the Node client (a step's, when the native one is missing) and the policy evaluator load
 // nothing of the CLI's.

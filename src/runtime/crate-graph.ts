@@ -3,11 +3,14 @@
  * the graph of them).
  */
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import path from "node:path";
 import { parse } from "smol-toml";
 import type { CargoInvocation } from "../core/cargo-args.ts";
 import { lockKey, toCrateGraph, type CrateGraph, type RawMetadata } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
+import { type GraphQuestion, graphFiles, graphFromEntry, isCacheable, questionFiles, relevantEnv, toEntry } from "../core/graph-cache.ts";
+import { cacheFile, readCacheFile, stampOf, writeCacheFile } from "./cache-files.ts";
 import { realpathOrUndefined } from "./realpath.ts";
 import { runProgram } from "./run-program.ts";
 
@@ -36,14 +39,26 @@ function lockChecksums(workspaceRoot: string): Map<string, string> {
   return out;
 }
 
+/**
+ * The crate graph. With `cacheIn` (the run's target directory) an unchanged graph is taken from
+ * the cache there (core/graph-cache.ts says when), and a graph cargo was asked for is stored.
+ */
 export async function readCrateGraph(
   cargo: string,
   inv: CargoInvocation,
   cargoArgs: readonly string[],
   cwd: string,
   env: NodeJS.ProcessEnv,
+  cacheIn?: string,
 ): Promise<CrateGraph> {
-  const res = await runProgram(cargo, graphMetadataArgs(inv, cargoArgs), { cwd, env, maxBuffer: 1024 ** 3 });
+  const question: GraphQuestion = { program: cargo, args: graphMetadataArgs(inv, cargoArgs), cwd, env: relevantEnv(env) };
+  const cache = cacheIn !== undefined && isCacheable(question) ? cacheFile(cacheIn, "crate-graph") : undefined;
+  if (cache) {
+    const cached = graphFromEntry(readCacheFile(cache), question, stampOf);
+    if (cached) return cached;
+  }
+  const askedAt = Date.now();
+  const res = await runProgram(cargo, question.args, { cwd, env, maxBuffer: 1024 ** 3 });
   if (res.exitCode !== 0) {
     throw new CrateboxError(
       "CARGO_METADATA",
@@ -53,5 +68,17 @@ export async function readCrateGraph(
     );
   }
   const meta = JSON.parse(res.stdout) as RawMetadata;
-  return toCrateGraph(meta, lockChecksums(meta.workspace_root), realpathOrUndefined);
+  const graph = toCrateGraph(meta, lockChecksums(meta.workspace_root), realpathOrUndefined);
+  if (cache) {
+    const files = [
+      ...questionFiles(question, question.env.HOME ?? homedir()),
+      ...graphFiles(
+        meta.workspace_root,
+        meta.packages.map((p) => p.manifest_path),
+      ),
+    ];
+    const entry = toEntry(question, graph, files, stampOf, askedAt);
+    if (entry) writeCacheFile(cache, entry);
+  }
+  return graph;
 }

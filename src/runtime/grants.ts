@@ -24,6 +24,7 @@ import { contentPinsOf } from "../core/pins/check.ts";
 import { CONTENT_KIND_TEXT, type ContentKind } from "../core/pins/content.ts";
 import { realpathOrUndefined } from "./realpath.ts";
 import type { ContentPins } from "./pins/book.ts";
+import { profileCache, readBuiltinSources } from "./profile-cache.ts";
 
 /** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */
 export interface GrantSources {
@@ -42,12 +43,20 @@ export interface LoadedProfile {
  * The workspace's cratebox.toml and the built-in profiles it can `use`. Without the file, every
  * step gets the defaults: nothing is parsed and the schema is not even loaded (a build without a
  * profile starts sooner, issue 13); the built-ins are only ever reached through a table's `use`.
+ * With `cacheIn` (the run's target directory), the validation of the very same texts by the very
+ * same build of cratebox is taken from the last run's (profile-cache.ts), without loading zod.
  */
-export async function loadGrantSources(workspaceRoot: string): Promise<GrantSources> {
+export async function loadGrantSources(workspaceRoot: string, cacheIn?: string): Promise<GrantSources> {
   const file = path.join(workspaceRoot, PROFILE_FILE);
   if (!existsSync(file)) return { profile: { parsed: emptyProfile(file), exists: false, warnings: [] }, builtins: new Map() };
-  const { loadProfile, loadBuiltins } = await import("./profile-files.ts");
-  return { profile: loadProfile(workspaceRoot), builtins: loadBuiltins() };
+  const text = readFileSync(file, "utf8");
+  const builtinSources = readBuiltinSources();
+  const cache = cacheIn === undefined ? undefined : profileCache(cacheIn, file, text, builtinSources);
+  if (cache?.cached) return cache.cached;
+  const { profileFromText, loadBuiltins } = await import("./profile-files.ts");
+  const sources = { profile: profileFromText(file, text), builtins: loadBuiltins(builtinSources) };
+  cache?.store(sources);
+  return sources;
 }
 
 /**

@@ -74,13 +74,14 @@ const SHIMS = {
  * default, and the crate graph is not even read: nothing to match, nothing to pay for.
  */
 async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, { workspaceRoot, buildRoots, members }: BuildDirs): Promise<GrantBook> {
-  const { profile, builtins } = await loadGrantSources(workspaceRoot);
+  const { profile, builtins } = await loadGrantSources(workspaceRoot, buildRoots[0]);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
   const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
-  const graph = needGraph ? await readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env) : undefined;
+  const readGraph = () => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env, buildRoots[0]);
+  const graph = needGraph ? await readGraph() : undefined;
   const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots, opts.env);
-  if (!graph) book.loadGraphLazily(() => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env), members);
+  if (!graph) book.loadGraphLazily(readGraph, members);
   if (policyFiles.length > 0) {
     await book.readAudits();
     const { evaluatePolicies, loadPolicy } = await import("./policy.ts");

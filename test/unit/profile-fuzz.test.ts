@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { stringify } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parseBuiltinProfile } from "../../src/core/profile/builtins.ts";
-import { parseProfile, validate, type ParseResult, type ParsedProfile } from "../../src/core/profile/parse.ts";
+import { formatProfileIssue, parseProfile, validate, type ParseResult, type ParsedProfile } from "../../src/core/profile/parse.ts";
+import { revive } from "../../src/runtime/profile-cache.ts";
 import { resolveGrant, strictViolations } from "../../src/core/profile/resolve.ts";
 import { profileSchema } from "../../src/core/profile/schema.ts";
 import { parseBuiltinProfiles } from "../../src/core/profile/builtins.ts";
@@ -172,6 +173,22 @@ describe("parseProfile never throws", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it("a valid profile survives a JSON round trip unchanged (runtime/profile-cache.ts stores it so)", () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(tomlish, (text) => {
+        const r = parseProfile(text, FILE);
+        if (!r.ok) return;
+        valid++;
+        const loaded = { parsed: r.value, exists: true, warnings: r.warnings.map(formatProfileIssue) };
+        const stored = JSON.parse(JSON.stringify({ profile: loaded, builtins: [...builtins] }));
+        expect(revive(stored.profile, stored.builtins)).toStrictEqual({ profile: loaded, builtins });
+      }),
+      { numRuns: 3000 },
+    );
+    expect(valid).toBeGreaterThan(50);
   });
 
   it("on arbitrary data written as TOML", () => {

@@ -1,0 +1,140 @@
+/**
+ * The crate graph's cache (issue 13). A run with cratebox.toml needs the graph before cargo
+ * starts (preflight, strict mode, policies), and its `cargo metadata` with dependencies takes
+ * longer than a no-op build itself (about 0.25 s for the bench workspace's 77 packages). Its
+ * answer is a function of the question (program, arguments, directory, cargo's and rustup's
+ * variables) and of files cargo reads; the cache keeps the graph with a stamp of each of those
+ * files and is taken only when the question is the same and every stamp still is. Pure:
+ * runtime/graph-cache.ts stats, reads and writes.
+ *
+ * The files: Cargo.lock and the workspace's root manifest; every package's manifest, as cargo
+ * named it (a symbolic link redirected stamps differently), with its directory and its `src/`
+ * (cargo finds build.rs, src/lib.rs and the other targets by looking); cargo's configuration
+ * files in the directory and every one above it and in CARGO_HOME; rustup's toolchain files
+ * there and its settings. A stamp is what cargo's own fingerprints trust: device, inode, size,
+ * and the modification and change times in nanoseconds, or null for a file that is not there
+ * (so that making one counts as a change).
+ */
+import path from "node:path";
+import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
+
+/** Bumped when the entry's shape or what it is keyed on changes: older entries are then misses. */
+export const GRAPH_CACHE_VERSION = 1;
+
+/** `dev:ino:size:mtimeNs:ctimeNs`, or null: not there. */
+export type FileStamp = string | null;
+
+/** What `cargo metadata` was asked: the same answer needs the same question. */
+export interface GraphQuestion {
+  program: string;
+  args: string[];
+  cwd: string;
+  /** The variables cargo and rustup read (relevantEnv). */
+  env: Record<string, string>;
+}
+
+export interface GraphCacheEntry {
+  version: typeof GRAPH_CACHE_VERSION;
+  question: GraphQuestion;
+  stamps: Record<string, FileStamp>;
+  graph: Omit<CrateGraph, "byDir">;
+}
+
+/** Variables that change what cargo or rustup read or resolve: cargo's, rustup's and rustc's, PATH and HOME. */
+export function relevantEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(env).sort()) {
+    const v = env[k];
+    if (v !== undefined && (/^(CARGO|RUST|__CARGO)/.test(k) || k === "PATH" || k === "HOME")) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Whether a graph asked this way may be cached at all: a `--config` or `-Z` argument can name
+ * files of its own (a configuration file, an include) that this key would not stamp.
+ */
+export function isCacheable(question: GraphQuestion): boolean {
+  return !question.args.some((a) => a === "--config" || a.startsWith("--config=") || a.startsWith("-Z"));
+}
+
+/** Files the answer depends on before any graph is known: configuration and toolchain files. */
+export function questionFiles(question: GraphQuestion, home: string): string[] {
+  const cargoHome = question.env.CARGO_HOME ?? path.join(home, ".cargo");
+  const rustupHome = question.env.RUSTUP_HOME ?? path.join(home, ".rustup");
+  const files = [path.join(cargoHome, "config"), path.join(cargoHome, "config.toml"), path.join(rustupHome, "settings.toml")];
+  for (let dir = path.resolve(question.cwd); ; dir = path.dirname(dir)) {
+    files.push(
+      path.join(dir, ".cargo", "config"),
+      path.join(dir, ".cargo", "config.toml"),
+      path.join(dir, "rust-toolchain"),
+      path.join(dir, "rust-toolchain.toml"),
+    );
+    if (path.dirname(dir) === dir) break;
+  }
+  return files;
+}
+
+/** Files of the graph itself: the lock, the root manifest, each package's manifest, directory and `src/`. */
+export function graphFiles(workspaceRoot: string, manifestPaths: readonly string[]): string[] {
+  const files = [path.join(workspaceRoot, "Cargo.lock"), path.join(workspaceRoot, "Cargo.toml")];
+  for (const m of manifestPaths) {
+    const dir = path.dirname(m);
+    files.push(m, dir, path.join(dir, "src"));
+  }
+  return [...new Set(files)];
+}
+
+/** The graph from a cache entry, when the question is the same and no stamp changed; else undefined. */
+export function graphFromEntry(entry: unknown, question: GraphQuestion, stampOf: (file: string) => FileStamp): CrateGraph | undefined {
+  if (!isEntry(entry) || entry.version !== GRAPH_CACHE_VERSION || !sameQuestion(entry.question, question)) return undefined;
+  for (const [file, stamp] of Object.entries(entry.stamps)) if (stampOf(file) !== stamp) return undefined;
+  const crates = entry.graph.crates;
+  return { ...entry.graph, crates, byDir: new Map(crates.map((c: GraphCrate) => [c.manifestDir, c])) };
+}
+
+/**
+ * The entry to store for a graph just read, or undefined when a stamped file changed while cargo
+ * read it, or so shortly before that the file system's clock may not tell (`askedAtMs`: when the
+ * `cargo metadata` started, `slackMs` before it counts as too recent): that graph may be of the
+ * old content, and would then be kept under the new stamp.
+ */
+export function toEntry(
+  question: GraphQuestion,
+  graph: CrateGraph,
+  files: readonly string[],
+  stampOf: (file: string) => FileStamp,
+  askedAtMs: number,
+  slackMs = 2000,
+): GraphCacheEntry | undefined {
+  const stamps: Record<string, FileStamp> = {};
+  const limitNs = BigInt(Math.floor(askedAtMs - slackMs)) * 1_000_000n;
+  for (const file of files) {
+    const stamp = stampOf(file);
+    if (stamp !== null) {
+      const [, , , mtimeNs, ctimeNs] = stamp.split(":");
+      if (BigInt(mtimeNs!) >= limitNs || BigInt(ctimeNs!) >= limitNs) return undefined;
+    }
+    stamps[file] = stamp;
+  }
+  const { byDir: _, ...rest } = graph;
+  return { version: GRAPH_CACHE_VERSION, question, stamps, graph: rest };
+}
+
+function sameQuestion(a: GraphQuestion, b: GraphQuestion): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function isEntry(v: unknown): v is GraphCacheEntry {
+  if (typeof v !== "object" || v === null) return false;
+  const e = v as Partial<GraphCacheEntry>;
+  return (
+    typeof e.question === "object" &&
+    typeof e.stamps === "object" &&
+    e.stamps !== null &&
+    typeof e.graph === "object" &&
+    e.graph !== null &&
+    Array.isArray(e.graph.crates) &&
+    typeof e.graph.workspaceRoot === "string"
+  );
+}

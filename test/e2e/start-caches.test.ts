@@ -1,0 +1,98 @@
+/**
+ * The start's caches with real cargo (issue 13): a run with cratebox.toml takes the crate graph
+ * and the validated profiles from the last run while nothing they came from changed, and reads
+ * them again the moment something did. A stale graph would let strict mode miss a build script
+ * that just appeared; a stale profile would grant what the file no longer says.
+ */
+import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
+import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
+
+describe("a run with cratebox.toml takes the crate graph and the profiles from the last run", () => {
+  const registry = makeRegistry();
+  const fake = makeFakeHome();
+  const bin = tempDir("cratebox-cargo-log-");
+  const log = path.join(bin, "calls.log");
+  const loggingCargo = path.join(bin, "cargo");
+  // What cratebox asks of cargo, one line per call (CARGO names the cargo cratebox runs).
+  writeFileSync(loggingCargo, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec cargo "$@"\n`);
+  chmodSync(loggingCargo, 0o755);
+  const env = testEnv(fake, { CARGO: loggingCargo });
+  let ws: string;
+  const graphReads = () =>
+    (existsSync(log) ? readFileSync(log, "utf8").split("\n") : []).filter((l) => l.startsWith("metadata") && !l.includes("--no-deps")).length;
+  const run = async () => {
+    rmSync(log, { force: true });
+    return cratebox(["build"], ws, env);
+  };
+
+  beforeAll(async () => {
+    ws = makeWorkspace({
+      registry: registry.dir,
+      dependencies: ['dep = { path = "dep" }'],
+      files: {
+        "dep/Cargo.toml": '[package]\nname = "dep"\nversion = "0.1.0"\nedition = "2021"\n',
+        "dep/src/lib.rs": "pub fn f() {}\n",
+        "cratebox.toml": "version = 1\nstrict = true\n",
+      },
+    });
+    // Cargo.lock and target/ exist, and everything is older than the cache's two seconds of
+    // doubt: the first cratebox run may store what it reads.
+    expect((await plainCargo(["build"], ws, env)).code).toBe(0);
+    await sleep(2100);
+  }, 300_000);
+
+  it("reads the graph once, then takes it from target/cratebox/ while nothing changed", async () => {
+    const first = await run();
+    expect(first.code, first.output).toBe(0);
+    expect(graphReads()).toBe(1);
+    expect(existsSync(path.join(ws, "target/cratebox/crate-graph.json"))).toBe(true);
+    const second = await run();
+    expect(second.code, second.output).toBe(0);
+    expect(graphReads()).toBe(0);
+  }, 300_000);
+
+  it("reads it again when a dependency gains a build script: strict mode sees it", async () => {
+    writeFileSync(path.join(ws, "dep/build.rs"), "fn main() {}\n");
+    const res = await run();
+    expect(graphReads()).toBe(1);
+    expect(res.code, res.output).toBe(2);
+    expect(res.stderr).toMatch(/strict: .*\bdep\b/);
+    rmSync(path.join(ws, "dep/build.rs"));
+    const back = await run();
+    expect(back.code, back.output).toBe(0);
+    expect(graphReads()).toBe(1);
+  }, 300_000);
+
+  it("reads it again when cargo's configuration changes", async () => {
+    await sleep(2100);
+    expect((await run()).code).toBe(0); // stores it again, now that the files have settled
+    expect((await run()).code).toBe(0);
+    expect(graphReads()).toBe(0);
+    appendFileSync(path.join(ws, ".cargo/config.toml"), "# changed\n");
+    expect((await run()).code).toBe(0);
+    expect(graphReads()).toBe(1);
+  }, 300_000);
+
+  it("takes the validated profiles from the cache, and validates an edited cratebox.toml anew", async () => {
+    const cacheFile = path.join(ws, "target/cratebox/profiles.json");
+    expect(existsSync(cacheFile)).toBe(true);
+    // What the cache holds is what the run uses: a warning planted there is printed.
+    const entry = JSON.parse(readFileSync(cacheFile, "utf8"));
+    entry.profile.warnings = ["planted in the cache by the test"];
+    writeFileSync(cacheFile, JSON.stringify(entry));
+    const hit = await run();
+    expect(hit.code, hit.output).toBe(0);
+    expect(hit.stderr).toContain("WARNING: planted in the cache by the test");
+    // One byte of difference is a miss: the edited file is validated, and refused.
+    writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\nstrict = "yes"\n');
+    const edited = await run();
+    expect(edited.code, edited.output).toBe(2);
+    expect(edited.stderr).toContain("cratebox.toml");
+    expect(edited.stderr).toContain("strict");
+    expect(edited.stderr).not.toContain("planted in the cache");
+  }, 300_000);
+});

@@ -1,0 +1,178 @@
+/**
+ * The caches a run's start takes from the last run (issue 13): when the crate graph and the
+ * validated profiles may be taken, and when not. The end-to-end side (real cargo, real files)
+ * is test/e2e/start-caches.test.ts.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { CrateGraph, GraphCrate } from "../../src/core/crate-graph.ts";
+import {
+  type FileStamp,
+  GRAPH_CACHE_VERSION,
+  type GraphQuestion,
+  graphFiles,
+  graphFromEntry,
+  isCacheable,
+  questionFiles,
+  relevantEnv,
+  toEntry,
+} from "../../src/core/graph-cache.ts";
+import { readBuiltinSources, profileCache } from "../../src/runtime/profile-cache.ts";
+import { emptyProfile } from "../../src/core/profile/empty.ts";
+import { removeTempDirs, tempDir } from "../helpers/workspace.ts";
+
+afterAll(removeTempDirs);
+
+const question: GraphQuestion = { program: "cargo", args: ["metadata", "--format-version", "1"], cwd: "/ws/app", env: { HOME: "/home/u", PATH: "/usr/bin" } };
+const crate = (name: string, dir: string): GraphCrate =>
+  ({
+    id: `${name} 1.0.0`,
+    name,
+    version: "1.0.0",
+    source: "path",
+    manifestDir: dir,
+    hasBuildScript: false,
+    isProcMacro: false,
+    features: [],
+    isWorkspaceMember: true,
+    dependents: [],
+    requests: undefined,
+  }) as GraphCrate;
+const graph: CrateGraph = (() => {
+  const crates = [crate("app", "/ws/app"), crate("dep", "/ws/dep")];
+  return { workspaceRoot: "/ws", buildDirs: ["/ws/target"], crates, byDir: new Map(crates.map((c) => [c.manifestDir, c])) };
+})();
+const files = graphFiles("/ws", ["/ws/app/Cargo.toml", "/ws/dep/Cargo.toml"]);
+const OLD = 1_000_000_000n * 1_000_000n; // 2001, in ns
+const stamp = (mtimeNs = OLD, ino = 7): FileStamp => `1:${ino}:10:${mtimeNs}:${mtimeNs}`;
+const NOW = 2_000_000_000_000; // ms, 2033
+
+describe("the crate graph's cache", () => {
+  it("takes only cargo's, rustup's and rustc's variables, PATH and HOME into the question", () => {
+    expect(
+      relevantEnv({ CARGO_HOME: "/c", RUSTUP_TOOLCHAIN: "stable", RUSTFLAGS: "-g", PATH: "/bin", HOME: "/h", TERM: "xterm", SHLVL: "2", AWS_SECRET: "x" }),
+    ).toEqual({
+      CARGO_HOME: "/c",
+      HOME: "/h",
+      PATH: "/bin",
+      RUSTFLAGS: "-g",
+      RUSTUP_TOOLCHAIN: "stable",
+    });
+  });
+
+  it("is not used when --config or -Z could name files of their own", () => {
+    expect(isCacheable(question)).toBe(true);
+    expect(isCacheable({ ...question, args: ["--config", "x.toml", ...question.args] })).toBe(false);
+    expect(isCacheable({ ...question, args: ["--config=build.jobs=1", ...question.args] })).toBe(false);
+    expect(isCacheable({ ...question, args: ["-Zunstable-options", ...question.args] })).toBe(false);
+  });
+
+  it("stamps cargo's configuration and rustup's toolchain files up to the root, CARGO_HOME's and RUSTUP_HOME's", () => {
+    const f = questionFiles({ ...question, env: { ...question.env, CARGO_HOME: "/c" } }, "/home/u");
+    for (const want of [
+      "/ws/app/.cargo/config.toml",
+      "/ws/app/.cargo/config",
+      "/ws/.cargo/config.toml",
+      "/.cargo/config.toml",
+      "/ws/rust-toolchain.toml",
+      "/ws/app/rust-toolchain",
+      "/c/config.toml",
+      "/c/config",
+      "/home/u/.rustup/settings.toml",
+    ])
+      expect(f).toContain(want);
+  });
+
+  it("stamps the lock, the root manifest and each package's manifest, directory and src/", () => {
+    expect(files).toEqual(["/ws/Cargo.lock", "/ws/Cargo.toml", "/ws/app/Cargo.toml", "/ws/app", "/ws/app/src", "/ws/dep/Cargo.toml", "/ws/dep", "/ws/dep/src"]);
+  });
+
+  const stored = () => JSON.parse(JSON.stringify(toEntry(question, graph, files, () => stamp(), NOW))) as unknown;
+
+  it("gives the stored graph back while the question and every stamp are the same", () => {
+    const back = graphFromEntry(stored(), question, () => stamp());
+    expect(back?.crates).toEqual(graph.crates);
+    expect(back?.byDir.get("/ws/dep")?.name).toBe("dep");
+    expect(back?.workspaceRoot).toBe("/ws");
+    expect(back?.buildDirs).toEqual(["/ws/target"]);
+  });
+
+  it("misses when one file changed, appeared or went away", () => {
+    for (const changed of ["/ws/Cargo.lock", "/ws/dep", "/ws/dep/Cargo.toml"]) {
+      expect(
+        graphFromEntry(stored(), question, (f) => (f === changed ? stamp(OLD + 1n) : stamp())),
+        changed,
+      ).toBeUndefined();
+      expect(
+        graphFromEntry(stored(), question, (f) => (f === changed ? stamp(OLD, 8) : stamp())),
+        changed,
+      ).toBeUndefined();
+      expect(
+        graphFromEntry(stored(), question, (f) => (f === changed ? null : stamp())),
+        changed,
+      ).toBeUndefined();
+    }
+    // A file that was not there and now is (a new .cargo/config.toml).
+    const withAbsent = JSON.parse(
+      JSON.stringify(toEntry(question, graph, [...files, "/ws/.cargo/config.toml"], (f) => (f.includes(".cargo") ? null : stamp()), NOW)),
+    );
+    expect(graphFromEntry(withAbsent, question, (f) => (f.includes(".cargo") ? null : stamp()))).toBeDefined();
+    expect(graphFromEntry(withAbsent, question, () => stamp())).toBeUndefined();
+  });
+
+  it("misses for another question, another version or anything that is not an entry", () => {
+    expect(graphFromEntry(stored(), { ...question, env: { ...question.env, CARGO_TARGET_DIR: "/t" } }, () => stamp())).toBeUndefined();
+    expect(graphFromEntry(stored(), { ...question, cwd: "/ws/dep" }, () => stamp())).toBeUndefined();
+    expect(graphFromEntry({ ...(stored() as object), version: GRAPH_CACHE_VERSION + 1 }, question, () => stamp())).toBeUndefined();
+    for (const junk of [undefined, null, 3, "x", {}, { version: GRAPH_CACHE_VERSION, question, stamps: {}, graph: { crates: "no" } }])
+      expect(graphFromEntry(junk, question, () => stamp())).toBeUndefined();
+  });
+
+  it("stores nothing when a file changed while cargo read it, or just before", () => {
+    const nowNs = BigInt(NOW) * 1_000_000n;
+    expect(toEntry(question, graph, files, (f) => (f === "/ws/dep/Cargo.toml" ? stamp(nowNs + 5n) : stamp()), NOW)).toBeUndefined();
+    expect(toEntry(question, graph, files, (f) => (f === "/ws/Cargo.lock" ? stamp(nowNs - 500_000_000n) : stamp()), NOW)).toBeUndefined();
+    expect(toEntry(question, graph, files, (f) => (f === "/ws/Cargo.lock" ? stamp(nowNs - 3_000_000_000n) : stamp()), NOW)).toBeDefined();
+    // The change time counts too (a modification time set back by hand).
+    expect(toEntry(question, graph, files, (f) => (f === "/ws/Cargo.lock" ? `1:7:10:${OLD}:${nowNs}` : stamp()), NOW)).toBeUndefined();
+  });
+});
+
+describe("the validated profiles' cache", () => {
+  const dir = tempDir();
+  const target = path.join(dir, "target");
+  const buildId = path.join(dir, "build-id");
+  writeFileSync(buildId, "build-one\n");
+  const builtins = readBuiltinSources();
+  const file = path.join(dir, "cratebox.toml");
+  const sources = { profile: { parsed: emptyProfile(file), exists: true, warnings: ["from the first validation"] }, builtins: new Map() };
+
+  it("gives back what was stored for the very same texts and build", () => {
+    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
+    profileCache(target, file, "version = 1\n", builtins, buildId)?.store(sources);
+    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached?.profile.warnings).toEqual(["from the first validation"]);
+  });
+
+  it("misses when cratebox.toml, a built-in profile or cratebox's build differs", () => {
+    expect(profileCache(target, file, "version = 1\n ", builtins, buildId)?.cached).toBeUndefined();
+    expect(profileCache(target, path.join(dir, "other", "cratebox.toml"), "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
+    const edited = builtins.map((b, i) => (i === 0 ? { ...b, text: `${b.text}\n# edited` } : b));
+    expect(profileCache(target, file, "version = 1\n", edited, buildId)?.cached).toBeUndefined();
+    writeFileSync(buildId, "build-two\n");
+    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
+    writeFileSync(buildId, "build-one\n");
+    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached).toBeDefined();
+  });
+
+  it("is not there at all when cratebox runs from its sources (no build id)", () => {
+    expect(profileCache(target, file, "version = 1\n", builtins, path.join(dir, "no-build-id"))).toBeUndefined();
+  });
+
+  it("treats an unreadable cache file as a miss", () => {
+    const t2 = path.join(dir, "target2");
+    mkdirSync(path.join(t2, "cratebox"), { recursive: true });
+    writeFileSync(path.join(t2, "cratebox", "profiles.json"), "{not json");
+    expect(profileCache(t2, file, "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
+  });
+});
