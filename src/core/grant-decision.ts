@@ -244,6 +244,7 @@ export function preflightProblems(
       } catch (err) {
         problems.push((err as Error).message);
       }
+      if (ctx.policies.length === 0) continue; // nothing to refuse it: no need to resolve it again
       const { outcome } = capGrant(ctx, crate, phase);
       if (outcome) problems.push(...describeRefusals({ name: crate.name, version: crate.version, phase }, outcome));
     }

@@ -21,7 +21,7 @@ import { emptyProfile } from "../core/profile/empty.ts";
 import type { ParsedProfile } from "../core/profile/parse.ts";
 import type { CrateIdentity } from "../core/profile/select.ts";
 import { contentPinsOf } from "../core/pins/check.ts";
-import { CONTENT_KIND_TEXT, type ContentKind } from "../core/pins/content.ts";
+import { CONTENT_KIND_TEXT, CONTENT_KINDS, type ContentKind } from "../core/pins/content.ts";
 import { realpathOrUndefined } from "./realpath.ts";
 import type { ContentPins } from "./pins/book.ts";
 import { profileCache, readBuiltinSources } from "./profile-cache.ts";
@@ -155,6 +155,12 @@ export class GrantBook {
     return this.graph ? (await this.loadPins()).observe(this.graph.crates) : [];
   }
 
+  /** Whether a table content-pins a crate of the graph. */
+  private pinsContent(): boolean {
+    const parsed = this.profile.parsed;
+    return this.graph?.crates.some((c) => CONTENT_KINDS.some((k) => contentPinsOf(parsed, c, k).length > 0)) ?? false;
+  }
+
   /**
    * The check before a compiled build script runs (issue 15), on the step the shim asks for:
    * the dep-info next to the binary against the crate's `build-script` pin. Throws GRANTS_STOP.
@@ -232,7 +238,8 @@ export class GrantBook {
    */
   async preflight(strict: boolean): Promise<string[]> {
     if (!this.graph) return [];
-    const warnings = await this.observeContent();
+    // Nothing content-pinned: the pins' code and record file are not even read (issue 13).
+    const warnings = this.pinsContent() ? await this.observeContent() : [];
     const problems = preflightProblems(
       this.context,
       this.graph.crates,
@@ -242,7 +249,7 @@ export class GrantBook {
         diffForMessage(
           crate,
           stale.filter((s) => s.failed.includes("version")).map((s) => s.version),
-        ) + this.pins.describeStale(crate, stale),
+        ) + (this.contentPins?.describeStale(crate, stale) ?? ""),
     );
     if (problems.length > 0) throw toPreflightError(this.profile.parsed.file, problems);
     return warnings;
