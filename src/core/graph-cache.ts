@@ -8,10 +8,9 @@
  * runtime/graph-cache.ts stats, reads and writes.
  *
  * The files: Cargo.lock and the workspace's root manifest; every package's manifest, as cargo
- * named it (a symbolic link redirected stamps differently), with its directory and its `src/`
- * (cargo finds build.rs, src/lib.rs and the other targets by looking); cargo's configuration
- * files in the directory and every one above it and in CARGO_HOME; rustup's toolchain files
- * there and its settings. A stamp is what cargo's own fingerprints trust: device, inode, size,
+ * named it (a symbolic link redirected stamps differently), with its build.rs and src/lib.rs
+ * (cargo finds them by looking; graphFiles); cargo's configuration files in the directory and
+ * every one above it and in CARGO_HOME; rustup's toolchain files there and its settings. A stamp is what cargo's own fingerprints trust: device, inode, size,
  * and the modification and change times in nanoseconds, or null for a file that is not there
  * (so that making one counts as a change).
  */
@@ -75,12 +74,17 @@ export function questionFiles(question: GraphQuestion, home: string): string[] {
   return files;
 }
 
-/** Files of the graph itself: the lock, the root manifest, each package's manifest, directory and `src/`. */
+/**
+ * Files of the graph itself: the lock, the root manifest, and each package's manifest with the
+ * two files cargo finds by looking that the graph is made of: `build.rs` (a build script) and
+ * `src/lib.rs` (a library, whose name rustc's outputs carry). Other targets cargo discovers
+ * (binaries, tests, examples) are not in the graph, and a file added beside them is no change.
+ */
 export function graphFiles(workspaceRoot: string, manifestPaths: readonly string[]): string[] {
   const files = [path.join(workspaceRoot, "Cargo.lock"), path.join(workspaceRoot, "Cargo.toml")];
   for (const m of manifestPaths) {
     const dir = path.dirname(m);
-    files.push(m, dir, path.join(dir, "src"));
+    files.push(m, path.join(dir, "build.rs"), path.join(dir, "src", "lib.rs"));
   }
   return [...new Set(files)];
 }

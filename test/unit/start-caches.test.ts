@@ -84,8 +84,17 @@ describe("the crate graph's cache", () => {
       expect(f).toContain(want);
   });
 
-  it("stamps the lock, the root manifest and each package's manifest, directory and src/", () => {
-    expect(files).toEqual(["/ws/Cargo.lock", "/ws/Cargo.toml", "/ws/app/Cargo.toml", "/ws/app", "/ws/app/src", "/ws/dep/Cargo.toml", "/ws/dep", "/ws/dep/src"]);
+  it("stamps the lock, the root manifest and each package's manifest, build.rs and src/lib.rs", () => {
+    expect(files).toEqual([
+      "/ws/Cargo.lock",
+      "/ws/Cargo.toml",
+      "/ws/app/Cargo.toml",
+      "/ws/app/build.rs",
+      "/ws/app/src/lib.rs",
+      "/ws/dep/Cargo.toml",
+      "/ws/dep/build.rs",
+      "/ws/dep/src/lib.rs",
+    ]);
   });
 
   const stored = () => JSON.parse(JSON.stringify(toEntry(question, graph, files, () => stamp(), NOW))) as unknown;
@@ -99,7 +108,7 @@ describe("the crate graph's cache", () => {
   });
 
   it("misses when one file changed, appeared or went away", () => {
-    for (const changed of ["/ws/Cargo.lock", "/ws/dep", "/ws/dep/Cargo.toml"]) {
+    for (const changed of ["/ws/Cargo.lock", "/ws/dep/build.rs", "/ws/dep/Cargo.toml"]) {
       expect(
         graphFromEntry(stored(), question, (f) => (f === changed ? stamp(OLD + 1n) : stamp())),
         changed,
