@@ -10,7 +10,8 @@
  * MISS. Measured:
  *   - start: from spawning `cratebox cargo build` to cratebox spawning cargo (a stand-in cargo
  *     notes the time and execs the real one), against spawning that stand-in directly;
- *   - no-op: the same build again, on the bench workspace and on examples/demo;
+ *   - no-op: the same build again, on the bench workspace (without and with a cratebox.toml) and
+ *     on examples/demo;
  *   - clean: a fresh target directory, on each backend, with every build script and every rustc
  *     and rustdoc call sandboxed; from --report, each step's overhead (its wall time minus the
  *     sandboxed program's own run time) by kind of step, and cratebox's peak RSS.
@@ -53,6 +54,30 @@ const DEPENDENCIES = [
   'bzip2-sys = "0.1"',
   'lzma-sys = "0.1"',
 ];
+
+/**
+ * A cratebox.toml as a project that uses cratebox has one: the bench workspace's -sys crates
+ * granted what their build scripts read. Written for the no-op "with cratebox.toml" only (plain
+ * cargo never reads it), then removed.
+ */
+const PROFILE = `version = 1
+
+[build.openssl-sys]
+version = "0.9"
+use = ["openssl"]
+
+[build.libz-sys]
+version = "1"
+use = ["pkg-config", "sys-conventions"]
+
+[build.libsqlite3-sys]
+version = "0.25"
+use = ["pkg-config", "sys-conventions"]
+
+[build.zstd-sys]
+version = "2"
+use = ["pkg-config", "sys-conventions"]
+`;
 
 /** The bounds of issues 12 and 13; a miss is printed, never an error. */
 const BOUNDS = {
@@ -237,7 +262,23 @@ interface TimedPair {
   crateboxMs: number;
 }
 
-/** No-op rebuilds of `ws`, each tool in its own target directory (built once, untimed). */
+const NOOP_LABELS = { bench: "bench workspace", demo: "examples/demo", profile: "bench workspace with cratebox.toml" } as const;
+
+/** Runs `measure` with PROFILE as the workspace's cratebox.toml. */
+async function withProfile<T>(ws: string, measure: () => Promise<T>): Promise<T> {
+  const file = path.join(ws, "cratebox.toml");
+  writeFileSync(file, PROFILE);
+  try {
+    return await measure();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/**
+ * No-op rebuilds of `ws`, each tool in its own target directory (built once, untimed: with
+ * cratebox.toml, that build also fills the caches of the crate graph and the profiles).
+ */
 async function measureNoop(label: string, ws: string, env: Record<string, string>, scratch: string): Promise<TimedPair[]> {
   const targets = { plain: path.join(scratch, `noop-${label}-plain`), cratebox: path.join(scratch, `noop-${label}-cratebox`) };
   const build = {
@@ -360,7 +401,11 @@ async function main(): Promise<void> {
     );
 
     const noop = parts.has("noop")
-      ? { bench: await measureNoop("bench", ws, env, scratch), demo: await measureNoop("demo", demoWorkspace(scratch), env, scratch) }
+      ? {
+          bench: await measureNoop("bench", ws, env, scratch),
+          demo: await measureNoop("demo", demoWorkspace(scratch), env, scratch),
+          profile: await withProfile(ws, () => measureNoop("profile", ws, env, scratch)),
+        }
       : undefined;
     // The start is measured on the bench workspace's no-op (each tool in its own target
     // directory: a wrapper of cratebox's makes plain cargo rebuild, and the other way round).
@@ -406,7 +451,7 @@ async function main(): Promise<void> {
       const ratio = pairwise(ps, (p) => p.crateboxMs / p.plainMs);
       noopFigures[label] = { extraS, ratio };
       row(
-        `no-op rebuild, ${label === "bench" ? "bench workspace" : "examples/demo"}`,
+        `no-op rebuild, ${NOOP_LABELS[label as keyof typeof NOOP_LABELS]}`,
         fmtS(seconds(median(ps.map((p) => p.plainMs)))),
         fmtS(seconds(median(ps.map((p) => p.crateboxMs)))),
         `${formatSpread(extraS, fmtPlusS)}; ${formatSpread(ratio, fmtRatio)}`,
