@@ -101,3 +101,34 @@ describe("a run with cratebox.toml takes the crate graph and the profiles from t
     expect(edited.stderr).not.toContain("planted in the cache");
   }, 300_000);
 });
+
+describe("the caches cannot be planted from a build", () => {
+  const registry = makeRegistry();
+  const fake = makeFakeHome();
+  const env = testEnv(fake);
+  // A build script that writes a profiles cache of its own into the target directory
+  // (OUT_DIR is <target>/debug/build/<pkg>-<hash>/out), as one would to widen the next run's grants.
+  const PLANT = `fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    let target = std::path::Path::new(&out).ancestors().nth(4).unwrap().to_path_buf();
+    let dir = target.join("cratebox");
+    let planted = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(dir.join("profiles.json"), "{\\"planted\\":true}"));
+    println!("cargo:warning=planted here: {}", planted.is_ok());
+}
+`;
+
+  it("a build script's write into target/cratebox/ lands under plain cargo, not under cratebox", async () => {
+    const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": PLANT, "cratebox.toml": "version = 1\n" } });
+    const plain = await plainCargo(["build", "--target-dir", "target-plain"], ws, env);
+    expect(plain.code, plain.output).toBe(0);
+    expect(readFileSync(path.join(ws, "target-plain/cratebox/profiles.json"), "utf8")).toBe('{"planted":true}');
+
+    const boxed = await cratebox(["build", "--target-dir", "target-box"], ws, env);
+    expect(boxed.code, boxed.output).toBe(0);
+    // Inside its sandbox the write may succeed (the target directory there is a private view);
+    // the host's file is cratebox's, written before cargo started.
+    const stored = readFileSync(path.join(ws, "target-box/cratebox/profiles.json"), "utf8");
+    expect(stored).not.toContain("planted");
+    expect(JSON.parse(stored).key.text).toBe("version = 1\n");
+  }, 300_000);
+});
