@@ -13,7 +13,8 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { applyPoliciesToInput } from "../src/core/policy/apply.ts";
-import { evaluatePolicies, loadPolicy, type PolicySource } from "../src/runtime/policy.ts";
+import { evaluatePolicies } from "../src/runtime/policy.ts";
+import { loadPolicy, type PolicySource } from "../src/runtime/policy-source.ts";
 import type { PolicyInput } from "../src/core/policy/schema.ts";
 import { policyInput, syntheticInput } from "../test/helpers/policy-input.ts";
 

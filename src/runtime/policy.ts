@@ -6,7 +6,8 @@
  * The policy contract (what a policy author writes; README-ready text in docs/policies.md):
  *   A policy is a JavaScript script (not a module) that defines a function `policy(input)`,
  *   declared any way (`function policy(input) {...}`, `const policy = (input) => ...`). cratebox
- *   calls it once per run with plain JSON data about the run and every crate of the build graph
+ *   calls it at most once per run (policy-cache.ts keeps decisions for the same input) with
+ *   plain JSON data about the run and every crate of the build graph
  *   (`PolicyInput` in core/policy/schema.ts) and expects an array of decisions back
  *   (`PolicyDecision`): allow, cap, deny or require, each for a crate (or "*"), a phase ("build",
  *   "test" or "*") and optionally an exact version, with an optional `message` and `rule` name
@@ -24,7 +25,6 @@
  * module starts, feeds, watches and kills when it overstays.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CrateboxError, internalError } from "../core/errors.ts";
@@ -32,12 +32,7 @@ import { formatSize } from "../core/limits.ts";
 import { PolicyInputSchema, formatDecisionIssue, validateDecisions, type PolicyDecisions, type PolicyInput } from "../core/policy/schema.ts";
 import type { EvaluationResult, EvaluatorEvent, EvaluatorRequest } from "./policy-child.ts";
 import { PACKAGE_ROOT } from "./image.ts";
-
-/** A policy file's path (as the user named it: messages cite it) and its text. */
-export interface PolicySource {
-  file: string;
-  source: string;
-}
+import type { PolicySource } from "./policy-source.ts";
 
 export interface PolicyLimits {
   /** Wall-clock limit of the policy's top-level code, and again of the call to policy(input). */
@@ -49,19 +44,6 @@ export interface PolicyLimits {
 const DEFAULT_POLICY_LIMITS: Readonly<PolicyLimits> = Object.freeze({ timeoutMs: 1000, memoryBytes: 32 * 1024 ** 2 });
 
 const HINT = "a policy that cannot decide stops the run before anything is built; try it on its own with `cratebox policy test <file>`";
-
-/** Reads a policy file; a missing or unreadable one is a configuration error (exit 2). */
-export function loadPolicy(file: string): PolicySource {
-  try {
-    return { file, source: readFileSync(file, "utf8") };
-  } catch (err) {
-    throw new CrateboxError(
-      "POLICY_READ",
-      `policy ${file} cannot be read: ${(err as Error).message}`,
-      "check the path given with --policy, CRATEBOX_POLICY or policy = [...] in cratebox.toml",
-    );
-  }
-}
 
 /**
  * Runs every policy over `input`, each in a fresh isolate, one after the other, and returns

@@ -3,8 +3,8 @@
  * profiles loads zod and builds the schema: about 40 ms of a no-op's start on this project's
  * machine, for the same answer as last time. The answer is a function of the texts and of
  * cratebox's own code, so the cache keeps it with both: cratebox.toml's text and path, every
- * built-in profile's text, and the build's id (dist/build-id, written by scripts/build.ts: a
- * digest of the bundle; run from the sources there is none, and nothing is cached). A text that
+ * built-in profile's text, and the build's id (cache-files.ts buildId: run from the sources there
+ * is none, and nothing is cached). A text that
  * differs in one byte is a miss. It lives next to the crate graph's cache (cache-files.ts).
  *
  * Reading the built-in profiles' files is here too: the key needs their texts, and this module
@@ -15,11 +15,10 @@ import path from "node:path";
 import type { BuiltinProfile, BuiltinProfiles, BuiltinSource } from "../core/profile/builtins.ts";
 import type { KeyLines } from "../core/profile/toml-lines.ts";
 import type { GrantSources, LoadedProfile } from "./grants.ts";
-import { cacheFile, readCacheFile, writeCacheFile } from "./cache-files.ts";
+import { buildId, cacheFile, readCacheFile, writeCacheFile } from "./cache-files.ts";
 import { PACKAGE_ROOT } from "./image.ts";
 
 const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
-const BUILD_ID = path.join(PACKAGE_ROOT, "dist", "build-id");
 const VERSION = 1;
 
 /** profiles/*.toml as they are on disk. */
@@ -54,14 +53,8 @@ export function profileCache(
   file: string,
   text: string,
   builtins: BuiltinSource[],
-  buildIdFile = BUILD_ID,
+  build = buildId(),
 ): { cached: GrantSources | undefined; store: (sources: GrantSources) => void } | undefined {
-  let build: string;
-  try {
-    build = readFileSync(buildIdFile, "utf8").trim();
-  } catch {
-    return undefined;
-  }
   if (!build) return undefined;
   const key: ProfileCacheKey = { version: VERSION, build, file, text, builtins };
   const where = cacheFile(targetDir, "profiles");

@@ -20,7 +20,8 @@ import { describeAmbiguity, describePinMismatch, resolveGrant } from "../core/pr
 import { readCrateGraph } from "./crate-graph.ts";
 import { buildScriptDiff, GrantBook, policySources } from "./grants.ts";
 import { loadBuiltins, loadProfile } from "./profile-files.ts";
-import { evaluatePolicies, loadPolicy } from "./policy.ts";
+import { evaluatePolicies } from "./policy.ts";
+import { loadPolicy } from "./policy-source.ts";
 import { auditSuffix, evidenceLines, procMacroStatus } from "./evidence.ts";
 import { checkCarry, planContentPins, toRecordsFile } from "./pins/approve.ts";
 

@@ -132,3 +132,30 @@ describe("the caches cannot be planted from a build", () => {
     expect(JSON.parse(stored).key.text).toBe("version = 1\n");
   }, 300_000);
 });
+
+describe("a run with a policy takes its decisions from the last run", () => {
+  const registry = makeRegistry();
+  const fake = makeFakeHome();
+  const env = testEnv(fake);
+
+  it("while the policy and its input are the same; an edited policy is evaluated anew", async () => {
+    const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": "fn main() {}\n", "cratebox.toml": "version = 1\n" } });
+    const policy = path.join(tempDir("cratebox-policy-"), "policy.js");
+    writeFileSync(policy, "function policy() { return []; }\n");
+    const first = await cratebox(["build"], ws, env, ["--policy", policy]);
+    expect(first.code, first.output).toBe(0);
+    const cacheFile = path.join(ws, "target/cratebox/policy-decisions.json");
+    // What the cache holds is what the run applies: a refusal planted there stops the run.
+    const entry = JSON.parse(readFileSync(cacheFile, "utf8"));
+    entry.decisions = [{ file: policy, decisions: [{ crate: "app", phase: "*", action: "deny", rule: "planted", message: "planted in the cache" }] }];
+    writeFileSync(cacheFile, JSON.stringify(entry));
+    const hit = await cratebox(["build"], ws, env, ["--policy", policy]);
+    expect(hit.code, hit.output).toBe(2);
+    expect(hit.stderr).toContain(`denied by ${policy} (rule planted): planted in the cache`);
+    // The policy file edited: evaluated again, and what it says now counts.
+    appendFileSync(policy, "// reviewed\n");
+    const edited = await cratebox(["build"], ws, env, ["--policy", policy]);
+    expect(edited.code, edited.output).toBe(0);
+    expect(edited.stderr).not.toContain("planted");
+  }, 300_000);
+});

@@ -4,7 +4,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { applyPoliciesToInput } from "../../src/core/policy/apply.ts";
 import type { PolicyDecisions, PolicyInput } from "../../src/core/policy/schema.ts";
-import { evaluatePolicies, loadPolicy } from "../../src/runtime/policy.ts";
+import { evaluatePolicies } from "../../src/runtime/policy.ts";
+import { loadPolicy } from "../../src/runtime/policy-source.ts";
 import { toReviewRefusals } from "../../src/core/review/policy-view.ts";
 import { grantView, noAudits, policyCrate, policyInput, reviewCrate, reviewInput } from "../helpers/policy-input.ts";
 

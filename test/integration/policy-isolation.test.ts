@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { CrateboxError } from "../../src/core/errors.ts";
-import { evaluatePolicies, loadPolicy, type PolicySource } from "../../src/runtime/policy.ts";
+import { evaluatePolicies } from "../../src/runtime/policy.ts";
+import { loadPolicy, type PolicySource } from "../../src/runtime/policy-source.ts";
 import { grantView, policyCrate, policyInput, syntheticInput } from "../helpers/policy-input.ts";
 
 const input = policyInput([

@@ -1,6 +1,6 @@
 /**
- * The caches a run's start takes from the last run (issue 13): when the crate graph and the
- * validated profiles may be taken, and when not. The end-to-end side (real cargo, real files)
+ * The caches a run's start takes from the last run (issue 13): when the crate graph, the
+ * validated profiles and the policies' decisions may be taken, and when not. The end-to-end side (real cargo, real files)
  * is test/e2e/start-caches.test.ts.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -18,8 +18,12 @@ import {
   relevantEnv,
   toEntry,
 } from "../../src/core/graph-cache.ts";
+import { type PolicyInput, validateDecisions } from "../../src/core/policy/schema.ts";
+import { buildId } from "../../src/runtime/cache-files.ts";
+import { policyCache } from "../../src/runtime/policy-cache.ts";
 import { readBuiltinSources, profileCache } from "../../src/runtime/profile-cache.ts";
 import { emptyProfile } from "../../src/core/profile/empty.ts";
+import { policyCrate } from "../helpers/policy-input.ts";
 import { removeTempDirs, tempDir } from "../helpers/workspace.ts";
 
 afterAll(removeTempDirs);
@@ -151,37 +155,69 @@ describe("the crate graph's cache", () => {
 describe("the validated profiles' cache", () => {
   const dir = tempDir();
   const target = path.join(dir, "target");
-  const buildId = path.join(dir, "build-id");
-  writeFileSync(buildId, "build-one\n");
+  let build = "build-one";
   const builtins = readBuiltinSources();
   const file = path.join(dir, "cratebox.toml");
   const sources = { profile: { parsed: emptyProfile(file), exists: true, warnings: ["from the first validation"] }, builtins: new Map() };
 
   it("gives back what was stored for the very same texts and build", () => {
-    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
-    profileCache(target, file, "version = 1\n", builtins, buildId)?.store(sources);
-    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached?.profile.warnings).toEqual(["from the first validation"]);
+    expect(profileCache(target, file, "version = 1\n", builtins, build)?.cached).toBeUndefined();
+    profileCache(target, file, "version = 1\n", builtins, build)?.store(sources);
+    expect(profileCache(target, file, "version = 1\n", builtins, build)?.cached?.profile.warnings).toEqual(["from the first validation"]);
   });
 
   it("misses when cratebox.toml, a built-in profile or cratebox's build differs", () => {
-    expect(profileCache(target, file, "version = 1\n ", builtins, buildId)?.cached).toBeUndefined();
-    expect(profileCache(target, path.join(dir, "other", "cratebox.toml"), "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
+    expect(profileCache(target, file, "version = 1\n ", builtins, build)?.cached).toBeUndefined();
+    expect(profileCache(target, path.join(dir, "other", "cratebox.toml"), "version = 1\n", builtins, build)?.cached).toBeUndefined();
     const edited = builtins.map((b, i) => (i === 0 ? { ...b, text: `${b.text}\n# edited` } : b));
-    expect(profileCache(target, file, "version = 1\n", edited, buildId)?.cached).toBeUndefined();
-    writeFileSync(buildId, "build-two\n");
-    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
-    writeFileSync(buildId, "build-one\n");
-    expect(profileCache(target, file, "version = 1\n", builtins, buildId)?.cached).toBeDefined();
+    expect(profileCache(target, file, "version = 1\n", edited, build)?.cached).toBeUndefined();
+    build = "build-two";
+    expect(profileCache(target, file, "version = 1\n", builtins, build)?.cached).toBeUndefined();
+    build = "build-one";
+    expect(profileCache(target, file, "version = 1\n", builtins, build)?.cached).toBeDefined();
   });
 
   it("is not there at all when cratebox runs from its sources (no build id)", () => {
-    expect(profileCache(target, file, "version = 1\n", builtins, path.join(dir, "no-build-id"))).toBeUndefined();
+    expect(buildId(path.join(dir, "no-build-id"))).toBeUndefined();
+    writeFileSync(path.join(dir, "build-id"), "abc\n");
+    expect(buildId(path.join(dir, "build-id"))).toBe("abc");
+    expect(profileCache(target, file, "version = 1\n", builtins, "")).toBeUndefined();
   });
 
   it("treats an unreadable cache file as a miss", () => {
     const t2 = path.join(dir, "target2");
     mkdirSync(path.join(t2, "cratebox"), { recursive: true });
     writeFileSync(path.join(t2, "cratebox", "profiles.json"), "{not json");
-    expect(profileCache(t2, file, "version = 1\n", builtins, buildId)?.cached).toBeUndefined();
+    expect(profileCache(t2, file, "version = 1\n", builtins, build)?.cached).toBeUndefined();
+  });
+});
+
+describe("the policies' decisions cache", () => {
+  const target = path.join(tempDir(), "target");
+  const policies = [{ file: "/org/policy.js", source: "function policy() { return []; }" }];
+  const input: PolicyInput = { run: { command: ["build"], ci: false }, crates: [policyCrate()] };
+  // Real decisions, as validateDecisions gives them (what the cache stores and gives back).
+  const valid = validateDecisions([
+    { crate: "foo", phase: "build", action: "cap", caps: { network: false, env: ["OPENSSL_*"] }, rule: "r1", message: "m" },
+    { crate: "*", phase: "*", action: "require", require: ["checksum-pin"] },
+    { crate: "bar", version: "1.2.3", phase: "test", action: "deny" },
+  ]);
+  if (!valid.ok) throw new Error(JSON.stringify(valid.issues));
+  const decisions = [{ file: "/org/policy.js", decisions: valid.value }];
+
+  it("gives back the decisions, unchanged, for the same policies, input and build", () => {
+    expect(policyCache(target, policies, input, "b1")?.cached).toBeUndefined();
+    policyCache(target, policies, input, "b1")?.store(decisions);
+    expect(policyCache(target, policies, input, "b1")?.cached).toStrictEqual(decisions);
+  });
+
+  it("misses for another policy text or path, another input, another build", () => {
+    expect(policyCache(target, [{ ...policies[0]!, source: `${policies[0]!.source} ` }], input, "b1")?.cached).toBeUndefined();
+    expect(policyCache(target, [{ ...policies[0]!, file: "/org/other.js" }], input, "b1")?.cached).toBeUndefined();
+    expect(policyCache(target, [...policies, ...policies], input, "b1")?.cached).toBeUndefined();
+    expect(policyCache(target, policies, { ...input, run: { command: ["build"], ci: true } }, "b1")?.cached).toBeUndefined();
+    expect(policyCache(target, policies, { ...input, crates: [policyCrate({ version: "1.0.1" })] }, "b1")?.cached).toBeUndefined();
+    expect(policyCache(target, policies, input, "b2")?.cached).toBeUndefined();
+    expect(policyCache(target, policies, input, "")).toBeUndefined();
   });
 });
