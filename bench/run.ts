@@ -10,8 +10,8 @@
  * MISS. Measured:
  *   - start: from spawning `cratebox cargo build` to cratebox spawning cargo (a stand-in cargo
  *     notes the time and execs the real one), against spawning that stand-in directly;
- *   - no-op: the same build again, on the bench workspace (without and with a cratebox.toml) and
- *     on examples/demo;
+ *   - no-op: the same build again, on the bench workspace (without a cratebox.toml, with one, and
+ *     with one and the shipped no-network policy) and on examples/demo;
  *   - clean: a fresh target directory, on each backend, with every build script and every rustc
  *     and rustdoc call sandboxed; from --report, each step's overhead (its wall time minus the
  *     sandboxed program's own run time) by kind of step, and cratebox's peak RSS.
@@ -262,7 +262,13 @@ interface TimedPair {
   crateboxMs: number;
 }
 
-const NOOP_LABELS = { bench: "bench workspace", demo: "examples/demo", profile: "bench workspace with cratebox.toml" } as const;
+const NOOP_LABELS = {
+  bench: "bench workspace",
+  demo: "examples/demo",
+  profile: "bench workspace with cratebox.toml",
+  policy: "bench workspace with cratebox.toml and a policy",
+} as const;
+const POLICY = path.join(ROOT, "profiles/policies/no-network.js");
 
 /** Runs `measure` with PROFILE as the workspace's cratebox.toml. */
 async function withProfile<T>(ws: string, measure: () => Promise<T>): Promise<T> {
@@ -277,13 +283,20 @@ async function withProfile<T>(ws: string, measure: () => Promise<T>): Promise<T>
 
 /**
  * No-op rebuilds of `ws`, each tool in its own target directory (built once, untimed: with
- * cratebox.toml, that build also fills the caches of the crate graph and the profiles).
+ * cratebox.toml, that build also fills the caches of the crate graph and the profiles; with a
+ * policy, of its decisions).
  */
-async function measureNoop(label: string, ws: string, env: Record<string, string>, scratch: string): Promise<TimedPair[]> {
-  const targets = { plain: path.join(scratch, `noop-${label}-plain`), cratebox: path.join(scratch, `noop-${label}-cratebox`) };
+async function measureNoop(
+  label: string,
+  ws: string,
+  env: Record<string, string>,
+  scratch: string,
+  { crateboxArgs = [], targetsOf = label }: { crateboxArgs?: string[]; targetsOf?: string } = {},
+): Promise<TimedPair[]> {
+  const targets = { plain: path.join(scratch, `noop-${targetsOf}-plain`), cratebox: path.join(scratch, `noop-${targetsOf}-cratebox`) };
   const build = {
     plain: () => plainCargo(["build", "--target-dir", targets.plain], ws, env, LONG_MS),
-    cratebox: () => cratebox(["build", "--target-dir", targets.cratebox], ws, env, [], LONG_MS),
+    cratebox: () => cratebox(["build", "--target-dir", targets.cratebox], ws, env, crateboxArgs, LONG_MS),
   };
   mustSucceed(`${label}: plain build`, await build.plain());
   mustSucceed(`${label}: cratebox build`, await build.cratebox());
@@ -404,7 +417,12 @@ async function main(): Promise<void> {
       ? {
           bench: await measureNoop("bench", ws, env, scratch),
           demo: await measureNoop("demo", demoWorkspace(scratch), env, scratch),
-          profile: await withProfile(ws, () => measureNoop("profile", ws, env, scratch)),
+          ...(await withProfile(ws, async () => ({
+            profile: await measureNoop("profile", ws, env, scratch),
+            // The same build with the shipped no-network policy too (in the same target
+            // directories: its untimed first run is a no-op that fills the policies' cache).
+            policy: await measureNoop("policy", ws, env, scratch, { crateboxArgs: ["--policy", POLICY], targetsOf: "profile" }),
+          }))),
         }
       : undefined;
     // The start is measured on the bench workspace's no-op (each tool in its own target
