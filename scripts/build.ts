@@ -89,17 +89,6 @@ rmSync(path.join(root, "dist"), { recursive: true, force: true });
 const cli = await rolldown({ ...shared, input: { "cli/cratebox": src("cli/cratebox.ts"), "cli/cargo-cratebox": src("cli/cargo-cratebox.ts") } });
 await cli.write({ ...output, chunkFileNames: "chunks/[name]-[hash].js", codeSplitting: { groups: [{ name: startChunk, debugName: "start" }] } });
 await cli.close();
-// The build's id: a digest of the CLI's bundle. Caches of what this code computed (the validated
-// profiles, runtime/profile-cache.ts) are keyed on it, so a rebuilt cratebox never takes them.
-const digest = createHash("sha256");
-for (const dir of ["cli", "chunks"]) {
-  for (const f of readdirSync(path.join(root, "dist", dir))
-    .filter((n) => n.endsWith(".js"))
-    .sort()) {
-    digest.update(`${dir}/${f}\0`).update(readFileSync(path.join(root, "dist", dir, f)));
-  }
-}
-writeFileSync(path.join(root, "dist", "build-id"), `${digest.digest("hex")}\n`);
 // Programs of their own, one file each: the egress relay is copied alone into a sandbox, and
 // the Node client (a step's, when the native one is missing) and the policy evaluator load
 // nothing of the CLI's.
@@ -108,5 +97,16 @@ for (const entry of ["shims/client", "shims/egress-relay", "runtime/policy-child
   await one.write({ ...output, codeSplitting: false });
   await one.close();
 }
+// The build's id: a digest of every bundle. Caches of what this code computed (the validated
+// profiles, the policies' decisions: runtime/cache-files.ts) are keyed on it, so a rebuilt
+// cratebox never takes them.
+const digest = createHash("sha256");
+const dist = path.join(root, "dist");
+for (const f of readdirSync(dist, { recursive: true, encoding: "utf8" })
+  .filter((n) => n.endsWith(".js"))
+  .sort()) {
+  digest.update(`${f}\0`).update(readFileSync(path.join(dist, f)));
+}
+writeFileSync(path.join(dist, "build-id"), `${digest.digest("hex")}\n`);
 const client = spawnSync(process.execPath, [path.join(root, "scripts/build-client.ts")], { stdio: "inherit" });
 process.exit(client.status ?? 1);

@@ -227,14 +227,18 @@ export function preflightProblems(
   staleDiff: (crate: GraphCrate, stale: readonly StalePin[]) => string = () => "",
 ): string[] {
   const problems: string[] = [];
+  // Without a table for it and without policies, a step gets the defaults, which pin nothing and
+  // grant no path: nothing to find, and nothing to resolve (most crates of a graph; issue 13).
+  const checked = (crate: GraphCrate, phase: GrantPhase) => ctx.policies.length > 0 || Object.hasOwn(ctx.parsed.profile[phase] ?? {}, crate.name);
   for (const crate of crates) {
     // A proc macro without a build script has no build-script step, but its [build.*] table may pin its code.
-    if (crate.isProcMacro && !crate.hasBuildScript) {
+    if (crate.isProcMacro && !crate.hasBuildScript && checked(crate, "build")) {
       const r = resolveGrant(ctx.parsed, ctx.builtins, crate, "build");
       if (r.kind === "pin-mismatch" && r.stale.some((s) => s.content["proc-macro"] !== undefined))
         problems.push(describePinMismatch(r) + staleDiff(crate, r.stale));
     }
     for (const phase of grantPhasesOf(crate, ctx.parsed)) {
+      if (!checked(crate, phase)) continue;
       const r = resolveGrant(ctx.parsed, ctx.builtins, crate, phase);
       if (r.kind === "pin-mismatch") problems.push(describePinMismatch(r) + staleDiff(crate, r.stale));
       if (r.kind === "ambiguous") problems.push(describeAmbiguity(r));

@@ -4,8 +4,8 @@
  * machine, for the same answer as last time. The answer is a function of the texts and of
  * cratebox's own code, so the cache keeps it with both: cratebox.toml's text and path, every
  * built-in profile's text, and the build's id (cache-files.ts buildId: run from the sources there
- * is none, and nothing is cached). A text that
- * differs in one byte is a miss. It lives next to the crate graph's cache (cache-files.ts).
+ * is none, and nothing is cached). A text that differs in one byte is a miss. It lives next to
+ * the crate graph's cache (cache-files.ts).
  *
  * Reading the built-in profiles' files is here too: the key needs their texts, and this module
  * loads no schema.

@@ -65,12 +65,20 @@ export function parseCargoVersionReq(raw: string): ValueResult<string> {
   return semver().validRange(range) === null ? fail("it is not a range") : { ok: true, value: range };
 }
 
+/** Each requirement's range, parsed once: a preflight checks one against many crates and phases. */
+const ranges = new Map<string, import("semver").Range | null>();
+
 /**
  * Does the resolved `version` (as `cargo metadata` reports it) satisfy the requirement?
  * An unparsable requirement or version never matches: a pin that cannot be checked does not hold.
  */
 export function matchesCargoVersionReq(req: string, version: string): boolean {
-  const range = parseCargoVersionReq(req);
+  let range = ranges.get(req);
+  if (range === undefined) {
+    const parsed = parseCargoVersionReq(req);
+    range = parsed.ok ? new (semver().Range)(parsed.value) : null;
+    ranges.set(req, range);
+  }
   const v = semver().parse(version);
-  return range.ok && v !== null && semver().satisfies(v, range.value);
+  return range !== null && v !== null && range.test(v);
 }
