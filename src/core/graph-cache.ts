@@ -3,22 +3,24 @@
  * starts (preflight, strict mode, policies), and its `cargo metadata` with dependencies takes
  * longer than a no-op build itself (about 0.25 s for the bench workspace's 77 packages). Its
  * answer is a function of the question (program, arguments, directory, cargo's and rustup's
- * variables) and of files cargo reads; the cache keeps the graph with a stamp of each of those
- * files and is taken only when the question is the same and every stamp still is. Pure:
- * runtime/graph-cache.ts stats, reads and writes.
+ * variables, the workspace's members) and of files cargo reads; the cache keeps the graph with
+ * a stamp of each of those files and is taken only under this user's cache key, when the
+ * question is the same and every stamp still is. Pure: runtime/crate-graph.ts and
+ * runtime/cache-files.ts stat, read and write.
  *
  * The files: Cargo.lock and the workspace's root manifest; every package's manifest, as cargo
  * named it (a symbolic link redirected stamps differently), with its build.rs and src/lib.rs
  * (cargo finds them by looking; graphFiles); cargo's configuration files in the directory and
- * every one above it and in CARGO_HOME; rustup's toolchain files there and its settings. A stamp is what cargo's own fingerprints trust: device, inode, size,
- * and the modification and change times in nanoseconds, or null for a file that is not there
- * (so that making one counts as a change).
+ * every one above it and in CARGO_HOME; rustup's toolchain files there, its settings, its
+ * toolchains and update hashes; the cargo program on PATH. A stamp is what cargo's own
+ * fingerprints trust: device, inode, size, and the modification and change times in
+ * nanoseconds, or null for a file that is not there (so that making one counts as a change).
  */
 import path from "node:path";
 import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
 
 /** Bumped when the entry's shape or what it is keyed on changes: older entries are then misses. */
-export const GRAPH_CACHE_VERSION = 1;
+export const GRAPH_CACHE_VERSION = 2;
 
 /** `dev:ino:size:mtimeNs:ctimeNs`, or null: not there. */
 export type FileStamp = string | null;
@@ -30,13 +32,50 @@ export interface GraphQuestion {
   cwd: string;
   /** The variables cargo and rustup read (relevantEnv). */
   env: Record<string, string>;
+  /**
+   * The workspace's root and members as this run's `cargo metadata --no-deps` found them, asked
+   * anew every run: a member matched by a glob (`crates/*`) or a workspace found in a directory
+   * above changes no file the graph stamps.
+   */
+  members: string[];
+}
+
+/**
+ * The question as stored: the variables only as a fingerprint, so that no value (a registry
+ * token among cargo's variables) is written to disk.
+ */
+interface StoredQuestion extends Omit<GraphQuestion, "env"> {
+  env: string;
 }
 
 export interface GraphCacheEntry {
   version: typeof GRAPH_CACHE_VERSION;
-  question: GraphQuestion;
+  /** The user's cache key (runtime/cache-files.ts): an entry made elsewhere is never taken. */
+  secret: string;
+  question: StoredQuestion;
   stamps: Record<string, FileStamp>;
   graph: Omit<CrateGraph, "byDir">;
+}
+
+function toStored(q: GraphQuestion): StoredQuestion {
+  return { program: q.program, args: q.args, cwd: q.cwd, env: fingerprint(JSON.stringify(q.env)), members: q.members };
+}
+
+/**
+ * A 64-bit fingerprint of a text (two 32-bit FNV-1a-style lanes): it tells whether the text
+ * changed and gives nothing of it back. Not a cryptographic digest: node:crypto costs 11 ms to
+ * load, and no one needs to be kept from making a text with the same fingerprint (an entry is
+ * only ever taken under this user's cache key).
+ */
+export function fingerprint(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return `${(a >>> 0).toString(16).padStart(8, "0")}${(b >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 /** Variables that change what cargo or rustup read or resolve: cargo's, rustup's and rustc's, PATH and HOME. */
@@ -57,11 +96,22 @@ export function isCacheable(question: GraphQuestion): boolean {
   return !question.args.some((a) => a === "--config" || a.startsWith("--config=") || a.startsWith("-Z"));
 }
 
-/** Files the answer depends on before any graph is known: configuration and toolchain files. */
-export function questionFiles(question: GraphQuestion, home: string): string[] {
+/**
+ * Files the answer depends on before any graph is known: configuration and toolchain files, and
+ * `program` as found on PATH (a cargo updated in place; rustup's proxy stays, its toolchains and
+ * update hashes change).
+ */
+export function questionFiles(question: GraphQuestion, home: string, program: string): string[] {
   const cargoHome = question.env.CARGO_HOME ?? path.join(home, ".cargo");
   const rustupHome = question.env.RUSTUP_HOME ?? path.join(home, ".rustup");
-  const files = [path.join(cargoHome, "config"), path.join(cargoHome, "config.toml"), path.join(rustupHome, "settings.toml")];
+  const files = [
+    program,
+    path.join(cargoHome, "config"),
+    path.join(cargoHome, "config.toml"),
+    path.join(rustupHome, "settings.toml"),
+    path.join(rustupHome, "toolchains"),
+    path.join(rustupHome, "update-hashes"),
+  ];
   for (let dir = path.resolve(question.cwd); ; dir = path.dirname(dir)) {
     files.push(
       path.join(dir, ".cargo", "config"),
@@ -89,9 +139,10 @@ export function graphFiles(workspaceRoot: string, manifestPaths: readonly string
   return [...new Set(files)];
 }
 
-/** The graph from a cache entry, when the question is the same and no stamp changed; else undefined. */
-export function graphFromEntry(entry: unknown, question: GraphQuestion, stampOf: (file: string) => FileStamp): CrateGraph | undefined {
-  if (!isEntry(entry) || entry.version !== GRAPH_CACHE_VERSION || !sameQuestion(entry.question, question)) return undefined;
+/** The graph from a cache entry, when it is this user's, the question is the same and no stamp changed; else undefined. */
+export function graphFromEntry(entry: unknown, question: GraphQuestion, secret: string, stampOf: (file: string) => FileStamp): CrateGraph | undefined {
+  if (!isEntry(entry) || entry.version !== GRAPH_CACHE_VERSION || entry.secret !== secret) return undefined;
+  if (JSON.stringify(entry.question) !== JSON.stringify(toStored(question))) return undefined;
   for (const [file, stamp] of Object.entries(entry.stamps)) if (stampOf(file) !== stamp) return undefined;
   const crates = entry.graph.crates;
   return { ...entry.graph, crates, byDir: new Map(crates.map((c: GraphCrate) => [c.manifestDir, c])) };
@@ -105,6 +156,7 @@ export function graphFromEntry(entry: unknown, question: GraphQuestion, stampOf:
  */
 export function toEntry(
   question: GraphQuestion,
+  secret: string,
   graph: CrateGraph,
   files: readonly string[],
   stampOf: (file: string) => FileStamp,
@@ -122,11 +174,7 @@ export function toEntry(
     stamps[file] = stamp;
   }
   const { byDir: _, ...rest } = graph;
-  return { version: GRAPH_CACHE_VERSION, question, stamps, graph: rest };
-}
-
-function sameQuestion(a: GraphQuestion, b: GraphQuestion): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return { version: GRAPH_CACHE_VERSION, secret, question: toStored(question), stamps, graph: rest };
 }
 
 function isEntry(v: unknown): v is GraphCacheEntry {

@@ -10,8 +10,8 @@ import type { CargoInvocation } from "../core/cargo-args.ts";
 import { lockKey, toCrateGraph, type CrateGraph, type RawMetadata } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
 import { type GraphQuestion, graphFiles, graphFromEntry, isCacheable, questionFiles, relevantEnv, toEntry } from "../core/graph-cache.ts";
-import { cacheFile, readCacheFile, stampOf, writeCacheFile } from "./cache-files.ts";
-import { realpathOrUndefined } from "./realpath.ts";
+import { cacheFile, readCacheFile, type StartCaches, stampOf, writeCacheFile } from "./cache-files.ts";
+import { onPath, realpathOrUndefined } from "./realpath.ts";
 import { runProgram } from "./run-program.ts";
 
 const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
@@ -40,8 +40,9 @@ function lockChecksums(workspaceRoot: string): Map<string, string> {
 }
 
 /**
- * The crate graph. With `cacheIn` (the run's target directory) an unchanged graph is taken from
- * the cache there (core/graph-cache.ts says when), and a graph cargo was asked for is stored.
+ * The crate graph. With `caches` (the run's, runtime/cache-files.ts) an unchanged graph is taken
+ * from the cache (core/graph-cache.ts says when), and a graph cargo was asked for is stored;
+ * `members` is the workspace as this run's `cargo metadata --no-deps` found it.
  */
 export async function readCrateGraph(
   cargo: string,
@@ -49,12 +50,18 @@ export async function readCrateGraph(
   cargoArgs: readonly string[],
   cwd: string,
   env: NodeJS.ProcessEnv,
-  cacheIn?: string,
+  cache?: { caches: StartCaches; members: CrateGraph },
 ): Promise<CrateGraph> {
-  const question: GraphQuestion = { program: cargo, args: graphMetadataArgs(inv, cargoArgs), cwd, env: relevantEnv(env) };
-  const cache = cacheIn !== undefined && isCacheable(question) ? cacheFile(cacheIn, "crate-graph") : undefined;
-  if (cache) {
-    const cached = graphFromEntry(readCacheFile(cache), question, stampOf);
+  const question: GraphQuestion = {
+    program: cargo,
+    args: graphMetadataArgs(inv, cargoArgs),
+    cwd,
+    env: relevantEnv(env),
+    members: cache ? [cache.members.workspaceRoot, ...[...cache.members.byDir.keys()].sort()] : [],
+  };
+  const file = cache && isCacheable(question) ? cacheFile(cache.caches, "crate-graph") : undefined;
+  if (cache && file) {
+    const cached = graphFromEntry(readCacheFile(file), question, cache.caches.secret, stampOf);
     if (cached) return cached;
   }
   const askedAt = Date.now();
@@ -69,16 +76,16 @@ export async function readCrateGraph(
   }
   const meta = JSON.parse(res.stdout) as RawMetadata;
   const graph = toCrateGraph(meta, lockChecksums(meta.workspace_root), realpathOrUndefined);
-  if (cache) {
+  if (cache && file) {
     const files = [
-      ...questionFiles(question, question.env.HOME ?? homedir()),
+      ...questionFiles(question, question.env.HOME ?? homedir(), onPath(cargo, env.PATH)),
       ...graphFiles(
         meta.workspace_root,
         meta.packages.map((p) => p.manifest_path),
       ),
     ];
-    const entry = toEntry(question, graph, files, stampOf, askedAt);
-    if (entry) writeCacheFile(cache, entry);
+    const entry = toEntry(question, cache.caches.secret, graph, files, stampOf, askedAt);
+    if (entry) writeCacheFile(file, entry);
   }
   return graph;
 }

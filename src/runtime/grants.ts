@@ -24,6 +24,7 @@ import { contentPinsOf } from "../core/pins/check.ts";
 import { CONTENT_KIND_TEXT, CONTENT_KINDS, type ContentKind } from "../core/pins/content.ts";
 import { realpathOrUndefined } from "./realpath.ts";
 import type { ContentPins } from "./pins/book.ts";
+import type { StartCaches } from "./cache-files.ts";
 import { profileCache, readBuiltinSources } from "./profile-cache.ts";
 
 /** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */
@@ -43,15 +44,15 @@ export interface LoadedProfile {
  * The workspace's cratebox.toml and the built-in profiles it can `use`. Without the file, every
  * step gets the defaults: nothing is parsed and the schema is not even loaded (a build without a
  * profile starts sooner, issue 13); the built-ins are only ever reached through a table's `use`.
- * With `cacheIn` (the run's target directory), the validation of the very same texts by the very
+ * With `caches` (the run's, cache-files.ts), the validation of the very same texts by the very
  * same build of cratebox is taken from the last run's (profile-cache.ts), without loading zod.
  */
-export async function loadGrantSources(workspaceRoot: string, cacheIn?: string): Promise<GrantSources> {
+export async function loadGrantSources(workspaceRoot: string, caches?: StartCaches): Promise<GrantSources> {
   const file = path.join(workspaceRoot, PROFILE_FILE);
   if (!existsSync(file)) return { profile: { parsed: emptyProfile(file), exists: false, warnings: [] }, builtins: new Map() };
   const text = readFileSync(file, "utf8");
   const builtinSources = readBuiltinSources();
-  const cache = cacheIn === undefined ? undefined : profileCache(cacheIn, file, text, builtinSources);
+  const cache = caches && profileCache(caches, file, text, builtinSources);
   if (cache?.cached) return cache.cached;
   const { profileFromText, loadBuiltins } = await import("./profile-files.ts");
   const sources = { profile: profileFromText(file, text), builtins: loadBuiltins(builtinSources) };

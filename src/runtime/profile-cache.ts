@@ -2,8 +2,8 @@
  * The validated profiles of the last run (issue 13). Validating cratebox.toml and the built-in
  * profiles loads zod and builds the schema: about 40 ms of a no-op's start on this project's
  * machine, for the same answer as last time. The answer is a function of the texts and of
- * cratebox's own code, so the cache keeps it with both: cratebox.toml's text and path, every
- * built-in profile's text, and the build's id (cache-files.ts buildId: run from the sources there
+ * cratebox's own code, so the cache keeps it with both, under the user's cache key
+ * (cache-files.ts): cratebox.toml's text and path, every built-in profile's text, and the build's id (cache-files.ts buildId: run from the sources there
  * is none, and nothing is cached). A text that differs in one byte is a miss. It lives next to
  * the crate graph's cache (cache-files.ts).
  *
@@ -15,11 +15,11 @@ import path from "node:path";
 import type { BuiltinProfile, BuiltinProfiles, BuiltinSource } from "../core/profile/builtins.ts";
 import type { KeyLines } from "../core/profile/toml-lines.ts";
 import type { GrantSources, LoadedProfile } from "./grants.ts";
-import { buildId, cacheFile, readCacheFile, writeCacheFile } from "./cache-files.ts";
+import { buildId, cacheFile, readCacheFile, type StartCaches, writeCacheFile } from "./cache-files.ts";
 import { PACKAGE_ROOT } from "./image.ts";
 
 const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
-const VERSION = 1;
+const VERSION = 2;
 
 /** profiles/*.toml as they are on disk. */
 export function readBuiltinSources(dir = BUILTINS_DIR): BuiltinSource[] {
@@ -31,6 +31,8 @@ export function readBuiltinSources(dir = BUILTINS_DIR): BuiltinSource[] {
 
 interface ProfileCacheKey {
   version: typeof VERSION;
+  /** The user's cache key (cache-files.ts). */
+  secret: string;
   build: string;
   file: string;
   text: string;
@@ -49,15 +51,15 @@ interface ProfileCacheEntry {
  * runs from its sources (no build id).
  */
 export function profileCache(
-  targetDir: string,
+  caches: StartCaches,
   file: string,
   text: string,
   builtins: BuiltinSource[],
   build = buildId(),
 ): { cached: GrantSources | undefined; store: (sources: GrantSources) => void } | undefined {
   if (!build) return undefined;
-  const key: ProfileCacheKey = { version: VERSION, build, file, text, builtins };
-  const where = cacheFile(targetDir, "profiles");
+  const key: ProfileCacheKey = { version: VERSION, secret: caches.secret, build, file, text, builtins };
+  const where = cacheFile(caches, "profiles");
   const entry = readCacheFile(where) as Partial<ProfileCacheEntry> | undefined;
   const cached =
     entry?.profile && Array.isArray(entry.builtins) && JSON.stringify(entry.key) === JSON.stringify(key) ? revive(entry.profile, entry.builtins) : undefined;

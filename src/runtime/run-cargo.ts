@@ -16,6 +16,7 @@ import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
+import { startCaches } from "./cache-files.ts";
 import { policyCache } from "./policy-cache.ts";
 import { loadPolicy } from "./policy-source.ts";
 import { type BuildDirs, readBuildDirs } from "./cargo-metadata.ts";
@@ -76,13 +77,13 @@ const SHIMS = {
  * default, and the crate graph is not even read: nothing to match, nothing to pay for.
  */
 async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, { workspaceRoot, buildRoots, members }: BuildDirs): Promise<GrantBook> {
-  // The start's caches live in the target directory (cache-files.ts).
-  const cacheIn = buildRoots[0];
-  const { profile, builtins } = await loadGrantSources(workspaceRoot, cacheIn);
+  // The start's caches: in the target directory, under this user's key, never in CI (cache-files.ts).
+  const caches = startCaches(buildRoots[0], opts.env);
+  const { profile, builtins } = await loadGrantSources(workspaceRoot, caches);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
   const needGraph = profile.exists || opts.strict || policyFiles.length > 0;
-  const readGraph = () => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env, cacheIn);
+  const readGraph = () => readCrateGraph(cargo, inv, opts.cargoArgs, opts.cwd, opts.env, caches && { caches, members });
   const graph = needGraph ? await readGraph() : undefined;
   const book = new GrantBook(profile, builtins, graph, opts.limitOverrides, buildRoots, opts.env);
   if (!graph) book.loadGraphLazily(readGraph, members);
@@ -91,7 +92,7 @@ async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOpt
     const policies = policyFiles.map(loadPolicy);
     const input = book.toPolicyInput(opts.cargoArgs, Boolean(opts.env.CI));
     // The same policies over the same input decided this before: their decisions (policy-cache.ts).
-    const cache = cacheIn === undefined ? undefined : policyCache(cacheIn, policies, input);
+    const cache = caches && policyCache(caches, policies, input);
     let decisions = cache?.cached;
     if (!decisions) {
       decisions = await (await import("./policy.ts")).evaluatePolicies(policies, input);

@@ -4,7 +4,7 @@
  * them again the moment something did. A stale graph would let strict mode miss a build script
  * that just appeared; a stale profile would grant what the file no longer says.
  */
-import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -92,6 +92,13 @@ describe("a run with cratebox.toml takes the crate graph and the profiles from t
     const hit = await run();
     expect(hit.code, hit.output).toBe(0);
     expect(hit.stderr).toContain("WARNING: planted in the cache by the test");
+    // Not in CI, and not under another user's cache key (a target directory from elsewhere).
+    const inCi = await cratebox(["build"], ws, { ...env, CI: "true" });
+    expect(inCi.code, inCi.output).toBe(0);
+    expect(inCi.stderr).not.toContain("planted in the cache");
+    const otherUser = await cratebox(["build"], ws, { ...env, XDG_CACHE_HOME: tempDir("cratebox-other-cache-") });
+    expect(otherUser.code, otherUser.output).toBe(0);
+    expect(otherUser.stderr).not.toContain("planted in the cache");
     // One byte of difference is a miss: the edited file is validated, and refused.
     writeFileSync(path.join(ws, "cratebox.toml"), 'version = 1\nstrict = "yes"\n');
     const edited = await run();
@@ -157,5 +164,36 @@ describe("a run with a policy takes its decisions from the last run", () => {
     const edited = await cratebox(["build"], ws, env, ["--policy", policy]);
     expect(edited.code, edited.output).toBe(0);
     expect(edited.stderr).not.toContain("planted");
+  }, 300_000);
+});
+
+describe("a workspace member that a glob matches", () => {
+  const registry = makeRegistry();
+  const fake = makeFakeHome();
+  const env = testEnv(fake);
+
+  it("is in the graph the moment it appears, though no stamped file changed: strict mode sees its build script", async () => {
+    const ws = makeWorkspace({
+      registry: registry.dir,
+      files: {
+        "cratebox.toml": "version = 1\nstrict = true\n",
+        "crates/one/Cargo.toml": '[package]\nname = "one"\nversion = "0.1.0"\nedition = "2021"\n',
+        "crates/one/src/lib.rs": "",
+      },
+    });
+    appendFileSync(path.join(ws, "Cargo.toml"), '\n[workspace]\nmembers = ["crates/*"]\n');
+    expect((await plainCargo(["build"], ws, env)).code).toBe(0);
+    await sleep(2100);
+    expect((await cratebox(["build"], ws, env)).code).toBe(0); // stores the graph
+    const cached = await cratebox(["build"], ws, env);
+    expect(cached.code, cached.output).toBe(0);
+    // A new member with a build script: no manifest of the graph, no lock, no config changed.
+    mkdirSync(path.join(ws, "crates/two/src"), { recursive: true });
+    writeFileSync(path.join(ws, "crates/two/Cargo.toml"), '[package]\nname = "two"\nversion = "0.1.0"\nedition = "2021"\n');
+    writeFileSync(path.join(ws, "crates/two/build.rs"), "fn main() {}\n");
+    writeFileSync(path.join(ws, "crates/two/src/lib.rs"), "");
+    const res = await cratebox(["build"], ws, env);
+    expect(res.code, res.output).toBe(2);
+    expect(res.stderr).toMatch(/strict: .*\btwo\b/);
   }, 300_000);
 });

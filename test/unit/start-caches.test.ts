@@ -3,12 +3,13 @@
  * validated profiles and the policies' decisions may be taken, and when not. The end-to-end side (real cargo, real files)
  * is test/e2e/start-caches.test.ts.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CrateGraph, GraphCrate } from "../../src/core/crate-graph.ts";
 import {
   type FileStamp,
+  fingerprint,
   GRAPH_CACHE_VERSION,
   type GraphQuestion,
   graphFiles,
@@ -19,7 +20,7 @@ import {
   toEntry,
 } from "../../src/core/graph-cache.ts";
 import { type PolicyInput, validateDecisions } from "../../src/core/policy/schema.ts";
-import { buildId } from "../../src/runtime/cache-files.ts";
+import { buildId, startCaches } from "../../src/runtime/cache-files.ts";
 import { policyCache } from "../../src/runtime/policy-cache.ts";
 import { readBuiltinSources, profileCache } from "../../src/runtime/profile-cache.ts";
 import { emptyProfile } from "../../src/core/profile/empty.ts";
@@ -28,7 +29,14 @@ import { removeTempDirs, tempDir } from "../helpers/workspace.ts";
 
 afterAll(removeTempDirs);
 
-const question: GraphQuestion = { program: "cargo", args: ["metadata", "--format-version", "1"], cwd: "/ws/app", env: { HOME: "/home/u", PATH: "/usr/bin" } };
+const question: GraphQuestion = {
+  program: "cargo",
+  args: ["metadata", "--format-version", "1"],
+  cwd: "/ws/app",
+  env: { HOME: "/home/u", PATH: "/usr/bin", CARGO_REGISTRY_TOKEN: "cio-secret-token-value" },
+  members: ["/ws", "/ws/app"],
+};
+const SECRET = "0123456789abcdef0123456789abcdef";
 const crate = (name: string, dir: string): GraphCrate =>
   ({
     id: `${name} 1.0.0`,
@@ -73,7 +81,7 @@ describe("the crate graph's cache", () => {
   });
 
   it("stamps cargo's configuration and rustup's toolchain files up to the root, CARGO_HOME's and RUSTUP_HOME's", () => {
-    const f = questionFiles({ ...question, env: { ...question.env, CARGO_HOME: "/c" } }, "/home/u");
+    const f = questionFiles({ ...question, env: { ...question.env, CARGO_HOME: "/c" } }, "/home/u", "/usr/bin/cargo");
     for (const want of [
       "/ws/app/.cargo/config.toml",
       "/ws/app/.cargo/config",
@@ -84,6 +92,9 @@ describe("the crate graph's cache", () => {
       "/c/config.toml",
       "/c/config",
       "/home/u/.rustup/settings.toml",
+      "/home/u/.rustup/toolchains",
+      "/home/u/.rustup/update-hashes",
+      "/usr/bin/cargo",
     ])
       expect(f).toContain(want);
   });
@@ -101,10 +112,10 @@ describe("the crate graph's cache", () => {
     ]);
   });
 
-  const stored = () => JSON.parse(JSON.stringify(toEntry(question, graph, files, () => stamp(), NOW))) as unknown;
+  const stored = () => JSON.parse(JSON.stringify(toEntry(question, SECRET, graph, files, () => stamp(), NOW))) as unknown;
 
   it("gives the stored graph back while the question and every stamp are the same", () => {
-    const back = graphFromEntry(stored(), question, () => stamp());
+    const back = graphFromEntry(stored(), question, SECRET, () => stamp());
     expect(back?.crates).toEqual(graph.crates);
     expect(back?.byDir.get("/ws/dep")?.name).toBe("dep");
     expect(back?.workspaceRoot).toBe("/ws");
@@ -114,47 +125,59 @@ describe("the crate graph's cache", () => {
   it("misses when one file changed, appeared or went away", () => {
     for (const changed of ["/ws/Cargo.lock", "/ws/dep/build.rs", "/ws/dep/Cargo.toml"]) {
       expect(
-        graphFromEntry(stored(), question, (f) => (f === changed ? stamp(OLD + 1n) : stamp())),
+        graphFromEntry(stored(), question, SECRET, (f) => (f === changed ? stamp(OLD + 1n) : stamp())),
         changed,
       ).toBeUndefined();
       expect(
-        graphFromEntry(stored(), question, (f) => (f === changed ? stamp(OLD, 8) : stamp())),
+        graphFromEntry(stored(), question, SECRET, (f) => (f === changed ? stamp(OLD, 8) : stamp())),
         changed,
       ).toBeUndefined();
       expect(
-        graphFromEntry(stored(), question, (f) => (f === changed ? null : stamp())),
+        graphFromEntry(stored(), question, SECRET, (f) => (f === changed ? null : stamp())),
         changed,
       ).toBeUndefined();
     }
     // A file that was not there and now is (a new .cargo/config.toml).
     const withAbsent = JSON.parse(
-      JSON.stringify(toEntry(question, graph, [...files, "/ws/.cargo/config.toml"], (f) => (f.includes(".cargo") ? null : stamp()), NOW)),
+      JSON.stringify(toEntry(question, SECRET, graph, [...files, "/ws/.cargo/config.toml"], (f) => (f.includes(".cargo") ? null : stamp()), NOW)),
     );
-    expect(graphFromEntry(withAbsent, question, (f) => (f.includes(".cargo") ? null : stamp()))).toBeDefined();
-    expect(graphFromEntry(withAbsent, question, () => stamp())).toBeUndefined();
+    expect(graphFromEntry(withAbsent, question, SECRET, (f) => (f.includes(".cargo") ? null : stamp()))).toBeDefined();
+    expect(graphFromEntry(withAbsent, question, SECRET, () => stamp())).toBeUndefined();
   });
 
-  it("misses for another question, another version or anything that is not an entry", () => {
-    expect(graphFromEntry(stored(), { ...question, env: { ...question.env, CARGO_TARGET_DIR: "/t" } }, () => stamp())).toBeUndefined();
-    expect(graphFromEntry(stored(), { ...question, cwd: "/ws/dep" }, () => stamp())).toBeUndefined();
-    expect(graphFromEntry({ ...(stored() as object), version: GRAPH_CACHE_VERSION + 1 }, question, () => stamp())).toBeUndefined();
-    for (const junk of [undefined, null, 3, "x", {}, { version: GRAPH_CACHE_VERSION, question, stamps: {}, graph: { crates: "no" } }])
-      expect(graphFromEntry(junk, question, () => stamp())).toBeUndefined();
+  it("misses for another question, another user's key, another version or anything that is not an entry", () => {
+    expect(graphFromEntry(stored(), { ...question, env: { ...question.env, CARGO_TARGET_DIR: "/t" } }, SECRET, () => stamp())).toBeUndefined();
+    expect(graphFromEntry(stored(), { ...question, env: { ...question.env, CARGO_REGISTRY_TOKEN: "another" } }, SECRET, () => stamp())).toBeUndefined();
+    expect(graphFromEntry(stored(), { ...question, cwd: "/ws/dep" }, SECRET, () => stamp())).toBeUndefined();
+    // A member that a glob now matches, or a workspace root found above: the members differ.
+    expect(graphFromEntry(stored(), { ...question, members: [...question.members, "/ws/crates/new"] }, SECRET, () => stamp())).toBeUndefined();
+    expect(graphFromEntry(stored(), { ...question, members: ["/", "/ws", "/ws/app"] }, SECRET, () => stamp())).toBeUndefined();
+    expect(graphFromEntry(stored(), question, "f".repeat(32), () => stamp())).toBeUndefined();
+    expect(graphFromEntry({ ...(stored() as object), version: GRAPH_CACHE_VERSION + 1 }, question, SECRET, () => stamp())).toBeUndefined();
+    for (const junk of [undefined, null, 3, "x", {}, { version: GRAPH_CACHE_VERSION, secret: SECRET, question, stamps: {}, graph: { crates: "no" } }])
+      expect(graphFromEntry(junk, question, SECRET, () => stamp())).toBeUndefined();
+  });
+
+  it("writes no variable's value to disk, only a fingerprint of them all", () => {
+    const text = JSON.stringify(stored());
+    expect(text).not.toContain("cio-secret-token-value");
+    expect(fingerprint("a")).not.toBe(fingerprint("b"));
+    expect(fingerprint("")).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it("stores nothing when a file changed while cargo read it, or just before", () => {
     const nowNs = BigInt(NOW) * 1_000_000n;
-    expect(toEntry(question, graph, files, (f) => (f === "/ws/dep/Cargo.toml" ? stamp(nowNs + 5n) : stamp()), NOW)).toBeUndefined();
-    expect(toEntry(question, graph, files, (f) => (f === "/ws/Cargo.lock" ? stamp(nowNs - 500_000_000n) : stamp()), NOW)).toBeUndefined();
-    expect(toEntry(question, graph, files, (f) => (f === "/ws/Cargo.lock" ? stamp(nowNs - 3_000_000_000n) : stamp()), NOW)).toBeDefined();
+    expect(toEntry(question, SECRET, graph, files, (f) => (f === "/ws/dep/Cargo.toml" ? stamp(nowNs + 5n) : stamp()), NOW)).toBeUndefined();
+    expect(toEntry(question, SECRET, graph, files, (f) => (f === "/ws/Cargo.lock" ? stamp(nowNs - 500_000_000n) : stamp()), NOW)).toBeUndefined();
+    expect(toEntry(question, SECRET, graph, files, (f) => (f === "/ws/Cargo.lock" ? stamp(nowNs - 3_000_000_000n) : stamp()), NOW)).toBeDefined();
     // The change time counts too (a modification time set back by hand).
-    expect(toEntry(question, graph, files, (f) => (f === "/ws/Cargo.lock" ? `1:7:10:${OLD}:${nowNs}` : stamp()), NOW)).toBeUndefined();
+    expect(toEntry(question, SECRET, graph, files, (f) => (f === "/ws/Cargo.lock" ? `1:7:10:${OLD}:${nowNs}` : stamp()), NOW)).toBeUndefined();
   });
 });
 
 describe("the validated profiles' cache", () => {
   const dir = tempDir();
-  const target = path.join(dir, "target");
+  const target = { targetDir: path.join(dir, "target"), secret: SECRET };
   let build = "build-one";
   const builtins = readBuiltinSources();
   const file = path.join(dir, "cratebox.toml");
@@ -166,7 +189,8 @@ describe("the validated profiles' cache", () => {
     expect(profileCache(target, file, "version = 1\n", builtins, build)?.cached?.profile.warnings).toEqual(["from the first validation"]);
   });
 
-  it("misses when cratebox.toml, a built-in profile or cratebox's build differs", () => {
+  it("misses when cratebox.toml, a built-in profile, cratebox's build or the user's key differs", () => {
+    expect(profileCache({ ...target, secret: "f".repeat(32) }, file, "version = 1\n", builtins, build)?.cached).toBeUndefined();
     expect(profileCache(target, file, "version = 1\n ", builtins, build)?.cached).toBeUndefined();
     expect(profileCache(target, path.join(dir, "other", "cratebox.toml"), "version = 1\n", builtins, build)?.cached).toBeUndefined();
     const edited = builtins.map((b, i) => (i === 0 ? { ...b, text: `${b.text}\n# edited` } : b));
@@ -185,15 +209,15 @@ describe("the validated profiles' cache", () => {
   });
 
   it("treats an unreadable cache file as a miss", () => {
-    const t2 = path.join(dir, "target2");
-    mkdirSync(path.join(t2, "cratebox"), { recursive: true });
-    writeFileSync(path.join(t2, "cratebox", "profiles.json"), "{not json");
+    const t2 = { targetDir: path.join(dir, "target2"), secret: SECRET };
+    mkdirSync(path.join(t2.targetDir, "cratebox"), { recursive: true });
+    writeFileSync(path.join(t2.targetDir, "cratebox", "profiles.json"), "{not json");
     expect(profileCache(t2, file, "version = 1\n", builtins, build)?.cached).toBeUndefined();
   });
 });
 
 describe("the policies' decisions cache", () => {
-  const target = path.join(tempDir(), "target");
+  const target = { targetDir: path.join(tempDir(), "target"), secret: SECRET };
   const policies = [{ file: "/org/policy.js", source: "function policy() { return []; }" }];
   const input: PolicyInput = { run: { command: ["build"], ci: false }, crates: [policyCrate()] };
   // Real decisions, as validateDecisions gives them (what the cache stores and gives back).
@@ -218,6 +242,26 @@ describe("the policies' decisions cache", () => {
     expect(policyCache(target, policies, { ...input, run: { command: ["build"], ci: true } }, "b1")?.cached).toBeUndefined();
     expect(policyCache(target, policies, { ...input, crates: [policyCrate({ version: "1.0.1" })] }, "b1")?.cached).toBeUndefined();
     expect(policyCache(target, policies, input, "b2")?.cached).toBeUndefined();
+    expect(policyCache({ ...target, secret: "f".repeat(32) }, policies, input, "b1")?.cached).toBeUndefined();
     expect(policyCache(target, policies, input, "")).toBeUndefined();
+  });
+});
+
+describe("where the caches live and under which key", () => {
+  it("none in CI, none without a target directory; a key of the user's own, made once, 0600", () => {
+    const cacheHome = path.join(tempDir(), "cache");
+    const env = { XDG_CACHE_HOME: cacheHome };
+    expect(startCaches("/t", { ...env, CI: "true" })).toBeUndefined();
+    expect(startCaches(undefined, env)).toBeUndefined();
+    const first = startCaches("/t", env);
+    expect(first?.secret).toMatch(/^[0-9a-f]{32}$/);
+    expect(statSync(path.join(cacheHome, "cratebox", "cache-key")).mode & 0o777).toBe(0o600);
+    expect(startCaches("/other", env)).toEqual({ targetDir: "/other", secret: first?.secret });
+    // Another user (another home) has another key.
+    expect(startCaches("/t", { XDG_CACHE_HOME: path.join(tempDir(), "cache") })?.secret).not.toBe(first?.secret);
+  });
+
+  it("finds no build id when this code is not the bundle", () => {
+    expect(buildId()).toBeUndefined(); // these tests run src/runtime/cache-files.ts
   });
 });
