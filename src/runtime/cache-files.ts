@@ -21,18 +21,32 @@ import { lazyCrypto } from "../core/lazy-crypto.ts";
 
 /** Where a run keeps its start's caches, and the key they are kept under. */
 export interface StartCaches {
-  targetDir: string;
-  /** This user's cache key (see above). */
-  secret: string;
+  readonly targetDir: string;
+  /**
+   * This user's cache key (see above), read (or made) when a cache is first consulted: a run
+   * without cratebox.toml or a policy never reads it. Undefined when it can be neither read nor
+   * made (a read-only home): nothing is cached then.
+   */
+  readonly secret: string | undefined;
 }
 
-/**
- * The run's caches, or undefined: in CI, without a target directory, or when the cache key can
- * be neither read nor made (a read-only home). The key is made once per user (node:crypto's
- * random bytes: 11 ms, once).
- */
+export type CacheName = "crate-graph" | "profiles" | "policy-decisions";
+
+/** The run's caches, or undefined: in CI, or without a target directory. */
 export function startCaches(targetDir: string | undefined, env: NodeJS.ProcessEnv): StartCaches | undefined {
   if (targetDir === undefined || env.CI) return undefined;
+  let secret: string | undefined | null = null;
+  return {
+    targetDir,
+    get secret() {
+      if (secret === null) secret = userCacheKey(env);
+      return secret;
+    },
+  };
+}
+
+/** ~/.cache/cratebox/cache-key, made once per user (node:crypto's random bytes: 11 ms, once). */
+function userCacheKey(env: NodeJS.ProcessEnv): string | undefined {
   const file = path.join(env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "cratebox", "cache-key");
   const read = () => {
     try {
@@ -41,21 +55,47 @@ export function startCaches(targetDir: string | undefined, env: NodeJS.ProcessEn
       return undefined;
     }
   };
-  let secret = read();
-  if (!secret) {
-    try {
-      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      writeFileSync(file, `${lazyCrypto().randomBytes(16).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
-    } catch {
-      /* made by another run at the same moment, or not writable: read what is there */
-    }
-    secret = read();
+  const found = read();
+  if (found) return found;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${lazyCrypto().randomBytes(16).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+  } catch {
+    /* made by another run at the same moment, or not writable: read what is there */
   }
-  return secret ? { targetDir, secret } : undefined;
+  return read();
 }
 
-export function cacheFile(caches: StartCaches, name: "crate-graph" | "profiles" | "policy-decisions"): string {
+export function cacheFile(caches: StartCaches, name: CacheName): string {
   return path.join(caches.targetDir, "cratebox", `${name}.json`);
+}
+
+/**
+ * A cache whose entry is valid for exactly one key (the profiles', the policies'): what it holds
+ * under `key` plus the user's cache key and the build's id (`cached`, when `isValue` accepts the
+ * entry's fields), and how to store a fresh value. The entry is the key beside the value's own
+ * fields. Undefined without a user key or a build id (cratebox run from its sources; `build` is
+ * for tests).
+ */
+export function keyedCache<V extends object>(
+  caches: StartCaches,
+  name: CacheName,
+  key: object,
+  isValue: (fields: Record<string, unknown>) => boolean,
+  buildGiven?: string,
+): { cached: V | undefined; store: (value: V) => void } | undefined {
+  const secret = caches.secret;
+  const build = buildGiven ?? bundleBuildId();
+  if (!secret || !build) return undefined;
+  const full = { ...key, secret, build };
+  const where = cacheFile(caches, name);
+  const entry = readCacheFile(where);
+  let cached: V | undefined;
+  if (typeof entry === "object" && entry !== null) {
+    const { key: stored, ...fields } = entry as Record<string, unknown>;
+    if (JSON.stringify(stored) === JSON.stringify(full) && isValue(fields)) cached = fields as V;
+  }
+  return { cached, store: (value) => writeCacheFile(where, { key: full, ...value }) };
 }
 
 /** A file's stamp (core/graph-cache.ts): device, inode, size, mtime and ctime in ns; null when it is not there. */
@@ -78,6 +118,13 @@ export function buildId(file = bundledBuildIdFile()): string | undefined {
     return undefined;
   }
 }
+
+/** This process's build id, read once. */
+function bundleBuildId(): string | undefined {
+  if (bundled === null) bundled = buildId();
+  return bundled;
+}
+let bundled: string | undefined | null = null;
 
 /** dist/build-id, when this module is part of the bundle in dist/ (chunks/ or cli/ below it). */
 function bundledBuildIdFile(): string | undefined {

@@ -59,9 +59,11 @@ export async function readCrateGraph(
     env: relevantEnv(env),
     members: cache ? [cache.members.workspaceRoot, ...[...cache.members.byDir.keys()].sort()] : [],
   };
-  const file = cache && isCacheable(question) ? cacheFile(cache.caches, "crate-graph") : undefined;
-  if (cache && file) {
-    const cached = graphFromEntry(readCacheFile(file), question, cache.caches.secret, stampOf);
+  // Where to keep it, under which key: none without caches, a user key or a cacheable question.
+  const secret = cache && isCacheable(question) ? cache.caches.secret : undefined;
+  const file = cache && secret ? cacheFile(cache.caches, "crate-graph") : undefined;
+  if (secret && file) {
+    const cached = graphFromEntry(readCacheFile(file), question, secret, stampOf);
     if (cached) return cached;
   }
   const askedAt = Date.now();
@@ -76,7 +78,7 @@ export async function readCrateGraph(
   }
   const meta = JSON.parse(res.stdout) as RawMetadata;
   const graph = toCrateGraph(meta, lockChecksums(meta.workspace_root), realpathOrUndefined);
-  if (cache && file) {
+  if (secret && file) {
     const files = [
       ...questionFiles(question, question.env.HOME ?? homedir(), onPath(cargo, env.PATH)),
       ...graphFiles(
@@ -84,7 +86,7 @@ export async function readCrateGraph(
         meta.packages.map((p) => p.manifest_path),
       ),
     ];
-    const entry = toEntry(question, cache.caches.secret, graph, files, stampOf, askedAt);
+    const entry = toEntry(question, secret, graph, files, stampOf, askedAt);
     if (entry) writeCacheFile(file, entry);
   }
   return graph;

@@ -11,22 +11,33 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
 import { makeRegistry, makeWorkspace, tempDir } from "../helpers/workspace.ts";
 
+const registry = makeRegistry();
+const fake = makeFakeHome();
+const env = testEnv(fake);
+
+/**
+ * Cargo.lock and target/ made by plain cargo, and everything older than the graph cache's two
+ * seconds of doubt: the next cratebox run may store what it reads.
+ */
+async function settled(ws: string, runEnv: Record<string, string>): Promise<void> {
+  expect((await plainCargo(["build"], ws, runEnv)).code).toBe(0);
+  await sleep(2100);
+}
+
 describe("a run with cratebox.toml takes the crate graph and the profiles from the last run", () => {
-  const registry = makeRegistry();
-  const fake = makeFakeHome();
   const bin = tempDir("cratebox-cargo-log-");
   const log = path.join(bin, "calls.log");
   const loggingCargo = path.join(bin, "cargo");
   // What cratebox asks of cargo, one line per call (CARGO names the cargo cratebox runs).
   writeFileSync(loggingCargo, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec cargo "$@"\n`);
   chmodSync(loggingCargo, 0o755);
-  const env = testEnv(fake, { CARGO: loggingCargo });
+  const logged = testEnv(fake, { CARGO: loggingCargo });
   let ws: string;
   const graphReads = () =>
     (existsSync(log) ? readFileSync(log, "utf8").split("\n") : []).filter((l) => l.startsWith("metadata") && !l.includes("--no-deps")).length;
   const run = async () => {
     rmSync(log, { force: true });
-    return cratebox(["build"], ws, env);
+    return cratebox(["build"], ws, logged);
   };
 
   beforeAll(async () => {
@@ -39,10 +50,7 @@ describe("a run with cratebox.toml takes the crate graph and the profiles from t
         "cratebox.toml": "version = 1\nstrict = true\n",
       },
     });
-    // Cargo.lock and target/ exist, and everything is older than the cache's two seconds of
-    // doubt: the first cratebox run may store what it reads.
-    expect((await plainCargo(["build"], ws, env)).code).toBe(0);
-    await sleep(2100);
+    await settled(ws, logged);
   }, 300_000);
 
   it("reads the graph once, then takes it from target/cratebox/ while nothing changed", async () => {
@@ -93,10 +101,10 @@ describe("a run with cratebox.toml takes the crate graph and the profiles from t
     expect(hit.code, hit.output).toBe(0);
     expect(hit.stderr).toContain("WARNING: planted in the cache by the test");
     // Not in CI, and not under another user's cache key (a target directory from elsewhere).
-    const inCi = await cratebox(["build"], ws, { ...env, CI: "true" });
+    const inCi = await cratebox(["build"], ws, { ...logged, CI: "true" });
     expect(inCi.code, inCi.output).toBe(0);
     expect(inCi.stderr).not.toContain("planted in the cache");
-    const otherUser = await cratebox(["build"], ws, { ...env, XDG_CACHE_HOME: tempDir("cratebox-other-cache-") });
+    const otherUser = await cratebox(["build"], ws, { ...logged, XDG_CACHE_HOME: tempDir("cratebox-other-cache-") });
     expect(otherUser.code, otherUser.output).toBe(0);
     expect(otherUser.stderr).not.toContain("planted in the cache");
     // One byte of difference is a miss: the edited file is validated, and refused.
@@ -110,9 +118,6 @@ describe("a run with cratebox.toml takes the crate graph and the profiles from t
 });
 
 describe("the caches cannot be planted from a build", () => {
-  const registry = makeRegistry();
-  const fake = makeFakeHome();
-  const env = testEnv(fake);
   // A build script that writes a profiles cache of its own into the target directory
   // (OUT_DIR is <target>/debug/build/<pkg>-<hash>/out), as one would to widen the next run's grants.
   const PLANT = `fn main() {
@@ -141,10 +146,6 @@ describe("the caches cannot be planted from a build", () => {
 });
 
 describe("a run with a policy takes its decisions from the last run", () => {
-  const registry = makeRegistry();
-  const fake = makeFakeHome();
-  const env = testEnv(fake);
-
   it("while the policy and its input are the same; an edited policy is evaluated anew", async () => {
     const ws = makeWorkspace({ registry: registry.dir, files: { "build.rs": "fn main() {}\n", "cratebox.toml": "version = 1\n" } });
     const policy = path.join(tempDir("cratebox-policy-"), "policy.js");
@@ -168,10 +169,6 @@ describe("a run with a policy takes its decisions from the last run", () => {
 });
 
 describe("a workspace member that a glob matches", () => {
-  const registry = makeRegistry();
-  const fake = makeFakeHome();
-  const env = testEnv(fake);
-
   it("is in the graph the moment it appears, though no stamped file changed: strict mode sees its build script", async () => {
     const ws = makeWorkspace({
       registry: registry.dir,
@@ -182,8 +179,7 @@ describe("a workspace member that a glob matches", () => {
       },
     });
     appendFileSync(path.join(ws, "Cargo.toml"), '\n[workspace]\nmembers = ["crates/*"]\n');
-    expect((await plainCargo(["build"], ws, env)).code).toBe(0);
-    await sleep(2100);
+    await settled(ws, env);
     expect((await cratebox(["build"], ws, env)).code).toBe(0); // stores the graph
     const cached = await cratebox(["build"], ws, env);
     expect(cached.code, cached.output).toBe(0);
