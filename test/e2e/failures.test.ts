@@ -4,7 +4,7 @@
  */
 import { execa } from "execa";
 import { readdirSync, readFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { imageTag } from "../../src/runtime/image.ts";
 import { procStat } from "../../src/runtime/proc-stat.ts";
 import { processesWith } from "../helpers/processes.ts";
 import { CRATEBOX, cratebox, makeFakeHome, plainCargo, testEnv } from "../helpers/run.ts";
-import { makeRegistry, makeWorkspace, ROOT } from "../helpers/workspace.ts";
+import { makeRegistry, makeWorkspace, ROOT, tempDir } from "../helpers/workspace.ts";
 
 const docker = new Docker();
 const registry = makeRegistry();
@@ -109,11 +109,11 @@ const spawnerOf = (parent: number) => processesWith("cratebox-spawner").find((pi
 const ended = (pid: number) => (procStat(pid)?.[0] ?? "Z") === "Z";
 
 /** A `cratebox --backend bwrap cargo build` in its own process group, once its build script (a sleeper) runs. */
-async function sleeperUnderBwrap() {
+async function sleeperUnderBwrap(env = testEnv(makeFakeHome())) {
   const ws = workspaceWithBuildRs(SLEEPER);
   const child = execa(CRATEBOX, ["--backend", "bwrap", "cargo", "build"], {
     cwd: ws,
-    env: testEnv(makeFakeHome()),
+    env,
     extendEnv: false,
     reject: false,
     detached: true,
@@ -221,15 +221,18 @@ describe("interruption under bubblewrap", () => {
   });
 
   it("a run killed outright takes its sandboxes with it", async () => {
-    const { ws, child } = await sleeperUnderBwrap();
-    const runDir = () => readdirSync(tmpdir()).filter((n) => n.startsWith("cratebox-run-") && n.includes(`-${child.pid}-`));
+    // A TMPDIR of its own: any other run of the suite sweeps a dead run's directory in the
+    // shared one, and would take this one between the kill and the look.
+    const env = testEnv(makeFakeHome(), { TMPDIR: tempDir("cratebox-own-tmp-") });
+    const { ws, child } = await sleeperUnderBwrap(env);
+    const runDir = () => readdirSync(env.TMPDIR!).filter((n) => n.startsWith("cratebox-run-") && n.includes(`-${child.pid}-`));
     expect(runDir()).toHaveLength(1);
     process.kill(-child.pid!, "SIGKILL");
     await child;
     await until("the sandbox's processes to end", async () => (sandboxedProcesses(ws).length === 0 ? true : undefined), 10_000);
     // Its private directory stays behind (nothing ran its clean-up); the next run removes it.
     expect(runDir()).toHaveLength(1);
-    const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), testEnv(makeFakeHome()), ["--backend", "bwrap"]);
+    const next = await cratebox(["build"], makeWorkspace({ registry: registry.dir }), env, ["--backend", "bwrap"]);
     expect(next.code, next.output).toBe(0);
     expect(runDir()).toEqual([]);
   });
