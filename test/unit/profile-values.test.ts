@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import semver from "semver";
 import {
   matchesEnvPattern,
   parseChecksum,
@@ -9,7 +13,7 @@ import {
   parseImageRef,
   type EnvPattern,
 } from "../../src/core/profile/values.ts";
-import { matchesCargoVersionReq, parseCargoVersionReq } from "../../src/core/profile/version-req.ts";
+import { matchesCargoVersionReq, parseCargoVersionReq, type VersionReq } from "../../src/core/profile/version-req.ts";
 import { toKeyPath } from "../../src/core/profile/key-path.ts";
 import { lineOf, locateKeys } from "../../src/core/profile/toml-lines.ts";
 
@@ -170,7 +174,74 @@ describe("cargo version requirements", () => {
     expect(matchesCargoVersionReq(req, version)).toBe(expected);
   });
 
-  it.each(["", "1 - 2", "^1 || ^2", "v1.2", "1.2.3+build", "1.*.3", ">=", "1,", "01.2", "1.2.3-01", "~> 1.2", "latest"])(
+  it.each([
+    ["^0.0", "0.0.9", true],
+    ["^0", "0.9.0", true],
+    ["^0.2.3", "0.3.0", false],
+    ["~1", "1.9.9", true],
+    [">=1.*", "1.0.0", true],
+    ["<1.2.3", "1.2.3-alpha", false], // no comparator of 1.2.3 carries a pre-release
+    [">=1.2.3-alpha.2, <1.2.3", "1.2.3-alpha.10", true], // numeric identifiers compare as numbers
+    [">=1.2.3-alpha.2, <1.2.3", "1.2.3-alpha.beta", true], // and below alphanumeric ones
+    ["=1.2.3-alpha", "1.2.3-alpha.1", false],
+    ["^1.2.3-beta", "1.2.3-alpha", false],
+  ])("%s ~ %s: %s (pre-releases and zero majors)", (req, version, expected) => {
+    expect(matchesCargoVersionReq(req, version)).toBe(expected);
+  });
+
+  // What cargo's own semver crate (1.0.27) answered for 2000 fixed random pairs, written by
+  // scripts/cargo-version-cases.ts; half of the versions sit on a comparator's numbers.
+  it("answers as cargo's semver crate does on 2000 recorded cases", () => {
+    const file = path.join(import.meta.dirname, "../fixtures/version-req/cargo-cases.tsv");
+    const cases = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
+    expect(cases).toHaveLength(2000);
+    const wrong = cases.filter(([req, version, cargo]) => String(matchesCargoVersionReq(req!, version!)) !== cargo);
+    expect(wrong).toEqual([]);
+  });
+
+  // Beyond the recorded cases: the npm package's matching, with cargo's syntax spelled the npm way,
+  // is the same as cargo's for versions without a pre-release (with one they part: cargo's
+  // `<=0.*, ~0.0.2-alpha` does not match 0.0.2-rc.2, npm's does).
+  it("agrees with the npm semver package on random requirements and released versions", () => {
+    const n = fc.integer({ min: 0, max: 3 });
+    const pre = fc.constantFrom("", "alpha", "alpha.1", "beta", "1", "rc.2");
+    const comparator = fc.tuple(fc.constantFrom("", "=", ">", ">=", "<", "<=", "~", "^"), n, fc.option(n), fc.option(n), pre, fc.boolean());
+    const spell = ([op, a, b, c, p, wild]: [string, number, number | null, number | null, string, boolean]) => {
+      if (wild) return `${op}${a}.*`;
+      return `${op}${b === null ? `${a}` : c === null ? `${a}.${b}` : `${a}.${b}.${c}${p ? `-${p}` : ""}`}`;
+    };
+    const pair = fc.array(comparator, { minLength: 1, maxLength: 3 }).chain((cs) =>
+      fc.tuple(fc.constant(cs.map(spell).join(", ")), fc.tuple(fc.boolean(), fc.nat(cs.length - 1), n, n, n)).map(([r, [near, i, a, b, c]]) => {
+        const [, ca, cb, cc] = cs[i]!;
+        const [x, y, z] = near ? [ca, cb ?? b, cc ?? c] : [a, b, c];
+        return [r, `${x}.${y}.${z}`] as const;
+      }),
+    );
+    const npmRange = (r: VersionReq) =>
+      r.length === 0
+        ? "*"
+        : r
+            .map((c) => {
+              const pre = c.pre.length ? `-${c.pre.join(".")}` : "";
+              if (c.op === "*") return `${c.major}.${c.minor ?? "x"}.${c.patch ?? "x"}`;
+              return `${c.op}${[c.major, c.minor, c.patch].filter((x) => x !== undefined).join(".")}${pre}`;
+            })
+            .join(" ");
+    fc.assert(
+      fc.property(pair, ([r, v]) => {
+        const parsed = parseCargoVersionReq(r);
+        if (!parsed.ok) return false;
+        expect(matchesCargoVersionReq(r, v), `${r} ~ ${v} (npm: ${npmRange(parsed.value)})`).toBe(semver.satisfies(v, npmRange(parsed.value)));
+        return true;
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it.each(["", "1 - 2", "^1 || ^2", "v1.2", "1.2.3+build", "1.*.3", "1.2.*-alpha", ">=", "1,", "01.2", "1.2.3-01", "~> 1.2", "latest", "99999999999999999.0"])(
     "refuses %j with what is accepted",
     (req) => {
       const r = parseCargoVersionReq(req);

@@ -2,26 +2,40 @@
  * Cargo's version requirements ("0.9", "^1.2.3", "~1", "=0.9.103", ">=1, <2", "1.*") checked
  * against a resolved version. Pure.
  *
- * Cargo's syntax (the `semver` crate, https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html)
- * is parsed here and translated into an npm `semver` range, whose matching rules are the same
- * once the syntax is translated: a bare version means caret, a bare wildcard is an x-range,
- * comparators are separated by commas, and a pre-release only matches a comparator of the same
- * major.minor.patch that has a pre-release itself. npm syntax that cargo does not know
- * ("1 - 2", "||", "v1", "1.2.3+build") is refused rather than silently accepted.
+ * Parsed and matched by the rules of the `semver` crate that cargo uses
+ * (https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html; its eval.rs): a bare
+ * version means caret, a bare wildcard matches that major (and minor), comparators are separated
+ * by commas and must all hold, and a pre-release only matches when a comparator of the same
+ * major.minor.patch has a pre-release itself. npm's syntax that cargo does not know ("1 - 2",
+ * "||", "v1", "1.2.3+build") is refused rather than silently accepted. test/unit holds this
+ * against the npm `semver` package, whose matching is the same for these requirements; it is not
+ * used here because its start (its regular expressions) cost about 7 ms of every run that checks
+ * a pinned version (issue 13).
  */
 import type { ValueResult } from "./values.ts";
 
 /**
- * The `semver` package, loaded when first used: evaluating it costs about 8 ms, and this module
- * is loaded on every `cratebox cargo` start, a no-op's included, that matches no version
- * (issue 13). The bundle (scripts/build.ts) carries it all the same: rolldown bundles a
- * `require` of a package.
+ * The npm `semver` package, loaded when first used (its start costs about 8 ms): exact versions
+ * in [review] are read with it when a profile is validated.
  */
 export function semver(): typeof import("semver") {
   loaded ??= require("semver") as typeof import("semver");
   return loaded;
 }
 let loaded: typeof import("semver") | undefined;
+
+/** One comparator of a requirement: an operator and a version that may stop after major or minor. */
+interface VersionComparator {
+  op: "=" | ">" | ">=" | "<" | "<=" | "~" | "^" | "*";
+  major: number;
+  minor?: number;
+  patch?: number;
+  /** The pre-release's identifiers, empty for none. */
+  pre: string[];
+}
+
+/** A requirement: every comparator must hold (none: `*`, any version that is not a pre-release). */
+export type VersionReq = VersionComparator[];
 
 export const VERSION_REQ_ACCEPTED = 'a cargo version requirement such as "0.9", "^1.2.3", "~1.4", "=0.9.103", ">=1.2, <2" or "1.*"';
 
@@ -30,17 +44,17 @@ const WILD = "(?:\\*|x|X)";
 const PRE = "[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*";
 const COMPARATOR = new RegExp(`^(=|>=|>|<=|<|~|\\^)?\\s*(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`);
 
-/** The npm range for a cargo requirement, or why it is not one. */
-export function parseCargoVersionReq(raw: string): ValueResult<string> {
-  const fail = (why: string): ValueResult<string> => ({
+/** The comparators of a cargo requirement, or why it is not one. */
+export function parseCargoVersionReq(raw: string): ValueResult<VersionReq> {
+  const fail = (why: string): ValueResult<VersionReq> => ({
     ok: false,
     message: `${JSON.stringify(raw)} is not a cargo version requirement: ${why}`,
     accepted: VERSION_REQ_ACCEPTED,
   });
   const text = raw.trim();
   if (text === "") return fail("it is empty");
-  if (/^[*xX]$/.test(text)) return { ok: true, value: "*" };
-  const parts: string[] = [];
+  if (/^[*xX]$/.test(text)) return { ok: true, value: [] };
+  const req: VersionReq = [];
   for (const piece of text.split(",")) {
     const c = piece.trim();
     if (c === "") return fail("an empty comparator between commas");
@@ -50,35 +64,138 @@ export function parseCargoVersionReq(raw: string): ValueResult<string> {
     const minorWild = minor !== undefined && /^[*xX]$/.test(minor);
     const patchWild = patch !== undefined && /^[*xX]$/.test(patch);
     if (minorWild && patch !== undefined && !patchWild) return fail(`${JSON.stringify(c)} has a number after a wildcard`);
+    if (patchWild && pre !== undefined) return fail(`${JSON.stringify(c)} has a pre-release after a wildcard`);
     if (pre?.split(".").some((id) => /^\d+$/.test(id) && id.length > 1 && id.startsWith("0"))) {
       return fail(`${JSON.stringify(c)} has a numeric pre-release identifier with a leading zero`);
     }
-    const version =
-      [major, minor === undefined ? undefined : minorWild ? "x" : minor, patch === undefined ? undefined : patchWild ? "x" : patch]
-        .filter((v) => v !== undefined)
-        .join(".") + (pre === undefined ? "" : `-${pre}`);
-    // No operator: caret for a version, an x-range for a wildcard (cargo's `1.*` is not `^1`).
-    const npmOp = op ?? (minorWild || patchWild ? "" : "^");
-    parts.push(`${npmOp}${version}`);
+    const number = (n: string | undefined, wild: boolean) => (n === undefined || wild ? undefined : Number(n));
+    const numbers = [Number(major), number(minor, minorWild), number(patch, patchWild)];
+    if (numbers.some((n) => n !== undefined && !Number.isSafeInteger(n))) return fail(`${JSON.stringify(c)} has a number too large`);
+    // No operator: caret for a version, a wildcard's own for a wildcard (cargo's `1.*` is not `^1`).
+    req.push({
+      op: (op as VersionComparator["op"] | undefined) ?? (minorWild || patchWild ? "*" : "^"),
+      major: numbers[0]!,
+      ...(numbers[1] === undefined ? {} : { minor: numbers[1] }),
+      ...(numbers[2] === undefined ? {} : { patch: numbers[2] }),
+      pre: pre === undefined ? [] : pre.split("."),
+    });
   }
-  const range = parts.join(" ");
-  return semver().validRange(range) === null ? fail("it is not a range") : { ok: true, value: range };
+  return { ok: true, value: req };
 }
 
-/** Each requirement's range, parsed once: a preflight checks one against many crates and phases. */
-const ranges = new Map<string, import("semver").Range | null>();
+/** A resolved version as `cargo metadata` reports it ("0.9.103", "1.1.0-beta.1", "0.1.11+1.0.8"). */
+interface Version {
+  major: number;
+  minor: number;
+  patch: number;
+  pre: string[];
+}
+
+const VERSION = new RegExp(`^(${NUM})\\.(${NUM})\\.(${NUM})(?:-(${PRE}))?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$`);
+
+function parseVersion(text: string): Version | undefined {
+  const m = VERSION.exec(text);
+  if (!m) return undefined;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (![major, minor, patch].every(Number.isSafeInteger)) return undefined;
+  return { major, minor, patch, pre: m[4] === undefined ? [] : m[4].split(".") };
+}
+
+/** Pre-releases in semver's order; no pre-release is greater than any. */
+function comparePre(a: string[], b: string[]): number {
+  if (a.length === 0 || b.length === 0) return b.length - a.length;
+  for (let i = 0; i < a.length; i++) {
+    if (i >= b.length) return 1;
+    const [x, y] = [a[i]!, b[i]!];
+    const [xNum, yNum] = [/^\d+$/.test(x), /^\d+$/.test(y)];
+    if (xNum !== yNum) return xNum ? -1 : 1;
+    const order = xNum ? x.length - y.length || (x < y ? -1 : x > y ? 1 : 0) : x < y ? -1 : x > y ? 1 : 0;
+    if (order !== 0) return order;
+  }
+  return a.length === b.length ? 0 : -1;
+}
+
+/** A comparison of numbers: -1, 0 or 1. */
+const cmp = (a: number, b: number) => Math.sign(a - b);
+
+function matchesExact(c: VersionComparator, v: Version): boolean {
+  return (
+    v.major === c.major && (c.minor === undefined || v.minor === c.minor) && (c.patch === undefined || v.patch === c.patch) && comparePre(v.pre, c.pre) === 0
+  );
+}
+
+/** The version's order against the comparator's, for `>` (sign 1) and `<` (sign -1): a missing part never holds. */
+function beyond(c: VersionComparator, v: Version, sign: 1 | -1): boolean {
+  if (v.major !== c.major) return cmp(v.major, c.major) === sign;
+  if (c.minor === undefined) return false;
+  if (v.minor !== c.minor) return cmp(v.minor, c.minor) === sign;
+  if (c.patch === undefined) return false;
+  if (v.patch !== c.patch) return cmp(v.patch, c.patch) === sign;
+  return Math.sign(comparePre(v.pre, c.pre)) === sign;
+}
+
+function matchesTilde(c: VersionComparator, v: Version): boolean {
+  if (v.major !== c.major || (c.minor !== undefined && v.minor !== c.minor)) return false;
+  if (c.patch !== undefined && v.patch !== c.patch) return v.patch > c.patch;
+  return comparePre(v.pre, c.pre) >= 0;
+}
+
+function matchesCaret(c: VersionComparator, v: Version): boolean {
+  if (v.major !== c.major) return false;
+  if (c.minor === undefined) return true;
+  if (c.patch === undefined) return c.major > 0 ? v.minor >= c.minor : v.minor === c.minor;
+  if (c.major > 0) {
+    if (v.minor !== c.minor) return v.minor > c.minor;
+    if (v.patch !== c.patch) return v.patch > c.patch;
+  } else if (c.minor > 0) {
+    if (v.minor !== c.minor) return false;
+    if (v.patch !== c.patch) return v.patch > c.patch;
+  } else if (v.minor !== c.minor || v.patch !== c.patch) {
+    return false;
+  }
+  return comparePre(v.pre, c.pre) >= 0;
+}
+
+function matchesComparator(c: VersionComparator, v: Version): boolean {
+  switch (c.op) {
+    case "=":
+    case "*":
+      return matchesExact(c, v);
+    case ">":
+      return beyond(c, v, 1);
+    case ">=":
+      return matchesExact(c, v) || beyond(c, v, 1);
+    case "<":
+      return beyond(c, v, -1);
+    case "<=":
+      return matchesExact(c, v) || beyond(c, v, -1);
+    case "~":
+      return matchesTilde(c, v);
+    case "^":
+      return matchesCaret(c, v);
+  }
+}
+
+/** Does the version satisfy every comparator, pre-release rule included (the semver crate's matches_req)? */
+function matchesReq(req: VersionReq, v: Version): boolean {
+  if (!req.every((c) => matchesComparator(c, v))) return false;
+  return v.pre.length === 0 || req.some((c) => c.major === v.major && c.minor === v.minor && c.patch === v.patch && c.pre.length > 0);
+}
+
+/** Each requirement, parsed once: a preflight checks one against many crates and phases. */
+const parsedReqs = new Map<string, VersionReq | null>();
 
 /**
  * Does the resolved `version` (as `cargo metadata` reports it) satisfy the requirement?
  * An unparsable requirement or version never matches: a pin that cannot be checked does not hold.
  */
 export function matchesCargoVersionReq(req: string, version: string): boolean {
-  let range = ranges.get(req);
-  if (range === undefined) {
-    const parsed = parseCargoVersionReq(req);
-    range = parsed.ok ? new (semver().Range)(parsed.value) : null;
-    ranges.set(req, range);
+  let parsed = parsedReqs.get(req);
+  if (parsed === undefined) {
+    const r = parseCargoVersionReq(req);
+    parsed = r.ok ? r.value : null;
+    parsedReqs.set(req, parsed);
   }
-  const v = semver().parse(version);
-  return range !== null && v !== null && range.test(v);
+  const v = parseVersion(version);
+  return parsed !== null && v !== undefined && matchesReq(parsed, v);
 }
