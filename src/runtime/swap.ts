@@ -31,10 +31,12 @@ function isElf(head: Buffer): boolean {
   return head.length >= 4 && head[0] === 0x7f && head.toString("latin1", 1, 4) === "ELF";
 }
 
-/** Is this file exactly cratebox's shim (a size check first: no need to read a large binary)? */
-function isExactShim(file: string): boolean {
+const SHIM_BYTES = Buffer.byteLength(SHIM);
+
+/** Is this file (of these stats) exactly cratebox's shim (a size check first: no need to read a large binary)? */
+function isExactShim(file: string, st: Stats): boolean {
   try {
-    return statSync(file).size === Buffer.byteLength(SHIM) && readFileSync(file, "utf8") === SHIM;
+    return st.size === SHIM_BYTES && readFileSync(file, "utf8") === SHIM;
   } catch {
     return false;
   }
@@ -73,23 +75,29 @@ export interface SwapCount {
   replaced: string[];
 }
 
+/**
+ * `dir/name` for a name readdir gave (no separator in it) below a normalised directory:
+ * path.join's normalising was a third of this check's time on a no-op, run cold once per start.
+ */
+const under = (dir: string, name: string) => `${dir}/${name}`;
+
 /** The directories that hold compiled build scripts: `<root>/[<triple>/]<profile>/build/<pkg>-<hash>`. */
 function* buildScriptDirs(root: string): Generator<string> {
   const list = (d: string) => {
     try {
       return readdirSync(d, { withFileTypes: true })
         .filter((e) => e.isDirectory())
-        .map((e) => path.join(d, e.name));
+        .map((e) => under(d, e.name));
     } catch {
       return [];
     }
   };
   // `<root>/<a>/build` (a = profile) and `<root>/<a>/<b>/build` (a = target triple), but not
   // another target directory nested inside this one (cargo marks each with CACHEDIR.TAG).
-  for (const a of list(root)) {
-    if (existsSync(path.join(a, "CACHEDIR.TAG"))) continue;
+  for (const a of list(path.resolve(root))) {
+    if (existsSync(under(a, "CACHEDIR.TAG"))) continue;
     for (const b of [a, ...list(a)]) {
-      for (const pkg of list(path.join(b, "build"))) yield pkg;
+      for (const pkg of list(under(b, "build"))) yield pkg;
     }
   }
 }
@@ -106,19 +114,21 @@ export function swapExisting(buildRoots: readonly string[]): SwapCount {
         continue;
       }
       for (const name of entries.filter(isBuildScriptBinaryName)) {
-        const bin = path.join(dir, name);
-        if (!isExactShim(bin)) {
+        const bin = under(dir, name);
+        let st = statOrUndefined(bin);
+        if (!st || !isExactShim(bin, st)) {
           if (swapBuildScript(bin)) count.swapped++;
           else {
             putShim(bin, statSync(bin));
             count.replaced.push(bin);
           }
+          st = statSync(bin);
         }
         // Cargo's copy, `build_script_<target>-<hash>` -> `build-script-<target>`, must be the
         // shim too: a hard link to it is (one stat each, no read), anything else is checked.
-        const uplifted = path.join(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
+        const uplifted = under(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
         const link = statOrUndefined(uplifted);
-        if (link && !sameFile(link, statSync(bin)) && !isExactShim(uplifted)) relink(bin, uplifted);
+        if (link && !sameFile(link, st) && !isExactShim(uplifted, link)) relink(bin, uplifted);
       }
     }
   }
