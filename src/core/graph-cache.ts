@@ -18,6 +18,7 @@
  */
 import path from "node:path";
 import type { CrateGraph, GraphCrate } from "./crate-graph.ts";
+import { fingerprint } from "./fingerprint.ts";
 
 /** Bumped when the entry's shape or what it is keyed on changes: older entries are then misses. */
 export const GRAPH_CACHE_VERSION = 2;
@@ -59,23 +60,6 @@ export interface GraphCacheEntry {
 
 function toStored(q: GraphQuestion): StoredQuestion {
   return { program: q.program, args: q.args, cwd: q.cwd, env: fingerprint(JSON.stringify(q.env)), members: q.members };
-}
-
-/**
- * A 64-bit fingerprint of a text (two 32-bit FNV-1a-style lanes): it tells whether the text
- * changed and gives nothing of it back. Not a cryptographic digest: node:crypto costs 11 ms to
- * load, and no one needs to be kept from making a text with the same fingerprint (an entry is
- * only ever taken under this user's cache key).
- */
-export function fingerprint(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  }
-  return `${(a >>> 0).toString(16).padStart(8, "0")}${(b >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 /** Variables that change what cargo or rustup read or resolve: cargo's, rustup's and rustc's, PATH and HOME. */

@@ -1,5 +1,5 @@
-/** Content-addressed image tags: a changed Dockerfile or rootfs file gives a new tag. Pure. */
-import { lazyCrypto } from "./lazy-crypto.ts";
+/** Content-addressed image tags: a changed Dockerfile or rootfs file gives a new tag (core/fingerprint.ts). Pure. */
+import { Fingerprint } from "./fingerprint.ts";
 
 export interface ContextEntry {
   /** Path relative to the image directory, POSIX separators. */
@@ -13,7 +13,7 @@ export interface ContextEntry {
 const IMAGE_REPOSITORY = "cratebox";
 
 export function toImageTag(name: string, entries: readonly ContextEntry[]): string {
-  const h = lazyCrypto().createHash("sha256");
+  const h = new Fingerprint();
   for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     // Only the executable bit counts: git keeps no other mode, and directory modes follow the
     // umask of whoever checked the repository out.
@@ -22,5 +22,5 @@ export function toImageTag(name: string, entries: readonly ContextEntry[]): stri
     h.update(e.data);
     h.update("\0");
   }
-  return `${IMAGE_REPOSITORY}/${name}:${h.digest("hex").slice(0, 16)}`;
+  return `${IMAGE_REPOSITORY}/${name}:${h.digest()}`;
 }

@@ -17,7 +17,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FileStamp } from "../core/graph-cache.ts";
-import { lazyCrypto } from "../core/lazy-crypto.ts";
+import { randomHex } from "./random.ts";
 
 /** Where a run keeps its start's caches, and the key they are kept under. */
 export interface StartCaches {
@@ -45,7 +45,7 @@ export function startCaches(targetDir: string | undefined, env: NodeJS.ProcessEn
   };
 }
 
-/** ~/.cache/cratebox/cache-key, made once per user (node:crypto's random bytes: 11 ms, once). */
+/** ~/.cache/cratebox/cache-key, made once per user. */
 function userCacheKey(env: NodeJS.ProcessEnv): string | undefined {
   const file = path.join(env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "cratebox", "cache-key");
   const read = () => {
@@ -59,7 +59,7 @@ function userCacheKey(env: NodeJS.ProcessEnv): string | undefined {
   if (found) return found;
   try {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${lazyCrypto().randomBytes(16).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+    writeFileSync(file, `${randomHex(16)}\n`, { mode: 0o600, flag: "wx" });
   } catch {
     /* made by another run at the same moment, or not writable: read what is there */
   }

@@ -4,7 +4,6 @@
  * with real sandboxes, labelled like a run's, so a killed doctor leaves nothing the sweep
  * cannot find).
  */
-import { randomUUID } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
 import path from "node:path";
 import { NATIVE_CLIENT, NATIVE_SPAWNER } from "./native.ts";
@@ -22,6 +21,7 @@ import { BwrapRuntime } from "./sandbox/bwrap-runtime.ts";
 import { bwrapLauncher } from "./sandbox/launch.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { withRuntime } from "./sandbox/runtime.ts";
+import { randomUuid } from "./random.ts";
 import { ownerLabel } from "./sweep.ts";
 
 export interface Check {
@@ -74,7 +74,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string, log: (line:
     fix: "install Rust (rustup) so that `rustc` is on PATH",
   });
 
-  const identity: RunIdentity = { runId: `doctor-${randomUUID()}`, owner: ownerLabel() };
+  const identity: RunIdentity = { runId: `doctor-${randomUuid()}`, owner: ownerLabel() };
   const own = imageTag(DEFAULT_IMAGE).tag;
   const host = readRunHostFacts(own, []);
   const launcher = bwrapLauncher();

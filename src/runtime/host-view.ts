@@ -4,7 +4,6 @@
  * needs the engine; a success is remembered per engine (like doctor's enforcement record), so
  * it costs one container once, not once per run. A failure is never remembered.
  */
-import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -16,6 +15,7 @@ import { engineAddress, engineInfo } from "./engine.ts";
 import { readRunHostFacts } from "./host-facts.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { runSandbox } from "./sandbox/run-sandbox.ts";
+import { randomHex, randomUuid } from "./random.ts";
 import { ownerLabel } from "./sweep.ts";
 
 function cacheFile(env: NodeJS.ProcessEnv, engineKey: string): string {
@@ -38,12 +38,12 @@ export async function checkHostView(docker: Docker, image: string, env: NodeJS.P
   }
   mkdirSync(near, { recursive: true });
   const dir = mkdtempSync(path.join(near, ".cratebox-host-view-"));
-  const probe: HostViewProbe = { nonce: randomBytes(16).toString("hex"), output: "", exitCode: undefined };
+  const probe: HostViewProbe = { nonce: randomHex(16), output: "", exitCode: undefined };
   const runtime = new DockerRuntime(docker, image);
   let id = "";
   try {
     writeFileSync(path.join(dir, "nonce"), probe.nonce);
-    const base = toProbeSpec(readRunHostFacts(image, []), { runId: `host-view-${randomUUID()}`, owner: ownerLabel() }, "host-view", `cat ${dir}/nonce`, {});
+    const base = toProbeSpec(readRunHostFacts(image, []), { runId: `host-view-${randomUuid()}`, owner: ownerLabel() }, "host-view", `cat ${dir}/nonce`, {});
     const run = await runSandbox(
       runtime,
       { ...base, mounts: [...base.mounts, { source: dir, target: dir, readOnly: true }] },

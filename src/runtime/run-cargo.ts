@@ -7,7 +7,6 @@ import { existsSync, fstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { constants, tmpdir } from "node:os";
 import path from "node:path";
 import { parseCargoInvocation, type CargoInvocation } from "../core/cargo-args.ts";
-import { lazyCrypto } from "../core/lazy-crypto.ts";
 import { CrateboxError, EXIT } from "../core/errors.ts";
 import type { Limits } from "../core/limits.ts";
 import { toRunnerPhase } from "../core/phase.ts";
@@ -17,6 +16,7 @@ import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
 import { startCaches } from "./cache-files.ts";
+import { randomUuid } from "./random.ts";
 import { policyCache } from "./policy-cache.ts";
 import { loadPolicy } from "./policy-source.ts";
 import { type BuildDirs, readBuildDirs } from "./cargo-metadata.ts";
@@ -209,7 +209,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
 
   // The run's id labels its sandboxes and names it in the report: made when first needed.
   let runId: string | undefined;
-  const theRunId = () => (runId ??= lazyCrypto().randomUUID());
+  const theRunId = () => (runId ??= randomUuid());
   // Its name carries this process's start time and pid: a run killed outright leaves it behind,
   // and the next run removes it (sweep.ts). mkdtemp makes it private (0700).
   const tmpPath = mkdtempSync(path.join(tmpdir(), `${runDirPrefix()}-${process.pid}-`));

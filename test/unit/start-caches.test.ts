@@ -9,7 +9,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { CrateGraph, GraphCrate } from "../../src/core/crate-graph.ts";
 import {
   type FileStamp,
-  fingerprint,
   GRAPH_CACHE_VERSION,
   type GraphQuestion,
   graphFiles,
@@ -19,6 +18,7 @@ import {
   relevantEnv,
   toEntry,
 } from "../../src/core/graph-cache.ts";
+import { fingerprint } from "../../src/core/fingerprint.ts";
 import { type PolicyInput, validateDecisions } from "../../src/core/policy/schema.ts";
 import { buildId, startCaches } from "../../src/runtime/cache-files.ts";
 import { policyCache } from "../../src/runtime/policy-cache.ts";

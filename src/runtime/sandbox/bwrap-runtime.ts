@@ -4,11 +4,11 @@
  * limits where the host gives one (cgroups.ts). Far cheaper to start than a container (a few
  * milliseconds against a hundred and more), so it is what cratebox uses where it works.
  */
-import { randomUUID } from "node:crypto";
 import { bwrapRefusal, toBwrapArgs } from "../../core/bwrap-args.ts";
 import { CrateboxError } from "../../core/errors.ts";
 import type { SandboxSpec } from "../../core/sandbox-spec.ts";
 import type { CgroupSupport, SandboxCgroup } from "./cgroups.ts";
+import { randomUuid } from "../random.ts";
 import { type Launched, type Launcher, nodeLauncher } from "./launch.ts";
 import type { ListedSandbox, RunIo, Sandbox, SandboxExitStatus, SandboxRuntime } from "./runtime.ts";
 
@@ -50,7 +50,7 @@ export class BwrapRuntime implements SandboxRuntime {
         `the bwrap backend cannot run this step: ${refusal}`,
         "run it on the Docker engine: cratebox --backend docker",
       );
-    const id = `bwrap-${randomUUID().slice(0, 13)}`;
+    const id = `bwrap-${randomUuid().slice(0, 13)}`;
     const cgroup = this.opts.cgroups?.create(this.opts.owner, id, spec.limits);
     const entry: LiveSandbox = { labels: spec.labels, cgroup };
     this.live.set(id, entry);

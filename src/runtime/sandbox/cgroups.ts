@@ -8,10 +8,10 @@
  * Layout: `<controller root>/cratebox/<owner>/<sandbox id>`, where owner is the pid and start
  * time of the cratebox process (sweep removes the directories of owners that are gone).
  */
-import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Limits } from "../../core/limits.ts";
+import { randomHex } from "../random.ts";
 
 export interface SandboxCgroup {
   /** The `cgroup.procs` files a process writes its pid into to join. */
@@ -192,7 +192,7 @@ export function detectCgroups(owner: string): { support: CgroupSupport } | { rea
     return { reason: "this host's cgroup v1 has no memory or pids hierarchy" };
   }
   try {
-    const cg = support.create(owner, `probe-${randomUUID().slice(0, 8)}`, {
+    const cg = support.create(owner, `probe-${randomHex(4)}`, {
       memoryBytes: 64 * 1024 ** 2,
       pids: 16,
       timeoutMs: 1000,
