@@ -3,14 +3,17 @@
  * against a resolved version. Pure.
  *
  * Parsed and matched by the rules of the `semver` crate that cargo uses
- * (https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html; its eval.rs): a bare
- * version means caret, a bare wildcard matches that major (and minor), comparators are separated
- * by commas and must all hold, and a pre-release only matches when a comparator of the same
+ * (https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html; its parse.rs and
+ * eval.rs): a bare version means caret, a bare wildcard matches that major (and minor),
+ * comparators are separated by commas and must all hold, spaces (ASCII spaces only) may stand
+ * around operators and commas, and a pre-release only matches when a comparator of the same
  * major.minor.patch has a pre-release itself. npm's syntax that cargo does not know ("1 - 2",
- * "||", "v1", "1.2.3+build") is refused rather than silently accepted. test/unit holds this
- * against the npm `semver` package, whose matching is the same for these requirements; it is not
- * used here because its start (its regular expressions) cost about 7 ms of every run that checks
- * a pinned version (issue 13).
+ * "||", "v1") is refused rather than silently accepted; so are two things cargo accepts and a
+ * grant has no use for: build metadata in a comparator ("1.2.3+build", which cargo ignores) and
+ * numbers beyond 2^53. test/unit holds this against answers of cargo's own semver crate, and
+ * against the npm `semver` package for released versions (with a pre-release the two part).
+ * npm's package is not used here: its start (its regular expressions) cost about 7 ms of every
+ * run that checks a pinned version (issue 13).
  */
 import type { ValueResult } from "./values.ts";
 
@@ -42,7 +45,10 @@ export const VERSION_REQ_ACCEPTED = 'a cargo version requirement such as "0.9", 
 const NUM = "(?:0|[1-9]\\d*)";
 const WILD = "(?:\\*|x|X)";
 const PRE = "[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*";
-const COMPARATOR = new RegExp(`^(=|>=|>|<=|<|~|\\^)?\\s*(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`);
+const COMPARATOR = new RegExp(`^(=|>=|>|<=|<|~|\\^)? *(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`);
+
+/** Cargo skips ASCII spaces, and nothing else (a tab, a newline), around comparators. */
+const trimSpaces = (text: string) => text.replace(/^ +| +$/g, "");
 
 /** The comparators of a cargo requirement, or why it is not one. */
 export function parseCargoVersionReq(raw: string): ValueResult<VersionReq> {
@@ -51,12 +57,12 @@ export function parseCargoVersionReq(raw: string): ValueResult<VersionReq> {
     message: `${JSON.stringify(raw)} is not a cargo version requirement: ${why}`,
     accepted: VERSION_REQ_ACCEPTED,
   });
-  const text = raw.trim();
+  const text = trimSpaces(raw);
   if (text === "") return fail("it is empty");
   if (/^[*xX]$/.test(text)) return { ok: true, value: [] };
   const req: VersionReq = [];
   for (const piece of text.split(",")) {
-    const c = piece.trim();
+    const c = trimSpaces(piece);
     if (c === "") return fail("an empty comparator between commas");
     const m = COMPARATOR.exec(c);
     if (!m) return fail(`${JSON.stringify(c)} is not a comparator such as "1.2.3", "^1.2" or ">=1, <2"`);
@@ -99,6 +105,11 @@ function parseVersion(text: string): Version | undefined {
   const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (![major, minor, patch].every(Number.isSafeInteger)) return undefined;
   return { major, minor, patch, pre: m[4] === undefined ? [] : m[4].split(".") };
+}
+
+/** Whether cratebox can read this resolved version (numbers up to 2^53): one it cannot matches no requirement. */
+export function isCargoVersion(text: string): boolean {
+  return parseVersion(text) !== undefined;
 }
 
 /** Pre-releases in semver's order; no pre-release is greater than any. */
