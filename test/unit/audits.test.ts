@@ -152,6 +152,8 @@ describe("evaluateAudits", () => {
     const clean = evaluateAudits(b, "bad", "0.3.0");
     expect(clean).toMatchObject({ audited: true, violations: [] });
     expect(describeAudits(toAuditView(clean))).toBe("audited (safe-to-deploy, safe-to-run) by Frank");
+    // A version too large for cratebox to read is not let through a veto: it counts as violating.
+    expect(evaluateAudits(b, "bad", "99999999999999999.0.0").violations).toHaveLength(1);
   });
 
   it("audits from several files (an import's included) add up: two sources, two people", () => {

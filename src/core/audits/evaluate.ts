@@ -10,7 +10,7 @@
  * building machine. A `violation` whose requirement the version satisfies marks it red, whatever
  * its criteria (an organisation said these versions must not be trusted).
  */
-import { matchesCargoVersionReq } from "../profile/version-req.ts";
+import { isCargoVersion, matchesCargoVersionReq } from "../profile/version-req.ts";
 import type { Audit, AuditBook } from "./parse.ts";
 
 /** What cratebox asks of build-time code. */
@@ -67,7 +67,8 @@ export function evaluateAudits(book: AuditBook, crate: string, version: string):
   const closure = criteriaClosure(book);
   const certifies = (a: Audit, criterion: string) => a.criteria.some((c) => closure(c).has(criterion));
   const violations = mine
-    .filter((a) => a.violation !== undefined && matchesCargoVersionReq(a.violation, version))
+    // A version cratebox cannot read counts as violating: an audit's veto fails closed.
+    .filter((a) => a.violation !== undefined && (matchesCargoVersionReq(a.violation, version) || !isCargoVersion(version)))
     .map((a) => ({ who: a.who, criteria: a.criteria, violation: a.violation!, source: a.source, notes: a.notes ?? null }));
 
   // Every criterion that implies safe-to-run and that some audit of this crate names.
