@@ -4,7 +4,8 @@
  * 14 ms to load on this project's machine (issue 13), and what is fingerprinted here needs no
  * one kept from making other content with the same fingerprint (the variables in the graph
  * cache's key, taken only under this user's cache key; the sandbox image's own directory, whose
- * tag only says when to build it again).
+ * tag says when to build it again and tells cratebox's own image from one a profile names, as a
+ * sha256 of the same public content would, no less predictably).
  */
 export class Fingerprint {
   private a = 0x811c9dc5;

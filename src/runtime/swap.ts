@@ -9,15 +9,35 @@
  * shim, which then finds no real binary and fails closed. Cargo's hard link to it
  * (`build-script-<name>`, the file cargo executes) must be the shim too.
  */
-import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import type { Stats } from "node:fs";
 import path from "node:path";
 import { isBuildScriptBinaryName, REAL_SUFFIX, toBuildScriptShim } from "../core/shim.ts";
 
 const SHIM = toBuildScriptShim();
 
+/**
+ * Opens without blocking: a FIFO in a build script's place must not hang the run (it is then
+ * neither the shim nor an executable, and is replaced).
+ */
+const openNoWait = (file: string) => openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+
 function readHead(file: string, bytes = 64): Buffer {
-  const fd = openSync(file, "r");
+  const fd = openNoWait(file);
   try {
     const buf = Buffer.alloc(bytes);
     const n = readSync(fd, buf, 0, bytes, 0);
@@ -31,14 +51,27 @@ function isElf(head: Buffer): boolean {
   return head.length >= 4 && head[0] === 0x7f && head.toString("latin1", 1, 4) === "ELF";
 }
 
-const SHIM_BYTES = Buffer.byteLength(SHIM);
+const SHIM_BYTES = Buffer.from(SHIM);
 
-/** Is this file (of these stats) exactly cratebox's shim (a size check first: no need to read a large binary)? */
-function isExactShim(file: string, st: Stats): boolean {
+/**
+ * The file's stats and whether it is byte for byte cratebox's shim, both through one open file
+ * (the stats are of the bytes read), the size checked first (no need to read a large binary).
+ * Undefined when it cannot be opened.
+ */
+function inspect(file: string): { st: Stats; shim: boolean } | undefined {
+  let fd: number;
   try {
-    return st.size === SHIM_BYTES && readFileSync(file, "utf8") === SHIM;
+    fd = openNoWait(file);
   } catch {
-    return false;
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    return { st, shim: st.isFile() && st.size === SHIM_BYTES.length && readFileSync(fd).equals(SHIM_BYTES) };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -85,8 +118,9 @@ const under = (dir: string, name: string) => `${dir}/${name}`;
 function* buildScriptDirs(root: string): Generator<string> {
   const list = (d: string) => {
     try {
+      // A directory, or a link to one: cargo builds through a linked `debug/` as through any other.
       return readdirSync(d, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
+        .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statOrUndefined(under(d, e.name))?.isDirectory()))
         .map((e) => under(d, e.name));
     } catch {
       return [];
@@ -115,20 +149,20 @@ export function swapExisting(buildRoots: readonly string[]): SwapCount {
       }
       for (const name of entries.filter(isBuildScriptBinaryName)) {
         const bin = under(dir, name);
-        let st = statOrUndefined(bin);
-        if (!st || !isExactShim(bin, st)) {
+        let seen = inspect(bin);
+        if (!seen?.shim) {
           if (swapBuildScript(bin)) count.swapped++;
           else {
             putShim(bin, statSync(bin));
             count.replaced.push(bin);
           }
-          st = statSync(bin);
+          seen = { st: statSync(bin), shim: true };
         }
         // Cargo's copy, `build_script_<target>-<hash>` -> `build-script-<target>`, must be the
-        // shim too: a hard link to it is (one stat each, no read), anything else is checked.
+        // shim too: a hard link to it is (one stat, no read), anything else is checked.
         const uplifted = under(dir, name.replace(/^build_script_/, "build-script-").replace(/-[0-9a-f]{16}$/, ""));
         const link = statOrUndefined(uplifted);
-        if (link && !sameFile(link, st) && !isExactShim(uplifted, link)) relink(bin, uplifted);
+        if (link && !sameFile(link, seen.st) && !inspect(uplifted)?.shim) relink(bin, uplifted);
       }
     }
   }

@@ -2,7 +2,8 @@
  * swapExisting on real files in a throwaway target/ (no engine): what plain cargo compiled goes
  * behind the shim, cargo's uplifted copy follows, and a target/ already behind it is left alone.
  */
-import { linkSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { linkSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REAL_SUFFIX, toBuildScriptShim } from "../../src/core/shim.ts";
@@ -60,5 +61,21 @@ describe("swapExisting", () => {
     expect(swapExisting([root])).toEqual({ swapped: 0, replaced: [bin] });
     expect(readFileSync(bin, "utf8")).toBe(SHIM);
     expect(readFileSync(uplifted, "utf8")).toBe(SHIM);
+  });
+
+  it("checks the scripts below a profile directory that is a link, as cargo builds through it", () => {
+    const { root: elsewhere, bin } = targetWithScript(ELF);
+    const root = tempDir("cratebox-swap-linked-");
+    symlinkSync(path.join(elsewhere, "debug"), path.join(root, "debug"));
+    expect(swapExisting([root])).toEqual({ swapped: 1, replaced: [] });
+    expect(readFileSync(bin, "utf8")).toBe(SHIM);
+  });
+
+  it("replaces a FIFO in a script's place instead of waiting on it", () => {
+    const { root, bin } = targetWithScript(SHIM);
+    rmSync(bin);
+    execFileSync("mkfifo", [bin]);
+    expect(swapExisting([root])).toEqual({ swapped: 0, replaced: [bin] });
+    expect(readFileSync(bin, "utf8")).toBe(SHIM);
   });
 });
