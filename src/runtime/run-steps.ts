@@ -19,6 +19,7 @@ import { readHostAddresses, readRunHostFacts, SysrootCache } from "./host-facts.
 import { DEFAULT_IMAGE, ensureImage, PACKAGE_ROOT } from "./image.ts";
 import type { CargoRunOptions } from "./run-cargo.ts";
 import { SandboxRouter } from "./sandbox/backend.ts";
+import type { Launcher } from "./sandbox/launch.ts";
 import { DockerRuntime } from "./sandbox/docker-runtime.ts";
 import { nestedCargoPreparer, wantsNestedCargo } from "./nested-cargo.ts";
 import { factsGatherer, readDenials } from "./step-facts.ts";
@@ -45,6 +46,8 @@ export interface StepsContext {
   warn: (w: string) => void;
   /** The sysroot the run learned at start, when it asked (core/sysroot.ts). */
   sysroot: KnownSysroot | undefined;
+  /** The bwrap sandboxes' launcher, started beside cargo (run-cargo.ts); none under --backend docker. */
+  launcher: Launcher | undefined;
 }
 
 export interface RunSteps {
@@ -57,9 +60,10 @@ export interface RunSteps {
   warm: () => Promise<void>;
 }
 
-export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, eager, warn, sysroot }: StepsContext): RunSteps {
+export function startSteps({ opts, image, owner, runId, tmpPath, dirs, grants, eager, warn, sysroot, launcher }: StepsContext): RunSteps {
   const runtime = new SandboxRouter({
     choice: opts.backend ?? "auto",
+    launcher,
     ownImage: image,
     owner,
     // The engine only when a step first needs it: its image, the sweep of dead runs' containers,

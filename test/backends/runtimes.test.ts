@@ -254,6 +254,22 @@ describe("bwrap's probe", () => {
   });
 });
 
+describe("the native spawner, started ahead of the first sandbox (run-cargo.ts)", () => {
+  it("keeps nothing alive, so a no-op ends as before, and the first launch goes through it", async () => {
+    // A process that only prestarts it ends by itself: a referenced spawner would hold it open.
+    const launchTs = path.join(import.meta.dirname, "../../src/runtime/sandbox/launch.ts");
+    const script = `import { SpawnerLauncher } from ${JSON.stringify(launchTs)};\nnew SpawnerLauncher(${JSON.stringify(NATIVE_SPAWNER)}).prestart();\n`;
+    const alone = spawnSync(process.execPath, ["--input-type=module", "-e", script], { timeout: 10_000, encoding: "utf8" });
+    expect({ status: alone.status, signal: alone.signal, stderr: alone.stderr }).toEqual({ status: 0, signal: null, stderr: "" });
+    const launcher = new SpawnerLauncher(NATIVE_SPAWNER);
+    const holding = () => process.getActiveResourcesInfo().filter((r) => r === "ProcessWrap").length;
+    const before = holding();
+    launcher.prestart();
+    expect(holding()).toBe(before);
+    expect(await probeBwrap(launcher)).toEqual({ ok: true, bwrap: bwrapBinary });
+  });
+});
+
 describe("bwrap's capability drop", () => {
   it("is what keeps a read-only bind read-only: without it the program remounts it and writes the host file", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "cratebox-caps-"));

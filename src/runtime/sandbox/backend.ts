@@ -128,6 +128,8 @@ export interface RouterOptions {
   connectDocker: () => Promise<SandboxRuntime>;
   /** Told once, when the backend is chosen (at the first step). */
   onChosen?: (info: BackendInfo) => void;
+  /** What starts the probe and the bwrap sandboxes, when the run made it already (run-cargo.ts). */
+  launcher?: Launcher | undefined;
 }
 
 /**
@@ -140,12 +142,13 @@ export class SandboxRouter implements SandboxRuntime {
   private info: (BackendInfo & { bwrap: string | undefined }) | undefined;
   private choosing: Promise<BackendInfo> | undefined;
   /** Starts the probe and every bwrap sandbox of the run (launch.ts). */
-  private readonly launcher = bwrapLauncher();
+  private readonly launcher: Launcher;
   private bwrap: BwrapRuntime | undefined;
   private docker: Promise<SandboxRuntime> | undefined;
 
   constructor(opts: RouterOptions) {
     this.opts = opts;
+    this.launcher = opts.launcher ?? bwrapLauncher();
   }
 
   /** Which backend runs what, decided on first use. */

@@ -36,6 +36,8 @@ export interface Launched {
 
 export interface Launcher {
   launch(file: string, args: readonly string[], env: Record<string, string>, joinProcs: readonly string[] | undefined, on: LaunchEvents): Launched;
+  /** Starts what the first launch needs (the spawner), without keeping this process alive. */
+  prestart?(): void;
 }
 
 /**
@@ -172,6 +174,11 @@ export class SpawnerLauncher implements Launcher {
         if (this.live.has(id) && this.child === child) child.stdin!.write(frame(TO.kill, id, Buffer.alloc(0)));
       },
     };
+  }
+
+  prestart(): void {
+    this.started();
+    this.keepAlive();
   }
 
   private started(): ChildProcess {
