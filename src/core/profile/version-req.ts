@@ -47,6 +47,9 @@ const WILD = "(?:\\*|x|X)";
 const PRE = "[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*";
 const COMPARATOR = new RegExp(`^(=|>=|>|<=|<|~|\\^)? *(${NUM})(?:\\.(${NUM}|${WILD})(?:\\.(${NUM}|${WILD})(?:-(${PRE}))?)?)?$`);
 
+/** As many comparators as cargo's semver crate takes in one requirement. */
+const MAX_COMPARATORS = 32;
+
 /** Cargo skips ASCII spaces, and nothing else (a tab, a newline), around comparators. */
 const trimSpaces = (text: string) => text.replace(/^ +| +$/g, "");
 
@@ -61,7 +64,9 @@ export function parseCargoVersionReq(raw: string): ValueResult<VersionReq> {
   if (text === "") return fail("it is empty");
   if (/^[*xX]$/.test(text)) return { ok: true, value: [] };
   const req: VersionReq = [];
-  for (const piece of text.split(",")) {
+  const pieces = text.split(",");
+  if (pieces.length > MAX_COMPARATORS) return fail(`more than ${MAX_COMPARATORS} comparators (cargo's limit)`);
+  for (const piece of pieces) {
     const c = trimSpaces(piece);
     if (c === "") return fail("an empty comparator between commas");
     const m = COMPARATOR.exec(c);
