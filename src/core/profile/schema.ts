@@ -38,7 +38,7 @@ import {
   parseSha256,
   type ValueResult,
 } from "./values.ts";
-import { parseCargoVersionReq, semver, VERSION_REQ_ACCEPTED } from "./version-req.ts";
+import { parseCargoVersionReq, VERSION_REQ_ACCEPTED } from "./version-req.ts";
 import { AGE_ACCEPTED, parseAge } from "../review/age.ts";
 import { CONTENT_KIND_TEXT, CONTENT_KINDS, type ContentKind } from "../pins/content.ts";
 import { defaultSourceOf } from "./select.ts";
@@ -316,6 +316,17 @@ function scopeTable(entry: typeof buildGrant) {
 }
 
 // ---- [review]: what `cratebox review` checks (issue 14) -----------------------------------------
+
+/**
+ * The npm `semver` package, evaluated when an exact version is first read (about 8 ms): this
+ * module is loaded by every run that validates a cratebox.toml (every run in CI, where the
+ * profiles are not cached), most of which have no [review] exemption.
+ */
+function semver(): typeof import("semver") {
+  loadedSemver ??= require("semver") as typeof import("semver");
+  return loadedSemver;
+}
+let loadedSemver: typeof import("semver") | undefined;
 
 /** "1.2.3", "0.1.11+1.0.8" (cargo versions keep their build metadata); not a requirement. */
 function parseExactVersion(raw: string): ValueResult<string> {

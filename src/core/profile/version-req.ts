@@ -17,16 +17,6 @@
  */
 import type { ValueResult } from "./values.ts";
 
-/**
- * The npm `semver` package, loaded when first used (its start costs about 8 ms): exact versions
- * in [review] are read with it when a profile is validated.
- */
-export function semver(): typeof import("semver") {
-  loaded ??= require("semver") as typeof import("semver");
-  return loaded;
-}
-let loaded: typeof import("semver") | undefined;
-
 /** One comparator of a requirement: an operator and a version that may stop after major or minor. */
 interface VersionComparator {
   op: "=" | ">" | ">=" | "<" | "<=" | "~" | "^" | "*";
