@@ -28,7 +28,7 @@ import type { RunSteps } from "./run-steps.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import type { BackendChoice } from "../core/backends.ts";
 import { runProgram, startInherited } from "./run-program.ts";
-import { bwrapLauncher, type Launcher } from "./sandbox/launch.ts";
+import { bwrapLauncher } from "./sandbox/launch.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
 import { ownerLabel, runDirPrefix, sweepRunDirs } from "./sweep.ts";
 
@@ -217,8 +217,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   // The step machinery (backends, step runner, facts, proxy) loads when cargo's first step
   // arrives: a no-op build never pays for it (issue 13).
   let machinery: Promise<RunSteps> | undefined;
-  /** The bwrap sandboxes' launcher, made once cargo has started (below). */
-  let launcher: Launcher | undefined;
+  /** The bwrap sandboxes' launcher (none under --backend docker), started once cargo has (below). */
+  const launcher = opts.backend === "docker" ? undefined : bwrapLauncher();
   const loadSteps = () =>
     (machinery ??= import("./run-steps.ts").then(({ startSteps }) =>
       startSteps({
@@ -272,12 +272,9 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
     // The native spawner that starts the run's bwrap sandboxes: Node forks itself for it (about
     // 10 ms of this process on this project's VM), now, while cargo checks what is fresh and this
     // process has nothing else to do, rather than when the first step waits for it. A no-op loses
-    // nothing measurable (16 alternating pairs): the spawner reads the end of its input when this
+    // nothing measurable (24 alternating pairs): the spawner reads the end of its input when this
     // process exits, and ends.
-    if (opts.backend !== "docker") {
-      launcher = bwrapLauncher();
-      launcher.prestart?.();
-    }
+    launcher?.prestart?.();
     // A test, bench or run always has binaries to sandbox: the step machinery and the backend's
     // probe get ready while cargo checks what is fresh, instead of when its first binary arrives
     // (a failure here is the first step's to report). Not for a build: tried, a no-op and a

@@ -170,11 +170,7 @@ describe("cargo version requirements", () => {
     [">=1.1.0-beta.1", "1.1.0-beta.2", true],
     ["0.9", "0.9.103+openssl-3.0", true], // build metadata of the resolved version is ignored
     ["0.9", "not a version", false],
-  ])("%s ~ %s: %s", (req, version, expected) => {
-    expect(matchesCargoVersionReq(req, version)).toBe(expected);
-  });
-
-  it.each([
+    // zero majors and pre-releases
     ["^0.0", "0.0.9", true],
     ["^0", "0.9.0", true],
     ["^0.2.3", "0.3.0", false],
@@ -185,7 +181,7 @@ describe("cargo version requirements", () => {
     [">=1.2.3-alpha.2, <1.2.3", "1.2.3-alpha.beta", true], // and below alphanumeric ones
     ["=1.2.3-alpha", "1.2.3-alpha.1", false],
     ["^1.2.3-beta", "1.2.3-alpha", false],
-  ])("%s ~ %s: %s (pre-releases and zero majors)", (req, version, expected) => {
+  ])("%s ~ %s: %s", (req, version, expected) => {
     expect(matchesCargoVersionReq(req, version)).toBe(expected);
   });
 

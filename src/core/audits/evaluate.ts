@@ -66,9 +66,10 @@ export function evaluateAudits(book: AuditBook, crate: string, version: string):
   if (mine.length === 0) return NOT_AUDITED;
   const closure = criteriaClosure(book);
   const certifies = (a: Audit, criterion: string) => a.criteria.some((c) => closure(c).has(criterion));
+  // A version cratebox cannot read counts as violating: an audit's veto fails closed.
+  const unreadable = !isCargoVersion(version);
   const violations = mine
-    // A version cratebox cannot read counts as violating: an audit's veto fails closed.
-    .filter((a) => a.violation !== undefined && (matchesCargoVersionReq(a.violation, version) || !isCargoVersion(version)))
+    .filter((a) => a.violation !== undefined && (unreadable || matchesCargoVersionReq(a.violation, version)))
     .map((a) => ({ who: a.who, criteria: a.criteria, violation: a.violation!, source: a.source, notes: a.notes ?? null }));
 
   // Every criterion that implies safe-to-run and that some audit of this crate names.
