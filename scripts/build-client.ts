@@ -4,7 +4,9 @@
  * one, so it saves a Node start per step), and cratebox-spawner, which starts the bwrap backend's
  * sandboxes (a posix_spawn instead of Node's fork per step). When cargo cannot build them,
  * cratebox uses the Node client (dist/shims/client.js) and Node's own spawn, and says nothing:
- * the native ones are only faster.
+ * the native ones are only faster. And cratebox-front, which bin/cratebox starts instead of Node
+ * for a build whose start Node recorded in a ticket (the front replays it, and starts Node only
+ * when cargo's first step arrives: a no-op build never starts Node).
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -12,7 +14,7 @@ import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
 const crate = path.join(root, "native/client");
-const BINARIES = ["cratebox-client", "cratebox-spawner"];
+const BINARIES = ["cratebox-client", "cratebox-spawner", "cratebox-front"];
 const outs = BINARIES.map((b) => path.join(root, "dist/native", b));
 const newest = (dir: string): number =>
   Math.max(

@@ -17,6 +17,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isBuiltin } from "node:module";
 import path from "node:path";
 import { type ChunkingContext, type InputOptions, type OutputOptions, type Plugin, rolldown } from "rolldown";
+import { toBuildScriptShim } from "../src/core/shim.ts";
 
 /**
  * Node's built-in modules, imported by this code's `import ... from "node:x"`, come through
@@ -97,6 +98,9 @@ for (const entry of ["shims/client", "shims/egress-relay", "runtime/policy-child
   await one.write({ ...output, codeSplitting: false });
   await one.close();
 }
+// The build-script shim as a file: the native front (native/client/src/bin/cratebox-front.rs)
+// puts it where the RUSTC_WRAPPER copies it from, and checks compiled build scripts against it.
+writeFileSync(path.join(root, "dist/shims/build-script-shim"), toBuildScriptShim(), { mode: 0o755 });
 // The build's id: a digest of every bundle. Caches of what this code computed (the validated
 // profiles, the policies' decisions: runtime/cache-files.ts) are keyed on it, so a rebuilt
 // cratebox never takes them.

@@ -8,6 +8,7 @@
  * to report, and an answer nobody asks for only cost a child process.
  */
 import { parseCargoInvocation } from "../core/cargo-args.ts";
+import { takeAdoption } from "../runtime/adoption.ts";
 import { readBuildDirs } from "../runtime/cargo-metadata.ts";
 import { takeShellAsked } from "../runtime/shell-asked.ts";
 import { toolchainFacts } from "../runtime/toolchain.ts";
@@ -32,13 +33,14 @@ export function startEarly(argv: readonly string[]): void {
     inv.globals.length === 0;
   if (!same) asked?.drop();
   const answers = same ? asked.answers() : undefined;
-  readBuildDirs(
-    cargo,
-    inv,
-    process.cwd(),
-    process.env,
-    answers?.then((a) => a.metadata),
-  ).catch(() => {});
+  // Under the native front (runtime/adoption.ts), its answer: the same question, asked by bin/cratebox.
+  let adopted: ReturnType<typeof takeAdoption>;
+  try {
+    adopted = takeAdoption(process.env);
+  } catch {
+    adopted = undefined; // the build refuses it (run-cargo.ts)
+  }
+  readBuildDirs(cargo, inv, process.cwd(), process.env, adopted ? Promise.resolve(adopted.metadata) : answers?.then((a) => a.metadata)).catch(() => {});
   // A test, bench or run names cargo's runner after the host triple.
   if (inv.runsBinaries) {
     const rustc = same && asked.rustc === (process.env.RUSTC ?? "rustc") ? answers?.then((a) => a.rustc) : undefined;

@@ -190,6 +190,8 @@ async function main(argv: string[]): Promise<number | CargoRunResult> {
       ...(args.report ? { reportFile: args.report } : {}),
       backend: toBackendChoice(args.backend ?? process.env.CRATEBOX_BACKEND),
       quiet,
+      // The run's question as bin/cratebox hands it to the front: the entry file and its arguments.
+      ticketArgv: [path.basename(process.argv[1] ?? ""), ...process.argv.slice(2)],
       log,
       ...(progress ? { onStepStart: () => progress.started(), onStepEnd: (o) => progress.finished(o) } : {}),
     });

@@ -8,6 +8,7 @@ import path from "node:path";
 import { parse } from "smol-toml";
 import { type AuditBook, EMPTY_AUDITS, mergeAuditBooks, parseAuditFile } from "../core/audits/parse.ts";
 import { CrateboxError } from "../core/errors.ts";
+import { noteInput } from "./start-inputs.ts";
 
 export function loadAudits(workspaceRoot: string, files: readonly string[] | undefined): AuditBook {
   if (!files?.length) return EMPTY_AUDITS;
@@ -16,6 +17,7 @@ export function loadAudits(workspaceRoot: string, files: readonly string[] | und
   for (const written of files) {
     const file = path.resolve(workspaceRoot, written);
     let raw: unknown;
+    noteInput(file);
     try {
       raw = parse(readFileSync(file, "utf8"));
     } catch (err) {

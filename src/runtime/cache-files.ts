@@ -45,9 +45,14 @@ export function startCaches(targetDir: string | undefined, env: NodeJS.ProcessEn
   };
 }
 
+/** ~/.cache/cratebox (or under XDG_CACHE_HOME): this user's own, never a sandbox's. */
+export function userCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "cratebox");
+}
+
 /** ~/.cache/cratebox/cache-key, made once per user. */
 function userCacheKey(env: NodeJS.ProcessEnv): string | undefined {
-  const file = path.join(env.XDG_CACHE_HOME || path.join(homedir(), ".cache"), "cratebox", "cache-key");
+  const file = path.join(userCacheDir(env), "cache-key");
   const read = () => {
     try {
       return /^[0-9a-f]{32}$/.exec(readFileSync(file, "utf8").trim())?.[0];
@@ -120,7 +125,7 @@ export function buildId(file = bundledBuildIdFile()): string | undefined {
 }
 
 /** This process's build id, read once. */
-function bundleBuildId(): string | undefined {
+export function bundleBuildId(): string | undefined {
   if (bundled === null) bundled = buildId();
   return bundled;
 }
@@ -147,12 +152,17 @@ export function readCacheFile(file: string): unknown {
  * through a symbolic link in the directory's place. A failure only costs the next run a miss.
  */
 export function writeCacheFile(file: string, entry: unknown): void {
+  writeWhole(file, JSON.stringify(entry));
+}
+
+/** Writes a file (0600) whole and then renames it into place, as writeCacheFile does. */
+export function writeWhole(file: string, text: string): void {
   try {
     const dir = path.dirname(file);
     mkdirSync(dir, { recursive: true });
     if (!lstatSync(dir).isDirectory()) return;
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(entry), { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
     /* a read-only target directory: no cache */

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { homedir } from "node:os";
 import { parse } from "smol-toml";
+import { noteInput } from "./start-inputs.ts";
 
 /** Cargo's config files for `cwd`, closest first, then `$CARGO_HOME/config.toml`. */
 export function configFiles(cwd: string, env: NodeJS.ProcessEnv): string[] {
@@ -14,6 +15,7 @@ export function configFiles(cwd: string, env: NodeJS.ProcessEnv): string[] {
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     for (const name of ["config.toml", "config"]) {
       const f = path.join(dir, ".cargo", name);
+      noteInput(f);
       if (existsSync(f)) {
         files.push(f);
         break;
@@ -24,6 +26,7 @@ export function configFiles(cwd: string, env: NodeJS.ProcessEnv): string[] {
   const cargoHome = env.CARGO_HOME ?? path.join(homedir(), ".cargo");
   for (const name of ["config.toml", "config"]) {
     const f = path.join(cargoHome, name);
+    noteInput(f);
     if (existsSync(f) && !files.includes(f)) {
       files.push(f);
       break;

@@ -22,6 +22,9 @@ export interface BuildDirs {
    * dependents are unknown). A test, bench or run binary is a member's: its step needs no more.
    */
   members: CrateGraph;
+  /** The answer itself, and the build directories as it named them with their real paths (the run's ticket, runtime/ticket.ts). */
+  answer: string;
+  roots: { raw: string; real: string }[];
 }
 
 const buildDirsAsked = askedOnce<BuildDirs>();
@@ -70,9 +73,15 @@ function toBuildDirs(res: ProgramResult<string>): BuildDirs {
   }
   const meta = JSON.parse(res.stdout) as RawMetadata & { target_directory: string };
   const dirs = [meta.target_directory, meta.build_directory ?? meta.target_directory];
-  const buildRoots = [...new Set(dirs)].map((d) => {
-    mkdirSync(d, { recursive: true });
-    return realpathOrUndefined(d) ?? d;
+  const roots = [...new Set(dirs)].map((raw) => {
+    mkdirSync(raw, { recursive: true });
+    return { raw, real: realpathOrUndefined(raw) ?? raw };
   });
-  return { workspaceRoot: meta.workspace_root, buildRoots: [...new Set(buildRoots)], members: toCrateGraph(meta, new Map(), realpathOrUndefined) };
+  return {
+    workspaceRoot: meta.workspace_root,
+    buildRoots: [...new Set(roots.map((r) => r.real))],
+    members: toCrateGraph(meta, new Map(), realpathOrUndefined),
+    answer: res.stdout,
+    roots,
+  };
 }

@@ -9,10 +9,11 @@ import { parse } from "smol-toml";
 import type { CargoInvocation } from "../core/cargo-args.ts";
 import { lockKey, toCrateGraph, type CrateGraph, type RawMetadata } from "../core/crate-graph.ts";
 import { CrateboxError } from "../core/errors.ts";
-import { type GraphQuestion, graphFiles, graphFromEntry, isCacheable, questionFiles, relevantEnv, toEntry } from "../core/graph-cache.ts";
+import { type GraphCacheEntry, type GraphQuestion, graphFiles, graphFromEntry, isCacheable, questionFiles, relevantEnv, toEntry } from "../core/graph-cache.ts";
 import { cacheFile, readCacheFile, type StartCaches, stampOf, writeCacheFile } from "./cache-files.ts";
 import { onPath, realpathOrUndefined } from "./realpath.ts";
 import { runProgram } from "./run-program.ts";
+import { noteStamps, noteUnsettled } from "./start-inputs.ts";
 
 const PASS_THROUGH = ["--offline", "--frozen", "--locked"];
 
@@ -63,8 +64,12 @@ export async function readCrateGraph(
   const secret = cache && isCacheable(question) ? cache.caches.secret : undefined;
   const file = cache && secret ? cacheFile(cache.caches, "crate-graph") : undefined;
   if (secret && file) {
-    const cached = graphFromEntry(readCacheFile(file), question, secret, stampOf);
-    if (cached) return cached;
+    const entry = readCacheFile(file);
+    const cached = graphFromEntry(entry, question, secret, stampOf);
+    if (cached) {
+      noteStamps((entry as GraphCacheEntry).stamps);
+      return cached;
+    }
   }
   const askedAt = Date.now();
   const res = await runProgram(cargo, question.args, { cwd, env, maxBuffer: 1024 ** 3 });
@@ -88,6 +93,8 @@ export async function readCrateGraph(
     ];
     const entry = toEntry(question, secret, graph, files, stampOf, askedAt);
     if (entry) writeCacheFile(file, entry);
-  }
+    if (entry) noteStamps(entry.stamps);
+    else noteUnsettled();
+  } else noteUnsettled();
   return graph;
 }

@@ -26,6 +26,7 @@ import { realpathOrUndefined } from "./realpath.ts";
 import type { ContentPins } from "./pins/book.ts";
 import type { StartCaches } from "./cache-files.ts";
 import { profileCache, readBuiltinSources } from "./profile-cache.ts";
+import { noteInput, noteRealpath, noteUnsettled } from "./start-inputs.ts";
 
 /** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */
 export interface GrantSources {
@@ -49,6 +50,7 @@ export interface LoadedProfile {
  */
 export async function loadGrantSources(workspaceRoot: string, caches?: StartCaches): Promise<GrantSources> {
   const file = path.join(workspaceRoot, PROFILE_FILE);
+  noteInput(file);
   if (!existsSync(file)) return { profile: { parsed: emptyProfile(file), exists: false, warnings: [] }, builtins: new Map() };
   const text = readFileSync(file, "utf8");
   const builtinSources = readBuiltinSources();
@@ -153,6 +155,8 @@ export class GrantBook {
    * so that selection, preflight, `profiles ls` and `explain` check it. Returns warnings.
    */
   async observeContent(): Promise<string[]> {
+    // What was observed depends on the build directory's files: a start that did has no ticket.
+    noteUnsettled();
     return this.graph ? (await this.loadPins()).observe(this.graph.crates) : [];
   }
 
@@ -219,12 +223,18 @@ export class GrantBook {
 
   /** The host facts granted paths are checked against. */
   pathFacts(): GrantPathFacts {
-    const home = realpathOrUndefined(homedir());
+    // What they resolve to is part of what the start decided from (start-inputs.ts).
+    const realpath = (p: string) => {
+      const real = realpathOrUndefined(p);
+      noteRealpath(p, real);
+      return real;
+    };
+    const home = realpath(homedir());
     return {
       workspaceRoot: this.workspaceRoot,
       ...(home ? { home } : { home: undefined }),
       buildRoots: this.buildRoots,
-      realpath: realpathOrUndefined,
+      realpath,
     };
   }
 

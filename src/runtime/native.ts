@@ -9,3 +9,5 @@ import { PACKAGE_ROOT } from "./image.ts";
 
 export const NATIVE_CLIENT = path.join(PACKAGE_ROOT, "dist/native/cratebox-client");
 export const NATIVE_SPAWNER = path.join(PACKAGE_ROOT, "dist/native/cratebox-spawner");
+/** The front bin/cratebox starts for a build instead of Node (runtime/ticket.ts). */
+export const NATIVE_FRONT = path.join(PACKAGE_ROOT, "dist/native/cratebox-front");

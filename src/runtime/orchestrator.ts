@@ -28,11 +28,12 @@ export class Orchestrator implements AsyncDisposable {
     this.log = log;
   }
 
-  async listen(socketPath: string): Promise<void> {
+  /** Listens on a socket path, or on a listening socket this process was given (runtime/adoption.ts). */
+  async listen(to: string | { fd: number }): Promise<void> {
     const server = createServer((conn) => this.serve(conn));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(socketPath, () => resolve());
+      server.listen(to, () => resolve());
     });
     this.server = server;
   }

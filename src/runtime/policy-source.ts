@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { CrateboxError } from "../core/errors.ts";
+import { noteInput } from "./start-inputs.ts";
 
 /** A policy file's path (as the user named it: messages cite it) and its text. */
 export interface PolicySource {
@@ -14,6 +15,7 @@ export interface PolicySource {
 
 /** Reads a policy file; a missing or unreadable one is a configuration error (exit 2). */
 export function loadPolicy(file: string): PolicySource {
+  noteInput(file);
   try {
     return { file, source: readFileSync(file, "utf8") };
   } catch (err) {

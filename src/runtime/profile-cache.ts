@@ -16,16 +16,22 @@ import type { KeyLines } from "../core/profile/toml-lines.ts";
 import type { GrantSources, LoadedProfile } from "./grants.ts";
 import { keyedCache, type StartCaches } from "./cache-files.ts";
 import { PACKAGE_ROOT } from "./image.ts";
+import { noteInput } from "./start-inputs.ts";
 
 const BUILTINS_DIR = path.join(PACKAGE_ROOT, "profiles");
 const VERSION = 2;
 
 /** profiles/*.toml as they are on disk. */
 export function readBuiltinSources(dir = BUILTINS_DIR): BuiltinSource[] {
+  noteInput(dir);
   return readdirSync(dir)
     .filter((f) => f.endsWith(".toml"))
     .sort()
-    .map((f) => ({ name: f.slice(0, -".toml".length), file: path.join(dir, f), text: readFileSync(path.join(dir, f), "utf8") }));
+    .map((f) => {
+      const file = path.join(dir, f);
+      noteInput(file);
+      return { name: f.slice(0, -".toml".length), file, text: readFileSync(file, "utf8") };
+    });
 }
 
 interface StoredProfiles {

@@ -15,7 +15,7 @@ import { networkWarnings, toSummaryLine } from "../core/summary.ts";
 import { findUserRustcWrapper } from "./cargo-config.ts";
 import { readCrateGraph } from "./crate-graph.ts";
 import { GrantBook, loadGrantSources, policySources } from "./grants.ts";
-import { startCaches } from "./cache-files.ts";
+import { type StartCaches, startCaches } from "./cache-files.ts";
 import { randomUuid } from "./random.ts";
 import { policyCache } from "./policy-cache.ts";
 import { loadPolicy } from "./policy-source.ts";
@@ -30,6 +30,9 @@ import type { BackendChoice } from "../core/backends.ts";
 import { runProgram, startInherited } from "./run-program.ts";
 import { bwrapLauncher } from "./sandbox/launch.ts";
 import { swapExisting, writeShimTemplate } from "./swap.ts";
+import { ADOPTED_SOCKET_FD, cargoExitFromFront, takeAdoption } from "./adoption.ts";
+import { writeTicket } from "./ticket.ts";
+import { noteInput } from "./start-inputs.ts";
 import { ownerLabel, runDirPrefix, sweepRunDirs } from "./sweep.ts";
 
 export interface CargoRunOptions {
@@ -59,6 +62,11 @@ export interface CargoRunOptions {
   log: (line: string) => void;
   /** Raw lines for stdout (GitHub Actions workflow commands). */
   stdout?: (line: string) => void;
+  /**
+   * The CLI's entry file name and arguments, which name this run's ticket for the native front
+   * (runtime/ticket.ts); without them (the API) there is none.
+   */
+  ticketArgv?: string[];
   /** Live progress (a terminal's progress line); the CLI decides whether there is one. */
   onStepStart?: () => void;
   onStepEnd?: (outcome: StepOutcome) => void;
@@ -77,9 +85,13 @@ const SHIMS = {
  * The grants of this run. Without cratebox.toml (and without --strict) every step gets the
  * default, and the crate graph is not even read: nothing to match, nothing to pay for.
  */
-async function loadGrants(cargo: string, inv: CargoInvocation, opts: CargoRunOptions, { workspaceRoot, buildRoots, members }: BuildDirs): Promise<GrantBook> {
-  // The start's caches: in the target directory, under this user's key, never in CI (cache-files.ts).
-  const caches = startCaches(buildRoots[0], opts.env);
+async function loadGrants(
+  cargo: string,
+  inv: CargoInvocation,
+  opts: CargoRunOptions,
+  { workspaceRoot, buildRoots, members }: BuildDirs,
+  caches: StartCaches | undefined,
+): Promise<GrantBook> {
   const { profile, builtins } = await loadGrantSources(workspaceRoot, caches);
   if (profile.exists && opts.env.CI) await ensureCommitted(profile.parsed.file);
   const policyFiles = policySources(opts.policies ?? [], opts.env, profile.parsed.profile.policy ?? [], workspaceRoot, opts.cwd);
@@ -178,6 +190,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   // finds its crate among the workspace members, and a compilation, which needs the graph, comes
   // after cargo has resolved (run together, one would wait for the other's lock on the package
   // cache, and cargo would say so: "Blocking waiting for file lock").
+  // A run the native front started: cargo runs already (adoption.ts).
+  const adoption = takeAdoption(opts.env);
   const [dirs, toolchain] = await Promise.all([
     readBuildDirs(cargo, inv, opts.cwd, opts.env),
     inv.runsBinaries ? toolchainFacts(inv.toolchain, opts.cwd, opts.env) : undefined,
@@ -197,10 +211,19 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
     const { checkHostView } = await import("./host-view.ts");
     await checkHostView(eager, await ensureImage(eager, opts.image ?? DEFAULT_IMAGE, opts.log), opts.env, dirs.buildRoots[0]!);
   }
-  const grants = await loadGrants(cargo, inv, opts, dirs);
-  for (const w of grants.profile.warnings) opts.log(`WARNING: ${w}`);
-  for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) opts.log(`WARNING: ${w}`);
-  const swapped = swapExisting(dirs.buildRoots);
+  // The start's caches: in the target directory, under this user's key, never in CI (cache-files.ts).
+  const caches = startCaches(dirs.buildRoots[0], opts.env);
+  const grants = await loadGrants(cargo, inv, opts, dirs, caches);
+  /** What the start said: the ticket's to say again (runtime/ticket.ts). */
+  const said: string[] = [];
+  const say = (line: string) => {
+    said.push(line);
+    opts.log(line);
+  };
+  for (const w of grants.profile.warnings) say(`WARNING: ${w}`);
+  for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) say(`WARNING: ${w}`);
+  // Under the front, it checked them a moment ago, and cargo runs already.
+  const swapped = adoption ? { swapped: 0, replaced: [] } : swapExisting(dirs.buildRoots);
   if (swapped.swapped > 0 && !opts.quiet) opts.log(`put ${swapped.swapped} build script(s) compiled outside cratebox behind the sandbox`);
   for (const file of swapped.replaced) {
     opts.log(
@@ -213,7 +236,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   const theRunId = () => (runId ??= randomUuid());
   // Its name carries this process's start time and pid: a run killed outright leaves it behind,
   // and the next run removes it (sweep.ts). mkdtemp makes it private (0700).
-  const tmpPath = mkdtempSync(path.join(tmpdir(), `${runDirPrefix()}-${process.pid}-`));
+  const tmpPath = adoption?.runDir ?? mkdtempSync(path.join(tmpdir(), `${runDirPrefix()}-${process.pid}-`));
   // The step machinery (backends, step runner, facts, proxy) loads when cargo's first step
   // arrives: a no-op build never pays for it (issue 13).
   let machinery: Promise<RunSteps> | undefined;
@@ -239,10 +262,11 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   let interrupted = false;
   try {
     const socket = path.join(tmpPath, "run.sock");
-    await orchestrator.listen(socket);
+    await orchestrator.listen(adoption ? { fd: ADOPTED_SOCKET_FD } : socket);
     const shim = path.join(tmpPath, "build-script-shim");
-    writeShimTemplate(shim);
+    if (!adoption) writeShimTemplate(shim);
     const userWrapper = findUserRustcWrapper(opts.cwd, opts.env);
+    noteInput(SHIMS.clientBin);
     const env: NodeJS.ProcessEnv = {
       ...opts.env,
       RUSTC_WRAPPER: SHIMS.wrapper,
@@ -268,7 +292,7 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
     if (userWrapper) env.CRATEBOX_USER_RUSTC_WRAPPER = userWrapper;
     else delete env.CRATEBOX_USER_RUSTC_WRAPPER;
 
-    const { child, done } = startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env });
+    const started = adoption ? undefined : startInherited(cargo, opts.cargoArgs, { cwd: opts.cwd, env });
     // The native spawner that starts the run's bwrap sandboxes: Node forks itself for it (about
     // 10 ms of this process on this project's VM), now, while cargo checks what is fresh and this
     // process has nothing else to do, rather than when the first step waits for it. A no-op loses
@@ -283,19 +307,36 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
       void loadSteps()
         .then((m) => m.warm())
         .catch(() => {});
-    // What runs killed outright left in TMPDIR, while cargo starts (one directory listing).
-    setImmediate(sweepRunDirs);
+    // What runs killed outright left in TMPDIR, while cargo starts (one directory listing); and
+    // the ticket of this start, for the front to replay the next time (runtime/ticket.ts).
+    setImmediate(() => {
+      sweepRunDirs();
+      if (opts.ticketArgv && caches && !adoption && !opts.reportFile && !opts.learn && !eager && !inv.runsBinaries && swapped.replaced.length === 0)
+        writeTicket({
+          caches,
+          argv: opts.ticketArgv,
+          cwd: opts.cwd,
+          env: opts.env,
+          dirs,
+          program: cargo,
+          args: opts.cargoArgs,
+          cargoEnv: env,
+          runDir: tmpPath,
+          say: said,
+          after: opts.quiet ? [] : [toSummaryLine([])],
+        });
+    });
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = true;
       orchestrator.interrupt();
-      child.kill(sig);
+      started?.child.kill(sig);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
     let code: number;
     try {
-      code = exitCodeOf(cargo, await done);
+      code = started ? exitCodeOf(cargo, await started.done) : await cargoExitFromFront();
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

@@ -1,0 +1,75 @@
+/**
+ * A run the native front started (native/client/src/bin/cratebox-front.rs, issue 13): cargo runs
+ * already, and its first step waits on the socket of the run's private directory. This process
+ * takes the socket (fd 3), the front's `cargo metadata` answer (`metadata.json` there) and, once
+ * cargo has ended, cargo's exit code (a line on fd 4). CRATEBOX_ADOPT names the directory; it
+ * counts only from this process's parent, whose directory it is (sweep.ts's name), with a socket
+ * on fd 3 and a pipe on fd 4: anything else is refused before anything runs.
+ */
+import { fstatSync, readFileSync } from "node:fs";
+import { Socket } from "node:net";
+import path from "node:path";
+import { CrateboxError } from "../core/errors.ts";
+import type { ProgramResult } from "./run-program.ts";
+import { runDirOwner } from "./sweep.ts";
+
+export const ADOPTED_SOCKET_FD = 3;
+const STATUS_FD = 4;
+
+export interface Adoption {
+  runDir: string;
+  metadata: ProgramResult<string> | undefined;
+}
+
+let taken: Adoption | Error | undefined | null = null;
+
+/** The front's run, taken once (the variable leaves this process's environment); undefined when this run is Node's own. */
+export function takeAdoption(env: NodeJS.ProcessEnv): Adoption | undefined {
+  if (taken === null) {
+    const dir = env.CRATEBOX_ADOPT;
+    delete env.CRATEBOX_ADOPT;
+    taken = dir === undefined ? undefined : adoptionOf(dir);
+  }
+  if (taken instanceof Error) throw taken;
+  return taken;
+}
+
+function adoptionOf(runDir: string): Adoption | Error {
+  const owner = runDirOwner(path.basename(runDir));
+  const kind = (fd: number) => {
+    try {
+      const st = fstatSync(fd);
+      return st.isSocket() ? "socket" : st.isFIFO() ? "pipe" : "other";
+    } catch {
+      return "none";
+    }
+  };
+  if (owner?.split(":")[1] !== String(process.ppid) || kind(ADOPTED_SOCKET_FD) !== "socket" || kind(STATUS_FD) !== "pipe") {
+    return new CrateboxError("USAGE", `CRATEBOX_ADOPT=${runDir} is cratebox's own, for the run its front started`, "unset CRATEBOX_ADOPT");
+  }
+  let metadata: ProgramResult<string> | undefined;
+  try {
+    const stdout = readFileSync(path.join(runDir, "metadata.json"), "utf8");
+    metadata = { exitCode: 0, signal: undefined, stdout, stderr: "", spawnError: undefined };
+  } catch {
+    metadata = undefined; // asked again
+  }
+  return { runDir, metadata };
+}
+
+/** Cargo's exit code, as the front tells it when cargo has ended (101 if it cannot: the front is gone). */
+export function cargoExitFromFront(): Promise<number> {
+  return new Promise((resolve) => {
+    const status = new Socket({ fd: STATUS_FD, readable: true, writable: false });
+    let text = "";
+    status.setEncoding("utf8");
+    status.on("data", (c: string) => {
+      text += c;
+    });
+    status.on("error", () => {});
+    status.on("close", () => {
+      const code = Number.parseInt(text.trim(), 10);
+      resolve(Number.isInteger(code) ? code : 101);
+    });
+  });
+}
