@@ -23,7 +23,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixListener;
@@ -32,34 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::{self, Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-#[repr(C)]
-struct PollFd {
-    fd: i32,
-    events: i16,
-    revents: i16,
-}
+#[path = "../sys.rs"]
+mod sys;
+use sys::*;
 
-extern "C" {
-    fn poll(fds: *mut PollFd, n: std::os::raw::c_ulong, timeout: i32) -> i32;
-    fn pipe2(fds: *mut i32, flags: i32) -> i32;
-    fn fcntl(fd: i32, cmd: i32, arg: i32) -> i32;
-    fn dup2(old: i32, new: i32) -> i32;
-    fn close(fd: i32) -> i32;
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn signal(sig: i32, handler: usize) -> usize;
-    fn write(fd: i32, buf: *const u8, n: usize) -> isize;
-    fn getuid() -> u32;
-}
-
-const POLLIN: i16 = 0x1;
-const O_CLOEXEC: i32 = 0o2000000;
-const O_NONBLOCK: i32 = 0o4000;
-const O_NOFOLLOW: i32 = 0o400000;
-const F_DUPFD: i32 = 0;
-const SIGHUP: i32 = 1;
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
-const SIGCHLD: i32 = 17;
 /// cratebox's exit code for an interrupted run (src/core/errors.ts EXIT.INTERRUPTED).
 const INTERRUPTED: i32 = 130;
 
@@ -493,14 +469,12 @@ fn fail(dir: &Path, what: String) -> ! {
     process::exit(2);
 }
 
-/// A pipe whose ends close on exec: (read, write).
-fn pipe() -> (File, File) {
-    let mut fds = [0i32; 2];
-    if unsafe { pipe2(fds.as_mut_ptr(), O_CLOEXEC) } != 0 {
-        eprintln!("cratebox: cannot make a pipe");
+/// A pipe whose ends close on exec, or the end of the run before cargo (exit 2).
+fn pipe_or_exit() -> (File, File) {
+    pipe().unwrap_or_else(|e| {
+        eprintln!("cratebox: cannot make a pipe ({e})");
         process::exit(2);
-    }
-    unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+    })
 }
 
 fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> ! {
@@ -521,7 +495,7 @@ fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> !
     // instead of leaving it waiting.
     let mut listener = Some(listener);
 
-    let (wake_r, wake_w) = pipe();
+    let (wake_r, wake_w) = pipe_or_exit();
     WAKE.store(wake_w.as_raw_fd(), Ordering::Relaxed);
     for sig in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] {
         unsafe { signal(sig, on_signal as extern "C" fn(i32) as usize) };
@@ -632,7 +606,7 @@ fn adopt(p: &Plan, node: &OsStr, script: &OsStr, args: &[OsString], dir: &Path, 
     if let Err(e) = fs::write(dir.join("metadata.json"), &p.metadata) {
         fail(dir, format!("cannot write the metadata's answer ({e})"));
     }
-    let (status_r, status_w) = pipe();
+    let (status_r, status_w) = pipe_or_exit();
     let (sock, status) = (listener.as_raw_fd(), status_r.as_raw_fd());
     let mut c = node_command(node, script, args);
     c.env_clear().envs(p.env.iter().cloned()).env("CRATEBOX_ADOPT", dir);

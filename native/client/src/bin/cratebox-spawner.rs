@@ -29,32 +29,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::os::fd::OwnedFd;
-use std::os::unix::io::{AsRawFd, FromRawFd};
+use std::os::unix::io::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{self, Child, Command, ExitStatus, Stdio};
 
-#[repr(C)]
-struct PollFd {
-    fd: i32,
-    events: i16,
-    revents: i16,
-}
-
-extern "C" {
-    fn poll(fds: *mut PollFd, n: std::os::raw::c_ulong, timeout: i32) -> i32;
-    fn pipe2(fds: *mut i32, flags: i32) -> i32;
-    fn fcntl(fd: i32, cmd: i32, arg: i32) -> i32;
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn signal(sig: i32, handler: usize) -> usize;
-}
-
-const POLLIN: i16 = 0x1;
-const O_CLOEXEC: i32 = 0o2000000;
-const O_NONBLOCK: i32 = 0o4000;
-const F_SETFD: i32 = 2;
-const F_GETFL: i32 = 3;
-const F_SETFL: i32 = 4;
-const SIGKILL: i32 = 9;
+#[path = "../sys.rs"]
+mod sys;
+use sys::*;
 
 extern "C" fn ignore(_: i32) {}
 
@@ -67,15 +48,6 @@ struct Proc {
     told: Vec<u8>,
     block: Option<File>,
     procs: Vec<String>,
-}
-
-/// A pipe whose ends close on exec: (read, write).
-fn pipe() -> io::Result<(File, File)> {
-    let mut fds = [0i32; 2];
-    if unsafe { pipe2(fds.as_mut_ptr(), O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
 fn inherit(f: &File) {
