@@ -49,6 +49,11 @@ export interface GrantPathFacts {
   buildRoots: readonly string[];
   /** Host path -> real path, or undefined when it does not exist. */
   realpath: (p: string) => string | undefined;
+  /**
+   * cratebox's own state in the user's cache directory (its cache key, the native front's
+   * tickets: runtime/ticket.ts), real path: no grant may read or write it or a directory above it.
+   */
+  crateboxState?: string;
 }
 
 /** What one step gets: the grant in host terms, its limits, and what the report and messages say of it. */
@@ -143,6 +148,14 @@ export function toSandboxGrant(g: EffectiveGrant, facts: GrantPathFacts): Sandbo
         "GRANT_PATH",
         `${where}: ${key} path ${p} would expose your whole home directory (${real})`,
         "grant the one directory the crate needs",
+      );
+    }
+    const state = facts.crateboxState;
+    if (state && (isWithin(real, state) || isWithin(state, real))) {
+      throw new CrateboxError(
+        "GRANT_PATH",
+        `${where}: ${key} path ${p} reaches cratebox's own state (${state}: its cache key and the tickets a build starts from)`,
+        "grant the one directory the crate needs, outside it",
       );
     }
     if (key === "write") {

@@ -3,15 +3,17 @@
  * already, and its first step waits on the socket of the run's private directory. This process
  * takes the socket (fd 3), the front's `cargo metadata` answer (`metadata.json` there) and, once
  * cargo has ended, cargo's exit code (a line on fd 4). CRATEBOX_ADOPT names the directory; it
- * counts only from this process's parent, whose directory it is (sweep.ts's name), with a socket
- * on fd 3 and a pipe on fd 4: anything else is refused before anything runs.
+ * counts only from this process's parent, whose private directory in TMPDIR it is (sweep.ts's
+ * name: the parent's pid and start time), with a socket on fd 3 and a pipe on fd 4: anything else
+ * is refused before cargo's first step runs (exit 2).
  */
-import { fstatSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { Socket } from "node:net";
 import path from "node:path";
 import { CrateboxError } from "../core/errors.ts";
 import type { ProgramResult } from "./run-program.ts";
-import { runDirOwner } from "./sweep.ts";
+import { isOwnerAlive, runDirOwner } from "./sweep.ts";
 
 export const ADOPTED_SOCKET_FD = 3;
 const STATUS_FD = 4;
@@ -36,6 +38,14 @@ export function takeAdoption(env: NodeJS.ProcessEnv): Adoption | undefined {
 
 function adoptionOf(runDir: string): Adoption | Error {
   const owner = runDirOwner(path.basename(runDir));
+  const own = (() => {
+    try {
+      const st = lstatSync(runDir);
+      return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0 && path.dirname(runDir) === tmpdir();
+    } catch {
+      return false;
+    }
+  })();
   const kind = (fd: number) => {
     try {
       const st = fstatSync(fd);
@@ -44,12 +54,26 @@ function adoptionOf(runDir: string): Adoption | Error {
       return "none";
     }
   };
-  if (owner?.split(":")[1] !== String(process.ppid) || kind(ADOPTED_SOCKET_FD) !== "socket" || kind(STATUS_FD) !== "pipe") {
+  // The parent's own private run directory (its pid and start time in the name: sweep.ts), a socket on 3, a pipe on 4.
+  if (
+    !owner ||
+    owner.split(":")[1] !== String(process.ppid) ||
+    !isOwnerAlive(owner) ||
+    !own ||
+    kind(ADOPTED_SOCKET_FD) !== "socket" ||
+    kind(STATUS_FD) !== "pipe"
+  ) {
     return new CrateboxError("USAGE", `CRATEBOX_ADOPT=${runDir} is cratebox's own, for the run its front started`, "unset CRATEBOX_ADOPT");
   }
   let metadata: ProgramResult<string> | undefined;
   try {
-    const stdout = readFileSync(path.join(runDir, "metadata.json"), "utf8");
+    const fd = openSync(path.join(runDir, "metadata.json"), constants.O_RDONLY | constants.O_NOFOLLOW);
+    let stdout: string;
+    try {
+      stdout = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
     metadata = { exitCode: 0, signal: undefined, stdout, stderr: "", spawnError: undefined };
   } catch {
     metadata = undefined; // asked again

@@ -24,7 +24,7 @@ import { contentPinsOf } from "../core/pins/check.ts";
 import { CONTENT_KIND_TEXT, CONTENT_KINDS, type ContentKind } from "../core/pins/content.ts";
 import { realpathOrUndefined } from "./realpath.ts";
 import type { ContentPins } from "./pins/book.ts";
-import type { StartCaches } from "./cache-files.ts";
+import { type StartCaches, userCacheDir } from "./cache-files.ts";
 import { profileCache, readBuiltinSources } from "./profile-cache.ts";
 import { noteInput, noteRealpath, noteUnsettled } from "./start-inputs.ts";
 
@@ -230,11 +230,13 @@ export class GrantBook {
       return real;
     };
     const home = realpath(homedir());
+    const state = userCacheDir(this.env);
     return {
       workspaceRoot: this.workspaceRoot,
       ...(home ? { home } : { home: undefined }),
       buildRoots: this.buildRoots,
       realpath,
+      crateboxState: realpath(state) ?? state,
     };
   }
 

@@ -218,7 +218,8 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   const said: string[] = [];
   const say = (line: string) => {
     said.push(line);
-    opts.log(line);
+    // Under the front, it printed them already, from the ticket of a start that read the same files.
+    if (!adoption) opts.log(line);
   };
   for (const w of grants.profile.warnings) say(`WARNING: ${w}`);
   for (const w of await grants.preflight(Boolean(opts.strict) || grants.profile.parsed.profile.strict === true)) say(`WARNING: ${w}`);

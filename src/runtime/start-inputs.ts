@@ -13,9 +13,28 @@ const noted = new Map<string, FileStamp>();
 const realpaths = new Map<string, string | undefined>();
 let unsettled = false;
 
+/**
+ * A change this recent may not show in the stamp (a file system's clock is coarse: an edit of the
+ * same size within its tick keeps size and times): such a start gets no ticket (the next one does).
+ */
+const SETTLED_NS = 2_000_000_000n;
+
 /** Notes a file (or a directory, whose listing was read) about to be read; its stamp now. */
 export function noteInput(file: string): void {
-  if (!noted.has(file)) noted.set(file, stampOf(file));
+  if (noted.has(file)) return;
+  let stamp: FileStamp;
+  try {
+    stamp = stampOf(file);
+  } catch {
+    unsettled = true; // it cannot be stamped (EACCES, ELOOP): its read says why, if it matters
+    return;
+  }
+  if (stamp !== null) {
+    const [, , , mtimeNs, ctimeNs] = stamp.split(":");
+    const recent = BigInt(Date.now()) * 1_000_000n - SETTLED_NS;
+    if (BigInt(mtimeNs!) > recent || BigInt(ctimeNs!) > recent) unsettled = true;
+  }
+  noted.set(file, stamp);
 }
 
 /** Notes files with the stamps another cache holds for them (the crate graph's). */

@@ -5,7 +5,7 @@
  * stamp gets one (start-inputs.ts), only with a cache key and a bundled build, and only when the
  * front is built.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fingerprint } from "../core/fingerprint.ts";
 import { envDigest, envChanges, ticketName, toTicketText } from "../core/ticket.ts";
@@ -52,5 +52,11 @@ export function writeTicket(r: TicketRun): void {
     say: r.say,
     after: r.after,
   });
-  writeWhole(path.join(userCacheDir(r.env), "tickets", ticketName(secret, r.cwd, r.argv)), text);
+  const dir = path.join(userCacheDir(r.env), "tickets");
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    return; // a read-only home: no tickets
+  }
+  writeWhole(path.join(dir, ticketName(secret, r.cwd, r.argv)), text);
 }

@@ -15,13 +15,25 @@ import type { PolicyDecisions } from "../../src/core/policy/schema.ts";
 import { grantContext } from "../helpers/grants.ts";
 
 const HEX = "c".repeat(64);
-const existing = new Set(["/work/app", "/work/app/schemas", "/work/app/gen", "/opt/sdk", "/home/u", "/home/u/sdk", "/work/app/target", "/work/app/link"]);
+const existing = new Set([
+  "/work/app",
+  "/work/app/schemas",
+  "/work/app/gen",
+  "/opt/sdk",
+  "/home/u",
+  "/home/u/sdk",
+  "/home/u/.cache",
+  "/home/u/.cache/cratebox/tickets",
+  "/work/app/target",
+  "/work/app/link",
+]);
 const links: Record<string, string> = { "/work/app/link": "/etc" };
 const paths: GrantPathFacts = {
   workspaceRoot: "/work/app",
   home: "/home/u",
   buildRoots: ["/work/app/target"],
   realpath: (p) => links[p] ?? (existing.has(p) || p === "/etc" ? p : undefined),
+  crateboxState: "/home/u/.cache/cratebox",
 };
 
 function crate(over: Partial<GraphCrate> = {}): GraphCrate {
@@ -103,6 +115,13 @@ describe("toSandboxGrant: granted paths on the real file system", () => {
     expect(decide('read = ["link"]')).toThrow(/leads out of the workspace through a symbolic link \(to \/etc\)/));
   it("refuses a path that would expose the whole home", () => expect(decide('read = ["/home/u"]')).toThrow(/would expose your whole home directory/));
   it("allows a directory below the home", () => expect(decide('read = ["/home/u/sdk"]')().grant.read).toEqual(["/home/u/sdk"]));
+  it.each([
+    ['read = ["/home/u/.cache"]', "read"],
+    ['write = ["/home/u/.cache"]', "write"],
+    ['read = ["/home/u/.cache/cratebox/tickets"]', "read"],
+  ])("refuses a path that reaches cratebox's own state (%s)", (table, key) =>
+    expect(decide(table)).toThrow(new RegExp(`${key} path .* reaches cratebox's own state \\(/home/u/.cache/cratebox`)),
+  );
   it("refuses writing into cargo's build directory", () =>
     expect(() =>
       toSandboxGrant(

@@ -38,6 +38,18 @@ pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
 pub const SIGCHLD: i32 = 17;
 
+pub const FD_CLOEXEC: i32 = 1;
+
+/// Marks every descriptor from `min` up close-on-exec: what this process inherited beyond its
+/// standard streams (a shell's, a CI runner's, a make jobserver's) reaches none of its children.
+pub fn close_on_exec_from(min: i32) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|&fd| fd >= min).collect();
+    for fd in fds {
+        unsafe { fcntl(fd, F_SETFD, FD_CLOEXEC) };
+    }
+}
+
 /// A pipe whose ends close on exec: (read, write).
 pub fn pipe() -> io::Result<(File, File)> {
     let mut fds = [0i32; 2];

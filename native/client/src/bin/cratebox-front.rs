@@ -15,9 +15,13 @@
 //! the steps; the front tells it cargo's exit status on fd 4 and ends with Node's exit code.
 //! When no step comes, the front prints the recorded summary and ends with cargo's code.
 //!
-//! Anything the front cannot vouch for (no ticket, a stamp that changed, CI, a build script that
-//! is not the shim, an unreadable answer) execs Node as bin/cratebox would have, with bin/cratebox's
-//! early answer untouched. `CRATEBOX_FRONT_LOG=<file>` appends what the front did, for tests.
+//! A ticket is taken only when it is this user's own file (the cache key too), and only when what
+//! it says to start is what Node starts for this install (check_cargo): cargo with cratebox's own
+//! wrappers, client and shim. Anything the front cannot vouch for (no ticket, a stamp that
+//! changed, CI, a build script that is not the shim, an unreadable answer) execs Node as
+//! bin/cratebox would have, with bin/cratebox's early answer untouched (once the front has taken
+//! it, a failure to set the run up still goes to Node, which asks cargo again).
+//! `CRATEBOX_FRONT_LOG=<file>` appends what the front did, for tests.
 //!
 //! Arguments: <node> <cratebox.js> <cratebox's own arguments...>
 use std::ffi::{OsStr, OsString};
@@ -79,7 +83,7 @@ fn lossy(s: &OsStr) -> String {
     s.to_string_lossy().into_owned()
 }
 
-/// Variables that are not part of a run's question (src/core/ticket.ts ENV_IGNORED).
+/// Variables that are not part of a run's question (src/core/ticket.ts isIgnoredVariable).
 fn env_ignored(name: &str) -> bool {
     name.starts_with("CRATEBOX_EARLY") || name == "_" || name == "OLDPWD"
 }
@@ -327,7 +331,64 @@ struct Plan {
     env: Vec<(OsString, OsString)>,
 }
 
-fn plan(argv: &[String], root: &Path) -> Result<Plan, String> {
+/// A file of this user's own that nobody else can write, read without following a link: the
+/// cache key and a ticket.
+fn read_own(path: &Path) -> Option<Vec<u8>> {
+    let mut f = OpenOptions::new().read(true).custom_flags(O_NOFOLLOW | O_NONBLOCK).open(path).ok()?;
+    let m = f.metadata().ok()?;
+    if !m.is_file() || m.uid() != unsafe { getuid() } || m.mode() & 0o077 != 0 {
+        return None;
+    }
+    let mut bytes = vec![];
+    f.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// A program as exec would find it: a path with a slash as it is, else the first on PATH.
+fn on_path(program: &OsStr, env: &[(OsString, OsString)]) -> Option<PathBuf> {
+    if program.as_encoded_bytes().contains(&b'/') {
+        return fs::canonicalize(program).ok();
+    }
+    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|c| c.is_file()).and_then(|c| fs::canonicalize(c).ok())
+}
+
+/// What the ticket says to start is what src/runtime/run-cargo.ts starts for this install: cargo
+/// ($CARGO or `cargo`) with cratebox's own wrappers, client and shim, and nothing else. A ticket
+/// is this user's own and keyed, and still: it never names another program or variable.
+fn check_cargo(t: &Ticket, root: &Path, node: &OsStr, env: &[(OsString, OsString)]) -> Result<(), String> {
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| lossy(v));
+    if t.program != var("CARGO").unwrap_or_else(|| "cargo".into()) {
+        return Err("the ticket names another cargo".into());
+    }
+    let under = |rel: &str| lossy(root.join(rel).as_os_str());
+    let node = on_path(node, env).map(|n| lossy(n.as_os_str()));
+    for (k, v) in &t.set {
+        let expected = match k.as_str() {
+            "RUSTC_WRAPPER" => Some(under("src/shims/rustc-wrapper.sh")),
+            "RUSTDOC" => Some(under("src/shims/rustdoc-wrapper.sh")),
+            "CRATEBOX_CLIENT" => Some(under("dist/shims/client.js")),
+            "CRATEBOX_CLIENT_BIN" => Some(under("dist/native/cratebox-client")),
+            "CRATEBOX_SOCKET" => Some("@run/run.sock".into()),
+            "CRATEBOX_SHIM" => Some("@run/build-script-shim".into()),
+            "CRATEBOX_NODE" => node.clone(),
+            "CRATEBOX_USER_RUSTDOC" => var("RUSTDOC"),
+            // From RUSTC_WRAPPER, CARGO_BUILD_RUSTC_WRAPPER or cargo's configuration files (stamped).
+            "CRATEBOX_USER_RUSTC_WRAPPER" => Some(v.clone()),
+            _ => None,
+        };
+        if expected.as_deref() != Some(v.as_str()) {
+            return Err(format!("the ticket sets {k} otherwise"));
+        }
+    }
+    let may_unset = ["CARGO_BUILD_RUSTC_WRAPPER", "CARGO_BUILD_RUSTDOC", "CRATEBOX_USER_RUSTDOC", "CRATEBOX_USER_RUSTC_WRAPPER"];
+    if let Some(k) = t.unset.iter().find(|k| !may_unset.contains(&k.as_str())) {
+        return Err(format!("the ticket unsets {k}"));
+    }
+    Ok(())
+}
+
+fn plan(argv: &[String], root: &Path, node: &OsStr) -> Result<Plan, String> {
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| lossy(v)).filter(|v| !v.is_empty());
     if var("CI").is_some() {
@@ -339,13 +400,14 @@ fn plan(argv: &[String], root: &Path) -> Result<Plan, String> {
         Some(c) => PathBuf::from(c),
         None => PathBuf::from(var("HOME").ok_or("no HOME")?).join(".cache"),
     };
-    let secret = fs::read_to_string(cache.join("cratebox/cache-key")).map_err(|_| "no cache key")?.trim().to_owned();
+    let key = read_own(&cache.join("cratebox/cache-key")).ok_or("no cache key of this user's own")?;
+    let secret = String::from_utf8_lossy(&key).trim().to_owned();
     if secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("no cache key".into());
     }
     let cwd = lossy(std::env::current_dir().map_err(|_| "no working directory")?.as_os_str());
     let name = ticket_name(&secret, &cwd, argv);
-    let bytes = fs::read(cache.join("cratebox/tickets").join(&name)).map_err(|_| "no ticket")?;
+    let bytes = read_own(&cache.join("cratebox/tickets").join(&name)).ok_or("no ticket")?;
     let ticket = parse_ticket(&bytes).ok_or("a ticket the front cannot read")?;
     let build = fs::read_to_string(root.join("dist/build-id")).map_err(|_| "no build id")?;
     let same = |field: &str, value: &str| ticket.field(field) == Some(value);
@@ -381,6 +443,7 @@ fn plan(argv: &[String], root: &Path) -> Result<Plan, String> {
             return Err(format!("{} is not cratebox's shim", bin.display()));
         }
     }
+    check_cargo(&ticket, root, node, &env)?;
     let env = env.into_iter().filter(|(k, _)| !lossy(k).starts_with("CRATEBOX_EARLY")).collect();
     Ok(Plan { ticket, early, metadata, shim, env })
 }
@@ -395,7 +458,8 @@ fn random_hex(n: usize) -> String {
 
 /// The run's private directory, named as src/runtime/sweep.ts expects: `cratebox-run-<start>-<pid>-<random>`.
 fn run_dir() -> std::io::Result<PathBuf> {
-    let tmp = std::env::var_os("TMPDIR").filter(|t| !t.is_empty()).unwrap_or_else(|| "/tmp".into());
+    // As Node's os.tmpdir(): TMPDIR, TMP, TEMP, else /tmp (sweep.ts looks there).
+    let tmp = ["TMPDIR", "TMP", "TEMP"].iter().find_map(|v| std::env::var_os(v).filter(|t| !t.is_empty())).unwrap_or_else(|| "/tmp".into());
     let mut tmp = tmp.into_vec();
     while tmp.len() > 1 && tmp.last() == Some(&b'/') {
         tmp.pop();
@@ -448,7 +512,7 @@ fn main() {
     let entry = Path::new(&script).file_name().map(|e| e.to_os_string()).unwrap_or_default();
     let strings: Option<Vec<String>> = std::iter::once(&entry).chain(args.iter()).map(|a| a.to_str().map(str::to_owned)).collect();
     let planned = match (&root, &strings) {
-        (Some(root), Some(argv)) => plan(argv, root),
+        (Some(root), Some(argv)) => plan(argv, root, &node),
         _ => Err("arguments or install the front cannot read".into()),
     };
     match planned {
@@ -462,46 +526,63 @@ fn main() {
     }
 }
 
-/// Gives up on the run before cargo started: its directory goes, exit 2.
-fn fail(dir: &Path, what: String) -> ! {
-    let _ = fs::remove_dir_all(dir);
-    eprintln!("cratebox: {what}");
+/// Node instead, before cargo started (the early answer is taken: Node asks cargo again).
+fn to_node(p: &Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log, dir: Option<&Path>, why: String) -> ! {
+    if let Some(dir) = dir {
+        let _ = fs::remove_dir_all(dir);
+    }
+    log.say(&format!("node: {why}"));
+    let err = node_command(node, script, args).env_clear().envs(p.env.iter().cloned()).exec();
+    eprintln!("cratebox: cannot start {} ({err})", node.to_string_lossy());
     process::exit(2);
 }
 
-/// A pipe whose ends close on exec, or the end of the run before cargo (exit 2).
-fn pipe_or_exit() -> (File, File) {
-    pipe().unwrap_or_else(|e| {
-        eprintln!("cratebox: cannot make a pipe ({e})");
-        process::exit(2);
-    })
+/// The run's directory with the shim template and the listening socket, and the wake-up pipe.
+fn set_up(p: &Plan) -> Result<(PathBuf, UnixListener, File, File), (Option<PathBuf>, String)> {
+    let dir = run_dir().map_err(|e| (None, format!("cannot make the run's directory ({e})")))?;
+    let fail = |what: String| (Some(dir.clone()), what);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o755)
+        .open(dir.join("build-script-shim"))
+        .and_then(|mut f| f.write_all(&p.shim))
+        .map_err(|e| fail(format!("cannot write the shim ({e})")))?;
+    let listener = UnixListener::bind(dir.join("run.sock")).map_err(|e| fail(format!("cannot listen on the run's socket ({e})")))?;
+    let (wake_r, wake_w) = pipe().map_err(|e| fail(format!("cannot make a pipe ({e})")))?;
+    // A signal handler never waits on it.
+    unsafe { fcntl(wake_w.as_raw_fd(), F_SETFL, fcntl(wake_w.as_raw_fd(), F_GETFL, 0) | O_NONBLOCK) };
+    Ok((dir, listener, wake_r, wake_w))
+}
+
+/// Waits for a wake-up (a signal, a child's end, a connection), at most a second.
+fn wait_for(wake: &File, extra: Option<&UnixListener>) -> bool {
+    let mut fds = vec![PollFd { fd: wake.as_raw_fd(), events: POLLIN, revents: 0 }];
+    if let Some(l) = extra {
+        fds.push(PollFd { fd: l.as_raw_fd(), events: POLLIN, revents: 0 });
+    }
+    unsafe { poll(fds.as_mut_ptr(), fds.len() as _, 1000) };
+    if fds[0].revents != 0 {
+        let mut buf = [0u8; 64];
+        let _ = (&*wake).read(&mut buf);
+    }
+    fds.get(1).is_some_and(|f| f.revents != 0)
+}
+
+fn stop(cargo: &mut Child) {
+    unsafe { kill(cargo.id() as i32, SIGTERM) };
+    let _ = cargo.wait();
 }
 
 fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> ! {
     let _ = fs::remove_file(&p.early);
-    let dir = match run_dir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("cratebox: cannot make the run's directory ({e})");
-            process::exit(2);
-        }
+    let (dir, listener, wake_r, wake_w) = match set_up(&p) {
+        Ok(s) => s,
+        Err((dir, why)) => to_node(&p, node, script, args, log, dir.as_deref(), why),
     };
-    let shim_file = dir.join("build-script-shim");
-    if let Err(e) = OpenOptions::new().write(true).create_new(true).mode(0o755).open(&shim_file).and_then(|mut f| f.write_all(&p.shim)) {
-        fail(&dir, format!("cannot write the shim ({e})"));
-    }
-    let listener = UnixListener::bind(dir.join("run.sock")).unwrap_or_else(|e| fail(&dir, format!("cannot listen on the run's socket ({e})")));
-    // Until Node takes it: then only Node holds it, and a Node that died refuses the next step
-    // instead of leaving it waiting.
-    let mut listener = Some(listener);
-
-    let (wake_r, wake_w) = pipe_or_exit();
     WAKE.store(wake_w.as_raw_fd(), Ordering::Relaxed);
     for sig in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] {
         unsafe { signal(sig, on_signal as extern "C" fn(i32) as usize) };
-    }
-    for line in &p.ticket.say {
-        eprintln!("cratebox: {line}");
     }
     let run_prefix = lossy(dir.as_os_str());
     let mut env = p.env.clone();
@@ -516,33 +597,21 @@ fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> !
     }
     let mut cargo = match Command::new(&p.ticket.program).args(&p.ticket.args).env_clear().envs(env).spawn() {
         Ok(c) => c,
-        Err(e) => {
-            // Node says it in its own words, with the hint.
-            log.say(&format!("node: cannot start cargo ({e})"));
-            let _ = fs::remove_dir_all(&dir);
-            let err = node_command(node, script, args).env_clear().envs(p.env.iter().cloned()).exec();
-            eprintln!("cratebox: cannot start {} ({err})", node.to_string_lossy());
-            process::exit(2);
-        }
+        // Node says it in its own words, with the hint.
+        Err(e) => to_node(&p, node, script, args, log, Some(&dir), format!("cannot start cargo ({e})")),
     };
+    // Before anything cargo prints: it has only just been started.
+    for line in &p.ticket.say {
+        eprintln!("cratebox: {line}");
+    }
     log.say("front: cargo started");
 
+    // Until Node takes it: then only Node holds it, and a Node that died refuses the next step
+    // instead of leaving it waiting.
+    let mut listener = Some(listener);
     let mut adopted: Option<(Child, File)> = None;
     let mut interrupted = false;
     let cargo_status = loop {
-        if let Ok(Some(st)) = cargo.try_wait() {
-            break st;
-        }
-        if let Some((n, _)) = &mut adopted {
-            if let Ok(Some(st)) = n.try_wait() {
-                // Node ended before cargo (it refused the run): cargo stops too.
-                log.say("front: node ended before cargo");
-                unsafe { kill(cargo.id() as i32, SIGTERM) };
-                let _ = cargo.wait();
-                let _ = fs::remove_dir_all(&dir);
-                process::exit(exit_code(st));
-            }
-        }
         let sig = CAUGHT.swap(0, Ordering::Relaxed);
         if sig != 0 {
             interrupted = true;
@@ -551,21 +620,40 @@ fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> !
                 unsafe { kill(n.id() as i32, sig) };
             }
         }
-        let mut fds = vec![PollFd { fd: wake_r.as_raw_fd(), events: POLLIN, revents: 0 }];
-        if let Some(l) = &listener {
-            fds.push(PollFd { fd: l.as_raw_fd(), events: POLLIN, revents: 0 });
+        if let Ok(Some(st)) = cargo.try_wait() {
+            break st;
         }
-        unsafe { poll(fds.as_mut_ptr(), fds.len() as _, 1000) };
-        if fds[0].revents != 0 {
-            let mut buf = [0u8; 64];
-            let _ = (&wake_r).read(&mut buf);
+        if let Some((n, _)) = &mut adopted {
+            if let Ok(Some(st)) = n.try_wait() {
+                // Node ended before cargo (it refused the run): cargo stops too, and the run fails.
+                log.say("front: node ended before cargo");
+                stop(&mut cargo);
+                let _ = fs::remove_dir_all(&dir);
+                process::exit(if interrupted || CAUGHT.load(Ordering::Relaxed) != 0 {
+                    INTERRUPTED
+                } else {
+                    match exit_code(st) {
+                        0 => 101,
+                        c => c,
+                    }
+                });
+            }
         }
-        if listener.is_some() && fds[1].revents != 0 {
+        if wait_for(&wake_r, listener.as_ref()) {
             let l = listener.take().unwrap();
-            adopted = Some(adopt(&p, node, script, args, &dir, &l));
+            match adopt(&p, node, script, args, &dir, &l) {
+                Ok(a) => adopted = Some(a),
+                Err(why) => {
+                    stop(&mut cargo);
+                    fail(&dir, why);
+                }
+            }
             log.say("front: node adopted the run");
         }
     };
+    if CAUGHT.swap(0, Ordering::Relaxed) != 0 {
+        interrupted = true;
+    }
     let code = if interrupted { INTERRUPTED } else { exit_code(cargo_status) };
     match adopted {
         None => {
@@ -587,12 +675,7 @@ fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> !
                 if sig != 0 {
                     unsafe { kill(n.id() as i32, sig) };
                 }
-                let mut fds = [PollFd { fd: wake_r.as_raw_fd(), events: POLLIN, revents: 0 }];
-                unsafe { poll(fds.as_mut_ptr(), 1, 1000) };
-                let mut buf = [0u8; 64];
-                if fds[0].revents != 0 {
-                    let _ = (&wake_r).read(&mut buf);
-                }
+                wait_for(&wake_r, None);
             };
             let _ = fs::remove_dir_all(&dir);
             process::exit(exit_code(st));
@@ -600,19 +683,25 @@ fn run(p: Plan, node: &OsStr, script: &OsStr, args: &[OsString], log: &Log) -> !
     }
 }
 
+/// Gives up on a run cargo has ended or was stopped in: its directory goes, exit 2.
+fn fail(dir: &Path, what: String) -> ! {
+    let _ = fs::remove_dir_all(dir);
+    eprintln!("cratebox: {what}");
+    process::exit(2);
+}
+
 /// Starts Node to take over the run: the socket as fd 3, the read end of cargo's exit status as
 /// fd 4, the metadata's answer in the run's directory, CRATEBOX_ADOPT naming the directory.
-fn adopt(p: &Plan, node: &OsStr, script: &OsStr, args: &[OsString], dir: &Path, listener: &UnixListener) -> (Child, File) {
-    if let Err(e) = fs::write(dir.join("metadata.json"), &p.metadata) {
-        fail(dir, format!("cannot write the metadata's answer ({e})"));
-    }
-    let (status_r, status_w) = pipe_or_exit();
+fn adopt(p: &Plan, node: &OsStr, script: &OsStr, args: &[OsString], dir: &Path, listener: &UnixListener) -> Result<(Child, File), String> {
+    fs::write(dir.join("metadata.json"), &p.metadata).map_err(|e| format!("cannot write the metadata's answer ({e})"))?;
+    let (status_r, status_w) = pipe().map_err(|e| format!("cannot make a pipe ({e})"))?;
     let (sock, status) = (listener.as_raw_fd(), status_r.as_raw_fd());
     let mut c = node_command(node, script, args);
     c.env_clear().envs(p.env.iter().cloned()).env("CRATEBOX_ADOPT", dir);
     unsafe {
         c.pre_exec(move || {
-            // Above 4 first, so that neither lands on the other's number; then onto 3 and 4 (no close-on-exec).
+            // Above 4 first, so that neither lands on the other's number; then onto 3 and 4 (no
+            // close-on-exec; Node marks both close-on-exec once it has them).
             let a = fcntl(sock, F_DUPFD, 10);
             let b = fcntl(status, F_DUPFD, 10);
             if a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 {
@@ -623,11 +712,7 @@ fn adopt(p: &Plan, node: &OsStr, script: &OsStr, args: &[OsString], dir: &Path, 
             Ok(())
         });
     }
-    match c.spawn() {
-        Ok(child) => {
-            drop(status_r);
-            (child, status_w)
-        }
-        Err(e) => fail(dir, format!("cannot start {} ({e})", node.to_string_lossy())),
-    }
+    let child = c.spawn().map_err(|e| format!("cannot start {} ({e})", node.to_string_lossy()))?;
+    drop(status_r);
+    Ok((child, status_w))
 }
