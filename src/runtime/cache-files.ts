@@ -5,8 +5,9 @@
  * from them is decided by their keys: core/graph-cache.ts (the crate graph), profile-cache.ts
  * (the validated profiles) and policy-cache.ts (the policies' decisions).
  *
- * Every key holds this user's cache key, a random value in `~/.cache/cratebox/cache-key` (0600)
- * that never leaves the machine: a target directory that comes from elsewhere (restored from a
+ * Every key holds a fingerprint of this user's cache key, a random value in
+ * `~/.cache/cratebox/cache-key` (0600) that never leaves the user's own directory (the native
+ * front's tickets are taken under the key itself: runtime/ticket.ts): a target directory that comes from elsewhere (restored from a
  * CI cache, copied, unpacked, another user's) holds entries under another key, and none is
  * taken. In CI (`CI` set) there are no caches at all: there a step of the pipeline could write
  * them just before the build, as it could write cratebox.toml, which is why CI takes only the
@@ -17,17 +18,22 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FileStamp } from "../core/graph-cache.ts";
+import { fingerprint } from "../core/fingerprint.ts";
 import { randomHex } from "./random.ts";
 
 /** Where a run keeps its start's caches, and the key they are kept under. */
 export interface StartCaches {
   readonly targetDir: string;
   /**
-   * This user's cache key (see above), read (or made) when a cache is first consulted: a run
-   * without cratebox.toml or a policy never reads it. Undefined when it can be neither read nor
-   * made (a read-only home): nothing is cached then.
+   * What the caches are kept under: a fingerprint of this user's cache key (see above), never
+   * the key itself, which stays in the user's own directory (the native front's tickets are
+   * taken under the key: runtime/ticket.ts). Read (or made) when a cache is first consulted: a
+   * run without cratebox.toml or a policy never reads it. Undefined when it can be neither read
+   * nor made (a read-only home): nothing is cached then.
    */
   readonly secret: string | undefined;
+  /** This user's cache key itself (undefined as above). */
+  readonly userKey: string | undefined;
 }
 
 export type CacheName = "crate-graph" | "profiles" | "policy-decisions";
@@ -35,12 +41,19 @@ export type CacheName = "crate-graph" | "profiles" | "policy-decisions";
 /** The run's caches, or undefined: in CI, or without a target directory. */
 export function startCaches(targetDir: string | undefined, env: NodeJS.ProcessEnv): StartCaches | undefined {
   if (targetDir === undefined || env.CI) return undefined;
-  let secret: string | undefined | null = null;
+  let key: string | undefined | null = null;
+  const userKey = () => {
+    if (key === null) key = userCacheKey(env);
+    return key;
+  };
   return {
     targetDir,
     get secret() {
-      if (secret === null) secret = userCacheKey(env);
-      return secret;
+      const k = userKey();
+      return k && fingerprint(`cratebox caches\0${k}`);
+    },
+    get userKey() {
+      return userKey();
     },
   };
 }

@@ -31,7 +31,7 @@ export interface TicketRun {
 
 export function writeTicket(r: TicketRun): void {
   const inputs = startInputs();
-  const secret = r.caches.secret;
+  const secret = r.caches.userKey;
   const build = bundleBuildId();
   if (!inputs || !secret || !build || !existsSync(NATIVE_FRONT)) return;
   const { set, unset } = envChanges(r.env, r.cargoEnv, r.runDir);

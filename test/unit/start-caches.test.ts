@@ -3,7 +3,7 @@
  * validated profiles and the policies' decisions may be taken, and when not. The end-to-end side (real cargo, real files)
  * is test/e2e/start-caches.test.ts.
  */
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CrateGraph, GraphCrate } from "../../src/core/crate-graph.ts";
@@ -177,7 +177,7 @@ describe("the crate graph's cache", () => {
 
 describe("the validated profiles' cache", () => {
   const dir = tempDir();
-  const target = { targetDir: path.join(dir, "target"), secret: SECRET };
+  const target = { targetDir: path.join(dir, "target"), secret: SECRET, userKey: SECRET };
   let build = "build-one";
   const builtins = readBuiltinSources();
   const file = path.join(dir, "cratebox.toml");
@@ -209,7 +209,7 @@ describe("the validated profiles' cache", () => {
   });
 
   it("treats an unreadable cache file as a miss", () => {
-    const t2 = { targetDir: path.join(dir, "target2"), secret: SECRET };
+    const t2 = { targetDir: path.join(dir, "target2"), secret: SECRET, userKey: SECRET };
     mkdirSync(path.join(t2.targetDir, "cratebox"), { recursive: true });
     writeFileSync(path.join(t2.targetDir, "cratebox", "profiles.json"), "{not json");
     expect(profileCache(t2, file, "version = 1\n", builtins, build)?.cached).toBeUndefined();
@@ -217,7 +217,7 @@ describe("the validated profiles' cache", () => {
 });
 
 describe("the policies' decisions cache", () => {
-  const target = { targetDir: path.join(tempDir(), "target"), secret: SECRET };
+  const target = { targetDir: path.join(tempDir(), "target"), secret: SECRET, userKey: SECRET };
   const policies = [{ file: "/org/policy.js", source: "function policy() { return []; }" }];
   const input: PolicyInput = { run: { command: ["build"], ci: false }, crates: [policyCrate()] };
   // Real decisions, as validateDecisions gives them (what the cache stores and gives back).
@@ -254,9 +254,13 @@ describe("where the caches live and under which key", () => {
     expect(startCaches("/t", { ...env, CI: "true" })).toBeUndefined();
     expect(startCaches(undefined, env)).toBeUndefined();
     const first = startCaches("/t", env);
-    expect(first?.secret).toMatch(/^[0-9a-f]{32}$/);
+    expect(first?.userKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(readFileSync(path.join(cacheHome, "cratebox", "cache-key"), "utf8").trim()).toBe(first?.userKey);
     expect(statSync(path.join(cacheHome, "cratebox", "cache-key")).mode & 0o777).toBe(0o600);
-    expect(startCaches("/other", env)).toEqual({ targetDir: "/other", secret: first?.secret });
+    // The caches in a target directory hold a fingerprint of the key, never the key.
+    expect(first?.secret).toMatch(/^[0-9a-f]{16}$/);
+    expect(first?.userKey).not.toContain(first?.secret);
+    expect(startCaches("/other", env)).toEqual({ targetDir: "/other", secret: first?.secret, userKey: first?.userKey });
     // Another user (another home) has another key.
     expect(startCaches("/t", { XDG_CACHE_HOME: path.join(tempDir(), "cache") })?.secret).not.toBe(first?.secret);
   });
