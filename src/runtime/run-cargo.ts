@@ -185,13 +185,13 @@ export async function runCargo(opts: CargoRunOptions): Promise<CargoRunResult> {
   if (inv.runsBinaries && stdinCarriesData()) {
     opts.log("WARNING: standard input is not passed into the sandbox: the program sees end-of-file instead of what is piped in");
   }
+  // A run the native front started: cargo runs already (adoption.ts).
+  const adoption = takeAdoption(opts.env);
   // Both ask a program (cargo metadata, rustc) and neither needs the other: at once (cli/early.ts
   // started both). The crate graph's `cargo metadata` is not among them: a test binary's step
   // finds its crate among the workspace members, and a compilation, which needs the graph, comes
   // after cargo has resolved (run together, one would wait for the other's lock on the package
   // cache, and cargo would say so: "Blocking waiting for file lock").
-  // A run the native front started: cargo runs already (adoption.ts).
-  const adoption = takeAdoption(opts.env);
   const [dirs, toolchain] = await Promise.all([
     readBuildDirs(cargo, inv, opts.cwd, opts.env),
     inv.runsBinaries ? toolchainFacts(inv.toolchain, opts.cwd, opts.env) : undefined,
