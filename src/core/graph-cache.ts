@@ -133,6 +133,18 @@ export function graphFromEntry(entry: unknown, question: GraphQuestion, secret: 
 }
 
 /**
+ * Whether a stamp's file last changed (modification or change time) more than `slackMs` before
+ * `atMs`, or is absent: a change any later may not show in the stamp (a file system's clock is
+ * coarse: an edit of the same size within its tick keeps size and times).
+ */
+export function isSettled(stamp: FileStamp, atMs: number, slackMs = 2000): boolean {
+  if (stamp === null) return true;
+  const limitNs = BigInt(Math.floor(atMs - slackMs)) * 1_000_000n;
+  const [, , , mtimeNs, ctimeNs] = stamp.split(":");
+  return BigInt(mtimeNs!) < limitNs && BigInt(ctimeNs!) < limitNs;
+}
+
+/**
  * The entry to store for a graph just read, or undefined when a stamped file changed while cargo
  * read it, or so shortly before that the file system's clock may not tell (`askedAtMs`: when the
  * `cargo metadata` started, `slackMs` before it counts as too recent): that graph may be of the
@@ -148,13 +160,9 @@ export function toEntry(
   slackMs = 2000,
 ): GraphCacheEntry | undefined {
   const stamps: Record<string, FileStamp> = {};
-  const limitNs = BigInt(Math.floor(askedAtMs - slackMs)) * 1_000_000n;
   for (const file of files) {
     const stamp = stampOf(file);
-    if (stamp !== null) {
-      const [, , , mtimeNs, ctimeNs] = stamp.split(":");
-      if (BigInt(mtimeNs!) >= limitNs || BigInt(ctimeNs!) >= limitNs) return undefined;
-    }
+    if (!isSettled(stamp, askedAtMs, slackMs)) return undefined;
     stamps[file] = stamp;
   }
   const { byDir: _, ...rest } = graph;

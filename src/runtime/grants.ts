@@ -28,6 +28,13 @@ import { type StartCaches, userCacheDir } from "./cache-files.ts";
 import { profileCache, readBuiltinSources } from "./profile-cache.ts";
 import { noteInput, noteRealpath, noteUnsettled } from "./start-inputs.ts";
 
+/** A real path, noted as part of what the start decided from (start-inputs.ts). */
+function realpathNoted(p: string): string | undefined {
+  const real = realpathOrUndefined(p);
+  noteRealpath(p, real);
+  return real;
+}
+
 /** Where a run's grants come from: the workspace's cratebox.toml (if any) and the built-in profiles. */
 export interface GrantSources {
   profile: LoadedProfile;
@@ -223,22 +230,15 @@ export class GrantBook {
 
   /** The host facts granted paths are checked against. */
   pathFacts(): GrantPathFacts {
-    // What they resolve to is part of what the start decided from (start-inputs.ts).
-    const realpath = (p: string) => {
-      const real = realpathOrUndefined(p);
-      noteRealpath(p, real);
-      return real;
-    };
-    const home = realpath(homedir());
-    const state = userCacheDir(this.env);
-    return {
-      workspaceRoot: this.workspaceRoot,
-      ...(home ? { home } : { home: undefined }),
-      buildRoots: this.buildRoots,
-      realpath,
-      crateboxState: realpath(state) ?? state,
-    };
+    // The home and cratebox's state resolve once per run: every step asks for these facts.
+    this.fixedPaths ??= (() => {
+      const home = realpathNoted(homedir());
+      const state = userCacheDir(this.env);
+      return { ...(home ? { home } : { home: undefined }), crateboxState: realpathNoted(state) ?? state };
+    })();
+    return { workspaceRoot: this.workspaceRoot, buildRoots: this.buildRoots, realpath: realpathNoted, ...this.fixedPaths };
   }
+  private fixedPaths: Pick<GrantPathFacts, "home" | "crateboxState"> | undefined;
 
   toPolicyInput(command: string[], ci: boolean): PolicyInput {
     return toPolicyInput(this.context, this.graph?.crates ?? [], command, ci, (c) => this.auditsOf(c));

@@ -6,7 +6,7 @@
  * here would let the front replay a start that Node would now decide otherwise (a refusal or a
  * warning of a no-op build; the steps themselves are decided by Node in any case).
  */
-import type { FileStamp } from "../core/graph-cache.ts";
+import { type FileStamp, isSettled } from "../core/graph-cache.ts";
 import { stampOf } from "./cache-files.ts";
 
 const noted = new Map<string, FileStamp>();
@@ -14,12 +14,10 @@ const realpaths = new Map<string, string | undefined>();
 let unsettled = false;
 
 /**
- * A change this recent may not show in the stamp (a file system's clock is coarse: an edit of the
- * same size within its tick keeps size and times): such a start gets no ticket (the next one does).
+ * Notes a file (or a directory, whose listing was read) about to be read; its stamp now. One
+ * changed too recently for its stamp to tell (core/graph-cache.ts isSettled) leaves the start
+ * without a ticket (the next one has it).
  */
-const SETTLED_NS = 2_000_000_000n;
-
-/** Notes a file (or a directory, whose listing was read) about to be read; its stamp now. */
 export function noteInput(file: string): void {
   if (noted.has(file)) return;
   let stamp: FileStamp;
@@ -29,11 +27,7 @@ export function noteInput(file: string): void {
     unsettled = true; // it cannot be stamped (EACCES, ELOOP): its read says why, if it matters
     return;
   }
-  if (stamp !== null) {
-    const [, , , mtimeNs, ctimeNs] = stamp.split(":");
-    const recent = BigInt(Date.now()) * 1_000_000n - SETTLED_NS;
-    if (BigInt(mtimeNs!) > recent || BigInt(ctimeNs!) > recent) unsettled = true;
-  }
+  if (!isSettled(stamp, Date.now())) unsettled = true;
   noted.set(file, stamp);
 }
 
