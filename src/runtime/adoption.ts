@@ -1,18 +1,20 @@
 /**
  * A run the native front started (native/client/src/bin/cratebox-front.rs, issue 13): cargo runs
  * already, and its first step waits on the socket of the run's private directory. This process
- * takes the socket (fd 3), the front's `cargo metadata` answer (`metadata.json` there) and, once
+ * takes the socket (fd 3), the front's `cargo metadata` answer (`early-answer` there, in
+ * bin/cratebox's form: runtime/shell-asked.ts) and, once
  * cargo has ended, cargo's exit code (a line on fd 4). CRATEBOX_ADOPT names the directory; it
  * counts only from this process's parent, whose private directory in TMPDIR it is (sweep.ts's
  * name: the parent's pid and start time), with a socket on fd 3 and a pipe on fd 4: anything else
  * is refused before cargo's first step runs (exit 2).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
+import { fstatSync, lstatSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Socket } from "node:net";
 import path from "node:path";
 import { CrateboxError } from "../core/errors.ts";
 import type { ProgramResult } from "./run-program.ts";
+import { takeAnswers } from "./shell-asked.ts";
 import { isOwnerAlive, runDirOwner } from "./sweep.ts";
 
 export const ADOPTED_SOCKET_FD = 3;
@@ -65,19 +67,8 @@ function adoptionOf(runDir: string): Adoption | Error {
   ) {
     return new CrateboxError("USAGE", `CRATEBOX_ADOPT=${runDir} is cratebox's own, for the run its front started`, "unset CRATEBOX_ADOPT");
   }
-  let metadata: ProgramResult<string> | undefined;
-  try {
-    const fd = openSync(path.join(runDir, "metadata.json"), constants.O_RDONLY | constants.O_NOFOLLOW);
-    let stdout: string;
-    try {
-      stdout = readFileSync(fd, "utf8");
-    } finally {
-      closeSync(fd);
-    }
-    metadata = { exitCode: 0, signal: undefined, stdout, stderr: "", spawnError: undefined };
-  } catch {
-    metadata = undefined; // asked again
-  }
+  // bin/cratebox's answer as the front took it, in the same form (undefined: asked again).
+  const [metadata] = takeAnswers(path.join(runDir, "early-answer"));
   return { runDir, metadata };
 }
 

@@ -79,10 +79,18 @@ function jobState(pid: number): "running" | "ended" | "not ours" {
 
 async function readAnswers(file: string, job: number): Promise<ShellAnswers> {
   while (jobState(job) === "running") await sleep(POLL_MS);
-  const text = takeFile(file);
-  if (text === undefined) return NONE;
-  const [metadata, rustc] = splitAnswers(text);
+  const [metadata, rustc] = takeAnswers(file);
   return { metadata, rustc };
+}
+
+/**
+ * The answers a file holds, in the order they were asked (a failed or cut one undefined), taken
+ * once: only this user's private regular file counts, and it is removed. None otherwise. Also
+ * how a run the native front started takes the front's answer (adoption.ts).
+ */
+export function takeAnswers(file: string): (ProgramResult<string> | undefined)[] {
+  const text = takeFile(file);
+  return text === undefined ? [] : splitAnswers(text);
 }
 
 /** The file's text, once it is known to be this user's private regular file, which is then removed; else undefined. */

@@ -150,6 +150,11 @@ fn parse_ticket(bytes: &[u8]) -> Option<Ticket> {
         argv: vec![],
     };
     let mut next = || it.next().map(str::to_owned);
+    // A count, then that many fields.
+    let list = |next: &mut dyn FnMut() -> Option<String>| -> Option<Vec<String>> {
+        let n: usize = next()?.parse().ok()?;
+        (0..n).map(|_| next()).collect()
+    };
     loop {
         let tag = next()?;
         match tag.as_str() {
@@ -157,12 +162,7 @@ fn parse_ticket(bytes: &[u8]) -> Option<Ticket> {
                 let v = next()?;
                 t.fields.push((tag, v));
             }
-            "argv" => {
-                let n: usize = next()?.parse().ok()?;
-                for _ in 0..n {
-                    t.argv.push(next()?);
-                }
-            }
+            "argv" => t.argv = list(&mut next)?,
             "root" => {
                 let raw = next()?;
                 t.roots.push((raw, next()?));
@@ -177,10 +177,7 @@ fn parse_ticket(bytes: &[u8]) -> Option<Ticket> {
             }
             "cargo" => {
                 t.program = next()?;
-                let n: usize = next()?.parse().ok()?;
-                for _ in 0..n {
-                    t.args.push(next()?);
-                }
+                t.args = list(&mut next)?;
             }
             "set" => {
                 let k = next()?;
@@ -293,17 +290,7 @@ fn early_metadata(file: &Path, job: u32) -> Result<String, String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NOFOLLOW | O_NONBLOCK)
-        .open(file)
-        .map_err(|_| "no early answer")?;
-    let m = f.metadata().map_err(|_| "no early answer")?;
-    if !m.is_file() || m.uid() != unsafe { getuid() } || m.mode() & 0o077 != 0 {
-        return Err("the early answer is not this user's private file".into());
-    }
-    let mut bytes = vec![];
-    f.read_to_end(&mut bytes).map_err(|_| "the early answer cannot be read")?;
+    let bytes = read_own(file).ok_or("no early answer of this user's own")?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let at = text.find("\n#cratebox-early ").ok_or("the early answer is cut short")?;
     let status: String = text[at + 17..].chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -693,7 +680,14 @@ fn fail(dir: &Path, what: String) -> ! {
 /// Starts Node to take over the run: the socket as fd 3, the read end of cargo's exit status as
 /// fd 4, the metadata's answer in the run's directory, CRATEBOX_ADOPT naming the directory.
 fn adopt(p: &Plan, node: &OsStr, script: &OsStr, args: &[OsString], dir: &Path, listener: &UnixListener) -> Result<(Child, File), String> {
-    fs::write(dir.join("metadata.json"), &p.metadata).map_err(|e| format!("cannot write the metadata's answer ({e})"))?;
+    // In bin/cratebox's form, private: Node takes it as it takes bin/cratebox's (src/runtime/shell-asked.ts).
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join("early-answer"))
+        .and_then(|mut f| write!(f, "{}\n#cratebox-early 0\n", p.metadata))
+        .map_err(|e| format!("cannot write the metadata's answer ({e})"))?;
     let (status_r, status_w) = pipe().map_err(|e| format!("cannot make a pipe ({e})"))?;
     let (sock, status) = (listener.as_raw_fd(), status_r.as_raw_fd());
     let mut c = node_command(node, script, args);
